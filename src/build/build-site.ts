@@ -1,0 +1,291 @@
+import { createHash } from 'node:crypto';
+import { access, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { LoadedConfig } from '../config/load-config.ts';
+import type { Diagnostic } from '../issue/diagnostic.ts';
+import type { Issue } from '../issue/model.ts';
+import {
+  compareNewestFirst,
+  compileTemplates,
+  renderFeeds,
+  renderIndex,
+  renderIssue,
+  templatesFingerprint,
+} from '../render/index.ts';
+import type { FeedEntry, IndexEntry, IssueMeta, SiteInfo } from '../render/types.ts';
+import type { Clock } from '../util/clock.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { readBuildState, writeBuildState, type BuildState, type IssueBuildRecord } from './build-state.ts';
+import { readFirstCommitDates } from './git-dates.ts';
+import { listIssueFiles } from './list-issue-files.ts';
+import { loadIssues, type LoadedIssue } from './load-issues.ts';
+import { loadTemplateSources } from './load-templates.ts';
+import { siteFingerprint, siteInfoFromConfig } from './site-info.ts';
+import { removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
+
+/** Progress events, so a CLI can draw a bar and a daemon can log. */
+export type BuildProgress =
+  | { phase: 'parse'; total: number }
+  | { phase: 'render'; done: number; total: number; slug: string }
+  | { phase: 'write'; files: number };
+
+export interface BuildReport {
+  /** Slugs on the site after this build, newest first. */
+  published: string[];
+  /** Slugs rendered this time (new, edited, or templates/config changed). */
+  rendered: string[];
+  /** Slugs whose outputs were already up to date. */
+  unchanged: string[];
+  drafts: string[];
+  /** Issues not yet due, with the instant they become due. */
+  scheduled: { slug: string; publishAt: string }[];
+  /** Slugs whose pages were removed from `out/` (deleted, turned draft, or rescheduled). */
+  removed: string[];
+  /** Published slugs whose file is now broken: their last good pages stay. */
+  kept: string[];
+  /** Files skipped because of errors (each has at least one error diagnostic). */
+  failedFiles: string[];
+  diagnostics: Diagnostic[];
+  /** Output files whose bytes changed. */
+  filesWritten: number;
+  durationMs: number;
+}
+
+export interface BuildDependencies {
+  loaded: LoadedConfig;
+  clock: Clock;
+  onProgress?: (event: BuildProgress) => void;
+}
+
+const ISSUES_DIR = 'issues';
+
+/** Whether an issue belongs on the site at `now`: not a draft and due. */
+export function classifyIssue(issue: Issue, now: Date): 'draft' | 'scheduled' | 'due' {
+  if (issue.draft) return 'draft';
+  if (issue.publishAt !== undefined && Date.parse(issue.publishAt) > now.getTime()) return 'scheduled';
+  return 'due';
+}
+
+/**
+ * Decides an issue's dates and feed id from what the build remembers (pure). The date is the
+ * front matter's, else the first-seen date recorded at first publish; `updated` moves only
+ * when the content hash does.
+ */
+export function resolveIssueMeta(options: {
+  issue: Issue;
+  record: IssueBuildRecord | undefined;
+  firstSeenFallback: string;
+  permalink: string;
+  now: Date;
+}): { meta: IssueMeta; firstSeen: string } {
+  const { issue, record, now } = options;
+  const firstSeen = record?.firstSeen ?? options.firstSeenFallback;
+  const date = issue.date ?? firstSeen;
+  let updated: string;
+  if (record === undefined) updated = date;
+  else if (record.contentHash !== issue.contentHash) updated = now.toISOString();
+  else updated = record.updated;
+  if (Date.parse(updated) < Date.parse(date)) updated = date;
+  return { meta: { date, updated, feedId: record?.feedId ?? options.permalink }, firstSeen };
+}
+
+function renderKeyFor(parts: { contentHash: string; templates: string; site: string; meta: IssueMeta }): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function issueOutputFiles(outDir: string, slug: string) {
+  const dir = path.join(outDir, ISSUES_DIR, slug);
+  return {
+    dir,
+    page: path.join(dir, 'index.html'),
+    emailHtml: path.join(dir, 'email.html'),
+    emailText: path.join(dir, 'email.txt'),
+  };
+}
+
+/** The absolute URL of an issue page. */
+export function permalinkFor(site: SiteInfo, slug: string): string {
+  return `${site.url}/${ISSUES_DIR}/${encodeURIComponent(slug)}/`;
+}
+
+/**
+ * Builds `out/` from `issues/`: every due, non-draft issue gets its web page and rendered
+ * email; the index and the three feeds list them. Unchanged issues are not re-rendered, every
+ * file is written atomically and only when its bytes change, and a bad issue file is reported
+ * and skipped while the rest are built.
+ */
+export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
+  const started = performance.now();
+  const { loaded, clock } = deps;
+  const { config, paths, root } = loaded;
+  const now = clock.now();
+  const site = siteInfoFromConfig(config);
+
+  const templateSources = await loadTemplateSources(paths.templates);
+  const templates = compileTemplates(templateSources);
+  const fingerprints = { templates: templatesFingerprint(templateSources), site: siteFingerprint(site) };
+
+  const files = await listIssueFiles(paths.issues);
+  deps.onProgress?.({ phase: 'parse', total: files.length });
+  const { issues, diagnostics } = await loadIssues(files, {
+    root,
+    timezone: config.timezone,
+    maxBytes: config.limits.maxIssueBytes,
+  });
+  const failedFiles = [...new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.file))];
+
+  const drafts: string[] = [];
+  const scheduled: { slug: string; publishAt: string }[] = [];
+  const due: LoadedIssue[] = [];
+  for (const entry of issues) {
+    const state = classifyIssue(entry.issue, now);
+    if (state === 'draft') drafts.push(entry.issue.slug);
+    else if (state === 'scheduled') scheduled.push({ slug: entry.issue.slug, publishAt: entry.issue.publishAt! });
+    else due.push(entry);
+  }
+
+  const state = await readBuildState(paths.data);
+  const needsGitDates = due.some((entry) => entry.issue.date === undefined && !state.issues[entry.issue.slug]);
+  const gitDates = needsGitDates ? await readFirstCommitDates(paths.issues) : new Map<string, string>();
+
+  await removeStaleTemporaries(paths.out);
+  const nextState: BuildState = { version: 1, issues: { ...state.issues } };
+  const rendered: string[] = [];
+  const unchanged: string[] = [];
+  const feedEntries: FeedEntry[] = [];
+  const indexEntries: IndexEntry[] = [];
+  let filesWritten = 0;
+  let done = 0;
+
+  for (const { issue, file, mtime } of due) {
+    const record = state.issues[issue.slug];
+    const permalink = permalinkFor(site, issue.slug);
+    const { meta, firstSeen } = resolveIssueMeta({
+      issue,
+      record,
+      firstSeenFallback: gitDates.get(file) ?? mtime.toISOString(),
+      permalink,
+      now,
+    });
+    const renderKey = renderKeyFor({ contentHash: issue.contentHash, ...fingerprints, meta });
+    const outputs = issueOutputFiles(paths.out, issue.slug);
+    done += 1;
+    if (
+      record?.renderKey === renderKey &&
+      (await exists(outputs.page)) &&
+      (await exists(outputs.emailHtml)) &&
+      (await exists(outputs.emailText))
+    ) {
+      unchanged.push(issue.slug);
+      feedEntries.push(record.feedEntry);
+      indexEntries.push(record.indexEntry);
+      continue;
+    }
+    deps.onProgress?.({ phase: 'render', done, total: due.length, slug: issue.slug });
+    let rendition;
+    try {
+      rendition = await renderIssue(issue, meta, templates, site);
+    } catch (error) {
+      const located = error instanceof LetterpressError ? error : undefined;
+      diagnostics.push({
+        file: issue.sourcePath,
+        line: located?.line ?? 1,
+        column: located?.column ?? 1,
+        severity: 'error',
+        code: 'E_RENDER',
+        message: `could not render: ${(error as Error).message}`,
+      });
+      failedFiles.push(issue.sourcePath);
+      continue;
+    }
+    diagnostics.push(...rendition.diagnostics);
+    for (const [target, content] of [
+      [outputs.page, rendition.pageHtml],
+      [outputs.emailHtml, rendition.email.html],
+      [outputs.emailText, rendition.email.text],
+    ] as const) {
+      if (await writeFileAtomic(target, content)) filesWritten += 1;
+    }
+    rendered.push(issue.slug);
+    feedEntries.push(rendition.feedEntry);
+    indexEntries.push(rendition.indexEntry);
+    nextState.issues[issue.slug] = {
+      sourceFile: issue.sourcePath,
+      contentHash: issue.contentHash,
+      firstSeen,
+      updated: meta.updated,
+      feedId: meta.feedId,
+      renderKey,
+      feedEntry: rendition.feedEntry,
+      indexEntry: rendition.indexEntry,
+    };
+  }
+
+  // A published issue whose file is now broken keeps its last good pages: an editing mistake
+  // must not take an issue off the site. The diagnostics say why it was not rebuilt.
+  const kept: string[] = [];
+  const failed = new Set(failedFiles);
+  const listed = new Set(indexEntries.map((entry) => entry.slug));
+  for (const [slug, record] of Object.entries(state.issues)) {
+    if (failed.has(record.sourceFile) && !listed.has(slug) && (await exists(issueOutputFiles(paths.out, slug).page))) {
+      kept.push(slug);
+      feedEntries.push(record.feedEntry);
+      indexEntries.push(record.indexEntry);
+    }
+  }
+
+  indexEntries.sort(compareNewestFirst);
+  const feeds = renderFeeds(feedEntries, site);
+  const siteFiles: [string, string][] = [
+    ['index.html', renderIndex(indexEntries, templates, site)],
+    ['feed.atom', feeds.atom],
+    ['feed.rss', feeds.rss],
+    ['feed.json', feeds.json],
+    ...Object.entries(templates.assets),
+  ];
+  for (const [name, content] of siteFiles) {
+    if (await writeFileAtomic(path.join(paths.out, name), content)) filesWritten += 1;
+  }
+  deps.onProgress?.({ phase: 'write', files: filesWritten });
+
+  const removed = await removeUnpublishedPages(paths.out, new Set(indexEntries.map((entry) => entry.slug)));
+  await writeBuildState(paths.data, nextState);
+
+  return {
+    published: indexEntries.map((entry) => entry.slug),
+    rendered,
+    unchanged,
+    drafts,
+    scheduled,
+    removed,
+    kept,
+    failedFiles,
+    diagnostics,
+    filesWritten,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** Deletes issue folders in `out/` that are no longer published, so nothing stale stays public. */
+async function removeUnpublishedPages(outDir: string, published: ReadonlySet<string>): Promise<string[]> {
+  const issuesDir = path.join(outDir, ISSUES_DIR);
+  let names: string[];
+  try {
+    names = await readdir(issuesDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const removed = names.filter((name) => !published.has(name)).sort();
+  await Promise.all(removed.map((name) => rm(path.join(issuesDir, name), { recursive: true, force: true })));
+  return removed;
+}

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FeedEntry, IndexEntry } from '../render/types.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { writeFileAtomic } from './write-output.ts';
+
+/** What the build remembers about one published issue between runs. */
+export interface IssueBuildRecord {
+  /** The issue file, relative to the project root, so a later broken edit can be traced to it. */
+  sourceFile: string;
+  /** Content hash of the issue file when it was last rendered. */
+  contentHash: string;
+  /** The stable date used when the front matter gives none (first commit, else first mtime seen). */
+  firstSeen: string;
+  /** When the content hash last changed; the feeds' `updated`. */
+  updated: string;
+  /** Feed id, frozen the first time the issue was published. */
+  feedId: string;
+  /** Fingerprint of everything the rendered files depend on; equal means "skip rendering". */
+  renderKey: string;
+  /** The rendered feed and index entries, so unchanged issues need no re-render for the feeds. */
+  feedEntry: FeedEntry;
+  indexEntry: IndexEntry;
+}
+
+/**
+ * The build's memory, kept in `data/` (private, not regenerable from `out/`): stable dates,
+ * frozen feed ids and the render cache. The store replaces the first two when it arrives.
+ */
+export interface BuildState {
+  version: 1;
+  issues: Record<string, IssueBuildRecord>;
+}
+
+export const BUILD_STATE_FILE = 'build-state.json';
+
+export function emptyBuildState(): BuildState {
+  return { version: 1, issues: {} };
+}
+
+/** Reads the state; a missing file is a first build, a corrupt one is an error naming it. */
+export async function readBuildState(dataDir: string): Promise<BuildState> {
+  const file = path.join(dataDir, BUILD_STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyBuildState();
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as BuildState;
+    if (parsed?.version !== 1 || typeof parsed.issues !== 'object' || parsed.issues === null) {
+      throw new Error('unexpected shape');
+    }
+    return parsed;
+  } catch (error) {
+    throw new LetterpressError(
+      'E_BUILD_STATE',
+      `${file}: unreadable build state (${(error as Error).message}); move it aside to rebuild from scratch (issue dates without front matter would then be re-derived)`,
+      { cause: error, file },
+    );
+  }
+}
+
+/** Saves the state atomically; keys sorted so the file diffs cleanly. */
+export async function writeBuildState(dataDir: string, state: BuildState): Promise<void> {
+  const issues = Object.fromEntries(Object.keys(state.issues).sort().map((slug) => [slug, state.issues[slug]!]));
+  await writeFileAtomic(path.join(dataDir, BUILD_STATE_FILE), `${JSON.stringify({ version: 1, issues }, null, 1)}\n`);
+}

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Writes `content` to `file` so that a reader (or a crash) never sees a half-written file:
+ * the bytes go to a temporary sibling first and are renamed over the target, which is atomic
+ * on POSIX file systems. Returns false, touching nothing, when the file already holds exactly
+ * these bytes — so unchanged outputs keep their mtime and HTTP caches stay valid.
+ */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<boolean> {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
+  try {
+    const existing = await readFile(file);
+    if (existing.equals(bytes)) return false;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temporary, bytes);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  return true;
+}
+
+/** Removes temporary files left behind by a build that died between write and rename. */
+export async function removeStaleTemporaries(dir: string): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await Promise.all(
+    entries
+      .filter((entry) => entry.isFile() && /^\..+\.[0-9a-f]{12}\.tmp$/.test(entry.name))
+      .map((entry) => rm(path.join(entry.parentPath, entry.name), { force: true })),
+  );
+}

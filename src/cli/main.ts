@@ -1,0 +1,180 @@
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { listIssueFiles } from '../build/list-issue-files.ts';
+import { loadIssues } from '../build/load-issues.ts';
+import { loadTemplateSources } from '../build/load-templates.ts';
+import { permalinkFor } from '../build/build-site.ts';
+import { siteInfoFromConfig } from '../build/site-info.ts';
+import { listEnvOverrides, loadConfig } from '../config/load-config.ts';
+import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
+import { compileTemplates, renderIssue } from '../render/index.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { createApp } from './app.ts';
+import { createBuildProgress, type Output } from './progress.ts';
+
+/** The streams and process facts a CLI run uses; injectable so tests run it in-process. */
+export interface CliIo {
+  stdout: Output;
+  stderr: Output;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
+
+const defaultIo = (): CliIo => ({
+  stdout: { write: (text) => void process.stdout.write(text), isTTY: process.stdout.isTTY },
+  stderr: { write: (text) => void process.stderr.write(text), isTTY: process.stderr.isTTY },
+  env: process.env,
+  cwd: process.cwd(),
+});
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function summarizeDiagnostics(diagnostics: readonly Diagnostic[]): string {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  return `${plural(errors, 'error')}, ${plural(diagnostics.length - errors, 'warning')}`;
+}
+
+/** Builds the command tree; `io` receives all output and `exit` collects the exit code. */
+function createProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command('letterpress')
+    .description('Markdown issue files in, a newsletter out: email, web archive and Atom/RSS/JSON feeds.')
+    .option('--root <dir>', 'project root (config/, issues/, templates/, out/, data/)', '.')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+
+  const rootOf = (command: Command): string => path.resolve(io.cwd, command.optsWithGlobals().root as string);
+
+  const runBuild = async (command: Command, options: { strict?: boolean; json?: boolean }, verb: string) => {
+    const app = await createApp({ root: rootOf(command), env: io.env });
+    const progress = createBuildProgress(io.stderr);
+    const report = await app.build(progress.onProgress);
+    progress.finish();
+    for (const diagnostic of report.diagnostics) io.stderr.write(`${formatDiagnostic(diagnostic)}\n`);
+    const out = path.relative(io.cwd, app.loaded.paths.out) || '.';
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify({ ...report, out: app.loaded.paths.out }, null, 2)}\n`);
+    } else {
+      const parts = [
+        `${report.rendered.length} rendered`,
+        `${report.unchanged.length} unchanged`,
+        report.drafts.length ? `${plural(report.drafts.length, 'draft')} left out` : '',
+        report.scheduled.length ? `${report.scheduled.length} scheduled for later` : '',
+        report.removed.length ? `${report.removed.length} removed` : '',
+        report.failedFiles.length ? `${plural(report.failedFiles.length, 'file')} skipped with errors` : '',
+        report.kept.length ? `${report.kept.length} kept at their last good version` : '',
+      ].filter(Boolean);
+      io.stdout.write(
+        `${verb} ${plural(report.published.length, 'issue')} into ${out}/ in ${(report.durationMs / 1000).toFixed(1)} s: ${parts.join(', ')}.\n`,
+      );
+      for (const item of report.scheduled) io.stdout.write(`  scheduled: ${item.slug} at ${item.publishAt}\n`);
+      io.stdout.write(`  archive: ${path.join(out, 'index.html')}\n`);
+      io.stdout.write(`  feeds:   ${['feed.atom', 'feed.rss', 'feed.json'].map((f) => path.join(out, f)).join(', ')}\n`);
+      if (report.failedFiles.length) {
+        io.stdout.write(`  fix the errors above and build again; \`letterpress check\` lists them.\n`);
+      }
+    }
+    if (options.strict && report.failedFiles.length) setExitCode(1);
+  };
+
+  program
+    .command('build')
+    .description('render every due, non-draft issue into out/: web pages, emails and feeds')
+    .option('--strict', 'exit non-zero when any issue file has errors (they are skipped either way)')
+    .option('--json', 'print the build report as JSON')
+    .action(async (options, command: Command) => runBuild(command, options, 'Built'));
+
+  program
+    .command('check')
+    .description('validate issue files (all of issues/ by default) and print diagnostics; exits 1 on errors')
+    .argument('[files...]', 'issue files to check')
+    .option('--json', 'print [{file, line, column, severity, code, message}]')
+    .action(async (files: string[], options: { json?: boolean }, command: Command) => {
+      const loaded = await loadConfig({ root: rootOf(command), env: io.env });
+      const targets = files.length
+        ? files.map((file) => path.resolve(io.cwd, file))
+        : await listIssueFiles(loaded.paths.issues);
+      const { issues, diagnostics } = await loadIssues(targets, {
+        root: loaded.root,
+        timezone: loaded.config.timezone,
+        maxBytes: loaded.config.limits.maxIssueBytes,
+      });
+      // Rendering too catches what parsing cannot: a template or MJML error for this content.
+      const site = siteInfoFromConfig(loaded.config);
+      const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
+      for (const { issue } of issues) {
+        const date = issue.date ?? '1970-01-01T00:00:00Z';
+        try {
+          const rendition = await renderIssue(
+            issue,
+            { date, updated: date, feedId: permalinkFor(site, issue.slug) },
+            templates,
+            site,
+          );
+          diagnostics.push(...rendition.diagnostics);
+        } catch (error) {
+          const located = error instanceof LetterpressError ? error : undefined;
+          diagnostics.push({
+            file: issue.sourcePath,
+            line: located?.line ?? 1,
+            column: located?.column ?? 1,
+            severity: 'error',
+            code: 'E_RENDER',
+            message: `could not render: ${(error as Error).message}`,
+          });
+        }
+      }
+      if (options.json) {
+        io.stdout.write(`${JSON.stringify(diagnostics, null, 2)}\n`);
+      } else {
+        for (const diagnostic of diagnostics) io.stdout.write(`${formatDiagnostic(diagnostic)}\n`);
+        io.stdout.write(`${plural(targets.length, 'file')} checked: ${summarizeDiagnostics(diagnostics)}.\n`);
+      }
+      if (diagnostics.some((d) => d.severity === 'error')) setExitCode(1);
+    });
+
+  program
+    .command('start')
+    .description('run the main job; for now: build the site from issues/ and exit')
+    .action(async (_options, command: Command) => runBuild(command, {}, 'Published'));
+
+  program
+    .command('config')
+    .description('print the effective configuration (config file + LETTERPRESS_* env overrides)')
+    .option('--env', 'list the environment variable of every config key instead')
+    .action(async (options: { env?: boolean }, command: Command) => {
+      if (options.env) {
+        for (const { key, env } of listEnvOverrides()) io.stdout.write(`${env.padEnd(40)} ${key}\n`);
+        return;
+      }
+      const loaded = await loadConfig({ root: rootOf(command), env: io.env });
+      io.stdout.write(`${JSON.stringify(loaded.config, null, 2)}\n`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (as in process.argv) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode = 0;
+  const program = createProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv as string[]);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version arrive here as "errors" with exit code 0.
+      return error.exitCode;
+    }
+    if (error instanceof LetterpressError) {
+      io.stderr.write(`letterpress: ${error.message}${error.code.startsWith('E_') ? ` [${error.code}]` : ''}\n`);
+      return 1;
+    }
+    io.stderr.write(`letterpress: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    return 70;
+  }
+}

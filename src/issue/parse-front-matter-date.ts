@@ -1,0 +1,62 @@
+import dayjs from 'dayjs';
+import timezonePlugin from 'dayjs/plugin/timezone.js';
+import utcPlugin from 'dayjs/plugin/utc.js';
+import { LetterpressError } from '../util/errors.ts';
+
+dayjs.extend(utcPlugin);
+dayjs.extend(timezonePlugin);
+
+// YYYY-MM-DD, optionally followed by [T ]HH:mm[:ss] and an offset (Z, +08:00, +0800, +08).
+const DATE_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[ ]?(Z|[+-]\d{2}(?::?\d{2})?))?)?$/i;
+
+/**
+ * Reads a front-matter date (`2024-05-06`, `2024-05-06 09:30`, `2024-05-06T09:00+08:00`) as an
+ * ISO 8601 instant with an explicit offset. Dates without an offset are wall-clock times in
+ * `timezone` (IANA), never silently UTC; an explicit offset is kept as the editor wrote it.
+ */
+export function parseFrontMatterDate(
+  value: string,
+  timezone: string,
+): { iso: string; problem?: undefined } | { iso?: undefined; problem: string } {
+  assertTimezone(timezone);
+  const match = DATE_PATTERN.exec(value.trim());
+  if (!match) {
+    return { problem: 'is not a date like 2024-05-06, 2024-05-06 09:30 or 2024-05-06T09:00+08:00' };
+  }
+  const [, year = '', month = '', day = '', hour = '00', minute = '00', second = '00', offset] = match;
+  const y = Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  const calendar = new Date(Date.UTC(y, m - 1, d));
+  if (calendar.getUTCFullYear() !== y || calendar.getUTCMonth() !== m - 1 || calendar.getUTCDate() !== d) {
+    return { problem: `is not a calendar date (${year}-${month}-${day} does not exist)` };
+  }
+  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
+    return { problem: `has an impossible time of day (${hour}:${minute}:${second})` };
+  }
+  const wallClock = `${year}-${month}-${day}T${hour}:${minute}:${second}`;
+
+  if (offset === undefined) {
+    // A wall-clock time inside a DST gap moves forward to the next existing instant.
+    return { iso: dayjs.tz(`${year}-${month}-${day} ${hour}:${minute}:${second}`, timezone).format('YYYY-MM-DDTHH:mm:ssZ') };
+  }
+  if (offset.toUpperCase() === 'Z') return { iso: `${wallClock}+00:00` };
+  const offsetMatch = /^([+-])(\d{2}):?(\d{2})?$/.exec(offset);
+  const sign = offsetMatch?.[1] ?? '+';
+  const offsetHours = offsetMatch?.[2] ?? '00';
+  const offsetMinutes = offsetMatch?.[3] ?? '00';
+  if (Number(offsetHours) > 14 || Number(offsetMinutes) > 59) {
+    return { problem: `has an impossible UTC offset (${offset})` };
+  }
+  return { iso: `${wallClock}${sign}${offsetHours}:${offsetMinutes}` };
+}
+
+/** A bad timezone is a configuration bug, not a problem of the issue file: fail loudly. */
+function assertTimezone(timezone: string): void {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone });
+  } catch (cause) {
+    throw new LetterpressError('E_CONFIG', `timezone "${timezone}" is not an IANA timezone name`, { cause });
+  }
+}

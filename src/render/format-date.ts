@@ -1,0 +1,46 @@
+import dayjs from 'dayjs';
+import timezonePlugin from 'dayjs/plugin/timezone.js';
+import utcPlugin from 'dayjs/plugin/utc.js';
+import 'dayjs/locale/zh-cn.js';
+import type { Locale } from '../config/schema.ts';
+import { LetterpressError } from '../util/errors.ts';
+
+dayjs.extend(utcPlugin);
+dayjs.extend(timezonePlugin);
+
+const DAYJS_LOCALES: Record<Locale, string> = { en: 'en', 'zh-CN': 'zh-cn' };
+
+/** Where and how a date is shown: the site's locale and IANA timezone. */
+export interface DateContext {
+  locale: Locale;
+  timezone: string;
+}
+
+function parseInstant(iso: string): dayjs.Dayjs {
+  const parsed = dayjs(iso);
+  if (typeof iso !== 'string' || iso === '' || !parsed.isValid()) {
+    throw new LetterpressError('E_RENDER', `"${String(iso)}" is not an ISO 8601 date`);
+  }
+  return parsed;
+}
+
+/**
+ * Formats an instant with a dayjs pattern in the site's timezone and locale, so an issue
+ * dated 2024-05-05T16:30:00Z reads 2024年5月6日 in Asia/Shanghai whatever the machine's zone.
+ */
+export function formatDate(iso: string, pattern: string, context: DateContext): string {
+  return parseInstant(iso)
+    .locale(DAYJS_LOCALES[context.locale] ?? 'en')
+    .tz(context.timezone)
+    .format(pattern);
+}
+
+/** The instant as ISO 8601 with the site timezone's offset, for `<time datetime>`. */
+export function formatIsoDate(iso: string, context: DateContext): string {
+  return parseInstant(iso).tz(context.timezone).format('YYYY-MM-DDTHH:mm:ssZ');
+}
+
+/** The instant as a UTC `Date`, rejecting unparsable strings with a clear error. */
+export function toInstant(iso: string): Date {
+  return parseInstant(iso).toDate();
+}

@@ -1,0 +1,176 @@
+import type { Issue } from '../issue/model.ts';
+import { markdownToHtml, markdownToText } from './markdown.ts';
+import { EMAIL_SLOTS, type IssueMeta, type SiteInfo } from './types.ts';
+import type { TemplateContext } from './compile-templates.ts';
+
+/** Absolute URL of an issue's archive page. */
+export function issuePermalink(site: SiteInfo, slug: string): string {
+  return `${site.url}/issues/${encodeURIComponent(slug)}/`;
+}
+
+/** Site facts in the shape templates use (feed URLs precomputed, no optional fields). */
+export interface SiteView {
+  url: string;
+  homeUrl: string;
+  title: string;
+  description: string;
+  authorName: string;
+  postalAddress: string;
+  feedAtom: string;
+  feedRss: string;
+  feedJson: string;
+}
+
+/** One digest item as templates see it: safe HTML and plain-text renderings side by side. */
+export interface ItemView {
+  number: number;
+  title: string;
+  url: string | null;
+  anchor: string;
+  href: string;
+  summaryHtml: string | null;
+  summaryText: string | null;
+  notesHtml: string | null;
+  notesText: string | null;
+}
+
+/** One digest section as templates see it. */
+export interface SectionView {
+  title: string;
+  anchor: string;
+  href: string;
+  introHtml: string | null;
+  introText: string | null;
+  items: ItemView[];
+}
+
+/** The issue as templates see it: no optional fields, so strict mode can catch typos. */
+export interface IssueView {
+  title: string;
+  slug: string;
+  number: number | null;
+  permalink: string;
+  date: string;
+  updated: string;
+  wasUpdated: boolean;
+  summary: string;
+  isDigest: boolean;
+  introHtml: string | null;
+  introText: string | null;
+  sections: SectionView[];
+}
+
+/** The root context of every issue template (email, text, page, feed content). */
+export interface IssueTemplateContext extends TemplateContext {
+  site: SiteView;
+  issue: IssueView;
+  /** Prefix for in-issue anchors: '' on the page itself, the permalink elsewhere. */
+  anchorBase: string;
+  /** Relative path from the rendered page to the site root (`../../` for issue pages). */
+  rootRel: string;
+  pageTitle: string;
+  /** `<meta name="description">` of the page. */
+  description: string;
+  canonical: string;
+  unsubscribeUrl: string;
+}
+
+/** Builds the template-facing site facts. */
+export function buildSiteView(site: SiteInfo): SiteView {
+  return {
+    url: site.url,
+    homeUrl: `${site.url}/`,
+    title: site.title,
+    description: site.description,
+    authorName: site.author.name,
+    postalAddress: site.postalAddress,
+    feedAtom: `${site.url}/feed.atom`,
+    feedRss: `${site.url}/feed.rss`,
+    feedJson: `${site.url}/feed.json`,
+  };
+}
+
+/** Keeps an item link only when it is an absolute http(s) or mailto URL. */
+function safeItemUrl(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  try {
+    const parsed = new URL(url.trim());
+    return ['http:', 'https:', 'mailto:'].includes(parsed.protocol) ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text !== undefined && text.trim() !== '' ? text : undefined;
+}
+
+/**
+ * Turns an Issue (Markdown fields) into template data (safe HTML and plain text fields).
+ * `absoluteLinks` resolves the editor's relative links against the permalink, which email
+ * and feeds need; the web page keeps them as written.
+ */
+export function buildIssueView(
+  issue: Issue,
+  meta: IssueMeta,
+  site: SiteInfo,
+  options: { absoluteLinks: boolean; onPage: boolean },
+): IssueTemplateContext {
+  const permalink = issuePermalink(site, issue.slug);
+  const md = { baseUrl: options.absoluteLinks ? permalink : undefined, headingOffset: 3 };
+  const html = (source: string | undefined): string | null => {
+    const text = nonEmpty(source);
+    return text === undefined ? null : markdownToHtml(text, md);
+  };
+  const plain = (source: string | undefined): string | null => {
+    const text = nonEmpty(source);
+    return text === undefined ? null : markdownToText(text, { baseUrl: permalink, headingOffset: 3 });
+  };
+  const anchorBase = options.onPage ? '' : permalink;
+
+  const sections: SectionView[] = issue.sections.map((section) => ({
+    title: section.title,
+    anchor: section.anchor,
+    href: `${anchorBase}#${section.anchor}`,
+    introHtml: html(section.intro),
+    introText: plain(section.intro),
+    items: section.items.map((item) => ({
+      number: item.number,
+      title: item.title,
+      url: safeItemUrl(item.url),
+      anchor: item.anchor,
+      href: `${anchorBase}#${item.anchor}`,
+      summaryHtml: html(item.summary),
+      summaryText: plain(item.summary),
+      notesHtml: html(item.notes),
+      notesText: plain(item.notes),
+    })),
+  }));
+
+  const siteView = buildSiteView(site);
+  return {
+    locale: site.locale,
+    timezone: site.timezone,
+    site: siteView,
+    issue: {
+      title: issue.title,
+      slug: issue.slug,
+      number: issue.number ?? null,
+      permalink,
+      date: meta.date,
+      updated: meta.updated,
+      wasUpdated: Date.parse(meta.updated) > Date.parse(meta.date),
+      summary: issue.summary,
+      isDigest: issue.isDigest,
+      introHtml: html(issue.intro),
+      introText: plain(issue.intro),
+      sections,
+    },
+    anchorBase,
+    rootRel: '../../',
+    pageTitle: issue.title === site.title ? issue.title : `${issue.title} · ${site.title}`,
+    description: issue.summary,
+    canonical: permalink,
+    unsubscribeUrl: EMAIL_SLOTS.unsubscribeUrl,
+  };
+}

@@ -1,0 +1,111 @@
+import mjml2html from 'mjml';
+import type { Diagnostic } from '../issue/diagnostic.ts';
+import type { Issue } from '../issue/model.ts';
+import { LetterpressError } from '../util/errors.ts';
+import type { Templates } from './compile-templates.ts';
+import { buildIssueView } from './issue-view.ts';
+import type { EmailRendition, IssueMeta, SiteInfo } from './types.ts';
+
+/** Gmail clips messages whose HTML exceeds about 102 KB; past this the render warns. */
+export const EMAIL_HTML_BUDGET_BYTES = 100 * 1024;
+
+const MJML_TEMPLATE = 'email/issue.mjml.hbs';
+
+interface MjmlValidationIssue {
+  line: number;
+  message: string;
+  tagName: string;
+  formattedMessage: string;
+}
+
+function mjmlError(error: unknown, mjml: string, issue: Issue): LetterpressError {
+  const list = (error as { errors?: MjmlValidationIssue[] }).errors;
+  const first = Array.isArray(list) ? list[0] : undefined;
+  if (first) {
+    const source = mjml.split('\n')[first.line - 1]?.trim() ?? '';
+    const more = list!.length > 1 ? ` (and ${list!.length - 1} more)` : '';
+    return new LetterpressError(
+      'E_MJML',
+      `MJML from ${MJML_TEMPLATE} is invalid for issue ${issue.slug}: line ${first.line} <${first.tagName}>: ` +
+        `${first.message}${more}\n  ${first.line} | ${source}`,
+      { cause: error, file: MJML_TEMPLATE, line: first.line },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new LetterpressError('E_MJML', `MJML from ${MJML_TEMPLATE} failed for issue ${issue.slug}: ${message}`, {
+    cause: error,
+    file: MJML_TEMPLATE,
+  });
+}
+
+/**
+ * Raw HTML tags an editor wrote are dropped from the text part. text/plain is never
+ * interpreted, but it is also served from the archive and previewed by clients that guess
+ * types; the parser has already warned (W_RAW_HTML) and the HTML part shows the tags as text.
+ */
+function stripHtmlTags(text: string): string {
+  return text.replace(/<\/?[a-z][a-z0-9-]*(?:\s[^<>]*)?\/?>/gi, '');
+}
+
+/** Trims trailing spaces, collapses runs of blank lines, ends with exactly one newline. */
+function tidyText(text: string): string {
+  return `${stripHtmlTags(text)
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
+}
+
+/**
+ * Renders the issue email once (HTML via Handlebars → MJML strict → minified HTML, text via
+ * its own template, Subject from the config template); the per-recipient step only fills
+ * the EMAIL_SLOTS placeholders. Invalid MJML throws E_MJML with the offending MJML line.
+ */
+export async function renderEmail(
+  issue: Issue,
+  meta: IssueMeta,
+  templates: Templates,
+  site: SiteInfo,
+): Promise<{ email: EmailRendition; diagnostics: Diagnostic[] }> {
+  const view = buildIssueView(issue, meta, site, { absoluteLinks: true, onPage: false });
+  const mjml = templates.render(MJML_TEMPLATE, view);
+  let html: string;
+  try {
+    const result = await mjml2html(mjml, {
+      validationLevel: 'strict',
+      // No font imports at all: MJML's defaults point at Google Fonts.
+      fonts: {},
+      keepComments: false,
+      ignoreIncludes: true,
+      minify: true,
+      // CSS is already inlined and small; CSS minification would need cssnano (not a dependency).
+      minifyOptions: { minifyCss: false },
+    });
+    html = result.html;
+  } catch (error) {
+    throw mjmlError(error, mjml, issue);
+  }
+
+  const subject = templates.renderSubject(site.subjectTemplate, {
+    title: issue.title,
+    number: issue.number ?? null,
+    slug: issue.slug,
+    site: { ...site },
+  });
+  const text = tidyText(templates.render('email/issue.txt.hbs', view));
+
+  const diagnostics: Diagnostic[] = [];
+  const bytes = Buffer.byteLength(html, 'utf8');
+  if (bytes > EMAIL_HTML_BUDGET_BYTES) {
+    diagnostics.push({
+      file: issue.sourcePath,
+      line: 1,
+      column: 1,
+      severity: 'warning',
+      code: 'W_MJML',
+      message: `the email HTML is ${Math.round(bytes / 1024)} KB; Gmail clips messages over 102 KB`,
+    });
+  }
+  return { email: { subject, preheader: issue.summary, html, text }, diagnostics };
+}

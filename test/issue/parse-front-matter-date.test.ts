@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parseFrontMatterDate } from '../../src/issue/parse-front-matter-date.ts';
+
+describe('parseFrontMatterDate', () => {
+  it.each([
+    ['2024-05-06', 'Asia/Shanghai', '2024-05-06T00:00:00+08:00'],
+    ['2024-05-06', 'UTC', '2024-05-06T00:00:00+00:00'],
+    ['2024-05-06', 'America/New_York', '2024-05-06T00:00:00-04:00'],
+    ['2024-01-06', 'America/New_York', '2024-01-06T00:00:00-05:00'],
+    ['2024-05-06 09:30', 'Asia/Shanghai', '2024-05-06T09:30:00+08:00'],
+    ['2024-05-06T09:30:15', 'Europe/Berlin', '2024-05-06T09:30:15+02:00'],
+    ['2024-05-06T09:00+08:00', 'UTC', '2024-05-06T09:00:00+08:00'],
+    ['2024-05-06T09:00:00Z', 'Asia/Shanghai', '2024-05-06T09:00:00+00:00'],
+    ['2024-05-06T09:00-0330', 'UTC', '2024-05-06T09:00:00-03:30'],
+    ['2024-05-06 09:00 +08', 'UTC', '2024-05-06T09:00:00+08:00'],
+    ['2024-02-29', 'UTC', '2024-02-29T00:00:00+00:00'],
+  ])('%s in %s → %s', (value, timezone, iso) => {
+    expect(parseFrontMatterDate(value, timezone)).toEqual({ iso });
+  });
+
+  it.each([
+    ['tomorrow', 'is not a date'],
+    ['2024/05/06', 'is not a date'],
+    ['2024-5-6', 'is not a date'],
+    ['2023-02-29', 'is not a calendar date'],
+    ['2024-13-01', 'is not a calendar date'],
+    ['2024-05-06 24:00', 'impossible time'],
+    ['2024-05-06T09:00+15:00', 'impossible UTC offset'],
+  ])('rejects %s', (value, problem) => {
+    expect(parseFrontMatterDate(value, 'UTC').problem).toContain(problem);
+  });
+
+  it('throws on a timezone that is not IANA (a config bug, not the file’s)', () => {
+    expect(() => parseFrontMatterDate('2024-05-06', 'Mars/Olympus')).toThrow(/IANA/);
+  });
+});
