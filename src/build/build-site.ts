@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { access, readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
@@ -93,15 +94,6 @@ function renderKeyFor(parts: { contentHash: string; templates: string; site: str
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function issueOutputFiles(outDir: string, slug: string) {
   const dir = path.join(outDir, ISSUES_DIR, slug);
   return {
@@ -157,7 +149,6 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
   const needsGitDates = due.some((entry) => entry.issue.date === undefined && !state.issues[entry.issue.slug]);
   const gitDates = needsGitDates ? await readFirstCommitDates(paths.issues) : new Map<string, string>();
 
-  await removeStaleTemporaries(paths.out);
   const nextState: BuildState = { version: 1, issues: { ...state.issues } };
   const rendered: string[] = [];
   const unchanged: string[] = [];
@@ -166,25 +157,28 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
   let filesWritten = 0;
   let done = 0;
 
-  for (const { issue, file, mtime } of due) {
+  // Decide every issue's dates and render key first (pure), then check that the outputs of
+  // unchanged ones are still there (synchronously: thousands of tiny stats).
+  const plans = due.map(({ issue, file, mtime }) => {
     const record = state.issues[issue.slug];
-    const permalink = permalinkFor(site, issue.slug);
     const { meta, firstSeen } = resolveIssueMeta({
       issue,
       record,
       firstSeenFallback: gitDates.get(file) ?? mtime.toISOString(),
-      permalink,
+      permalink: permalinkFor(site, issue.slug),
       now,
     });
     const renderKey = renderKeyFor({ contentHash: issue.contentHash, ...fingerprints, meta });
-    const outputs = issueOutputFiles(paths.out, issue.slug);
+    return { issue, record, meta, firstSeen, renderKey, outputs: issueOutputFiles(paths.out, issue.slug) };
+  });
+  const upToDate = plans.map(
+    ({ record, renderKey, outputs }) =>
+      record?.renderKey === renderKey && [outputs.page, outputs.emailHtml, outputs.emailText].every(existsSync),
+  );
+
+  for (const [position, { issue, record, meta, firstSeen, renderKey, outputs }] of plans.entries()) {
     done += 1;
-    if (
-      record?.renderKey === renderKey &&
-      (await exists(outputs.page)) &&
-      (await exists(outputs.emailHtml)) &&
-      (await exists(outputs.emailText))
-    ) {
+    if (upToDate[position] && record) {
       unchanged.push(issue.slug);
       feedEntries.push(record.feedEntry);
       indexEntries.push(record.indexEntry);
@@ -208,6 +202,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
       continue;
     }
     diagnostics.push(...rendition.diagnostics);
+    await removeStaleTemporaries(outputs.dir);
     for (const [target, content] of [
       [outputs.page, rendition.pageHtml],
       [outputs.emailHtml, rendition.email.html],
@@ -236,7 +231,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
   const failed = new Set(failedFiles);
   const listed = new Set(indexEntries.map((entry) => entry.slug));
   for (const [slug, record] of Object.entries(state.issues)) {
-    if (failed.has(record.sourceFile) && !listed.has(slug) && (await exists(issueOutputFiles(paths.out, slug).page))) {
+    if (failed.has(record.sourceFile) && !listed.has(slug) && existsSync(issueOutputFiles(paths.out, slug).page)) {
       kept.push(slug);
       feedEntries.push(record.feedEntry);
       indexEntries.push(record.indexEntry);
@@ -252,6 +247,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     ['feed.json', feeds.json],
     ...Object.entries(templates.assets),
   ];
+  await removeStaleTemporaries(paths.out);
   for (const [name, content] of siteFiles) {
     if (await writeFileAtomic(path.join(paths.out, name), content)) filesWritten += 1;
   }

@@ -28,18 +28,20 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   return true;
 }
 
-/** Removes temporary files left behind by a build that died between write and rename. */
+/**
+ * Removes temporary files that a build which died between write and rename left in `dir`.
+ * A folder holding one was being written when the build died, so the next build rewrites
+ * it (its state was never saved) and calls this first.
+ */
 export async function removeStaleTemporaries(dir: string): Promise<void> {
-  let entries;
+  let names: string[];
   try {
-    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+    names = await readdir(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
   await Promise.all(
-    entries
-      .filter((entry) => entry.isFile() && /^\..+\.[0-9a-f]{12}\.tmp$/.test(entry.name))
-      .map((entry) => rm(path.join(entry.parentPath, entry.name), { force: true })),
+    names.filter((name) => /^\..+\.[0-9a-f]{12}\.tmp$/.test(name)).map((name) => rm(path.join(dir, name), { force: true })),
   );
 }

@@ -1,10 +1,5 @@
-import dayjs from 'dayjs';
-import timezonePlugin from 'dayjs/plugin/timezone.js';
-import utcPlugin from 'dayjs/plugin/utc.js';
 import { LetterpressError } from '../util/errors.ts';
-
-dayjs.extend(utcPlugin);
-dayjs.extend(timezonePlugin);
+import { wallClockToIso } from '../util/timezone.ts';
 
 // YYYY-MM-DD, optionally followed by [T ]HH:mm[:ss] and an offset (Z, +08:00, +0800, +08).
 const DATE_PATTERN =
@@ -39,7 +34,7 @@ export function parseFrontMatterDate(
 
   if (offset === undefined) {
     // A wall-clock time inside a DST gap moves forward to the next existing instant.
-    return { iso: dayjs.tz(`${year}-${month}-${day} ${hour}:${minute}:${second}`, timezone).format('YYYY-MM-DDTHH:mm:ssZ') };
+    return { iso: wallClockToIso(Date.UTC(y, m - 1, d, Number(hour), Number(minute), Number(second)), timezone) };
   }
   if (offset.toUpperCase() === 'Z') return { iso: `${wallClock}+00:00` };
   const offsetMatch = /^([+-])(\d{2}):?(\d{2})?$/.exec(offset);
@@ -53,10 +48,15 @@ export function parseFrontMatterDate(
 }
 
 /** A bad timezone is a configuration bug, not a problem of the issue file: fail loudly. */
+const knownTimezones = new Set<string>();
+
 function assertTimezone(timezone: string): void {
+  // Checking builds an Intl formatter, which is slow; a name once valid stays valid.
+  if (knownTimezones.has(timezone)) return;
   try {
     new Intl.DateTimeFormat('en', { timeZone: timezone });
   } catch (cause) {
     throw new LetterpressError('E_CONFIG', `timezone "${timezone}" is not an IANA timezone name`, { cause });
   }
+  knownTimezones.add(timezone);
 }

@@ -1,12 +1,11 @@
 import dayjs from 'dayjs';
-import timezonePlugin from 'dayjs/plugin/timezone.js';
 import utcPlugin from 'dayjs/plugin/utc.js';
 import 'dayjs/locale/zh-cn.js';
 import type { Locale } from '../config/schema.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { instantToIso, offsetMinutesAt } from '../util/timezone.ts';
 
 dayjs.extend(utcPlugin);
-dayjs.extend(timezonePlugin);
 
 const DAYJS_LOCALES: Record<Locale, string> = { en: 'en', 'zh-CN': 'zh-cn' };
 
@@ -29,15 +28,17 @@ function parseInstant(iso: string): dayjs.Dayjs {
  * dated 2024-05-05T16:30:00Z reads 2024年5月6日 in Asia/Shanghai whatever the machine's zone.
  */
 export function formatDate(iso: string, pattern: string, context: DateContext): string {
-  return parseInstant(iso)
+  const instant = parseInstant(iso).valueOf();
+  // Shift to the zone's wall clock and format that as UTC; `Z` patterns are not used here.
+  return dayjs
+    .utc(instant + offsetMinutesAt(instant, context.timezone) * 60_000)
     .locale(DAYJS_LOCALES[context.locale] ?? 'en')
-    .tz(context.timezone)
     .format(pattern);
 }
 
 /** The instant as ISO 8601 with the site timezone's offset, for `<time datetime>`. */
 export function formatIsoDate(iso: string, context: DateContext): string {
-  return parseInstant(iso).tz(context.timezone).format('YYYY-MM-DDTHH:mm:ssZ');
+  return instantToIso(parseInstant(iso).valueOf(), context.timezone);
 }
 
 /** The instant as a UTC `Date`, rejecting unparsable strings with a clear error. */

@@ -34,3 +34,14 @@ describe('parseFrontMatterDate', () => {
     expect(() => parseFrontMatterDate('2024-05-06', 'Mars/Olympus')).toThrow(/IANA/);
   });
 });
+
+describe('parseFrontMatterDate across DST transitions', () => {
+  it('moves a wall time in a spring-forward gap forward, and takes the earlier instant in an overlap', () => {
+    expect(parseFrontMatterDate('2024-03-10 02:30', 'America/New_York').iso).toBe('2024-03-10T03:30:00-04:00');
+    expect(parseFrontMatterDate('2024-11-03 01:30', 'America/New_York').iso).toBe('2024-11-03T01:30:00-04:00');
+    expect(parseFrontMatterDate('2024-11-03 03:00', 'America/New_York').iso).toBe('2024-11-03T03:00:00-05:00');
+    expect(parseFrontMatterDate('2024-03-31 02:15', 'Europe/Berlin').iso).toBe('2024-03-31T03:15:00+02:00');
+    expect(parseFrontMatterDate('2024-05-06', 'Asia/Kolkata').iso).toBe('2024-05-06T00:00:00+05:30');
+    expect(parseFrontMatterDate('2024-05-06 09:00', 'Asia/Shanghai').iso).toBe('2024-05-06T09:00:00+08:00');
+  });
+});
