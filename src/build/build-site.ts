@@ -10,17 +10,16 @@ import {
   compileTemplates,
   renderFeeds,
   renderIndex,
-  renderIssue,
   templatesFingerprint,
 } from '../render/index.ts';
 import type { FeedEntry, IndexEntry, IssueMeta, SiteInfo } from '../render/types.ts';
 import type { Clock } from '../util/clock.ts';
-import { LetterpressError } from '../util/errors.ts';
 import { readBuildState, writeBuildState, type BuildState, type IssueBuildRecord } from './build-state.ts';
 import { readFirstCommitDates } from './git-dates.ts';
 import { listIssueFiles } from './list-issue-files.ts';
 import { loadIssues, type LoadedIssue } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
+import { renderIssueSafely } from './render-issue-safely.ts';
 import { siteFingerprint, siteInfoFromConfig } from './site-info.ts';
 import { removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
 
@@ -185,23 +184,12 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
       continue;
     }
     deps.onProgress?.({ phase: 'render', done, total: due.length, slug: issue.slug });
-    let rendition;
-    try {
-      rendition = await renderIssue(issue, meta, templates, site);
-    } catch (error) {
-      const located = error instanceof LetterpressError ? error : undefined;
-      diagnostics.push({
-        file: issue.sourcePath,
-        line: located?.line ?? 1,
-        column: located?.column ?? 1,
-        severity: 'error',
-        code: 'E_RENDER',
-        message: `could not render: ${(error as Error).message}`,
-      });
+    const { rendition, diagnostics: renderDiagnostics } = await renderIssueSafely(issue, meta, templates, site);
+    diagnostics.push(...renderDiagnostics);
+    if (!rendition) {
       failedFiles.push(issue.sourcePath);
       continue;
     }
-    diagnostics.push(...rendition.diagnostics);
     await removeStaleTemporaries(outputs.dir);
     for (const [target, content] of [
       [outputs.page, rendition.pageHtml],

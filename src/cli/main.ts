@@ -1,16 +1,17 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { checkIssues } from '../build/check-issues.ts';
 import { listIssueFiles } from '../build/list-issue-files.ts';
-import { loadIssues } from '../build/load-issues.ts';
-import { loadTemplateSources } from '../build/load-templates.ts';
-import { permalinkFor } from '../build/build-site.ts';
-import { siteInfoFromConfig } from '../build/site-info.ts';
 import { listEnvOverrides, loadConfig } from '../config/load-config.ts';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
-import { compileTemplates, renderIssue } from '../render/index.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { createApp } from './app.ts';
 import { createBuildProgress, type Output } from './progress.ts';
+
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** The streams and process facts a CLI run uses; injectable so tests run it in-process. */
 export interface CliIo {
@@ -40,6 +41,7 @@ function summarizeDiagnostics(diagnostics: readonly Diagnostic[]): string {
 function createProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const program = new Command('letterpress')
     .description('Markdown issue files in, a newsletter out: email, web archive and Atom/RSS/JSON feeds.')
+    .version(PACKAGE_VERSION, '-V, --version', 'print the version')
     .option('--root <dir>', 'project root (config/, issues/, templates/, out/, data/)', '.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -96,36 +98,7 @@ function createProgram(io: CliIo, setExitCode: (code: number) => void): Command 
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
-      const { issues, diagnostics } = await loadIssues(targets, {
-        root: loaded.root,
-        timezone: loaded.config.timezone,
-        maxBytes: loaded.config.limits.maxIssueBytes,
-      });
-      // Rendering too catches what parsing cannot: a template or MJML error for this content.
-      const site = siteInfoFromConfig(loaded.config);
-      const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
-      for (const { issue } of issues) {
-        const date = issue.date ?? '1970-01-01T00:00:00Z';
-        try {
-          const rendition = await renderIssue(
-            issue,
-            { date, updated: date, feedId: permalinkFor(site, issue.slug) },
-            templates,
-            site,
-          );
-          diagnostics.push(...rendition.diagnostics);
-        } catch (error) {
-          const located = error instanceof LetterpressError ? error : undefined;
-          diagnostics.push({
-            file: issue.sourcePath,
-            line: located?.line ?? 1,
-            column: located?.column ?? 1,
-            severity: 'error',
-            code: 'E_RENDER',
-            message: `could not render: ${(error as Error).message}`,
-          });
-        }
-      }
+      const diagnostics = await checkIssues(targets, loaded);
       if (options.json) {
         io.stdout.write(`${JSON.stringify(diagnostics, null, 2)}\n`);
       } else {

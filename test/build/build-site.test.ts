@@ -185,6 +185,18 @@ describe('buildSite', () => {
     expect(await readFile(path.join(root, 'out/issues/2024-18/index.html'), 'utf8')).toContain('第十八期');
   });
 
+  it('reports an MJML error per issue as E_RENDER and builds nothing broken', async () => {
+    const root = await project();
+    const template = path.join(root, 'templates/email/issue.mjml.hbs');
+    await writeFile(template, (await readFile(template, 'utf8')).replace('<mj-section', '<mj-sectoin'));
+    const report = await build(root);
+    expect(report.failedFiles.sort()).toEqual(['issues/2024-18.md', 'issues/2024-32.md']);
+    const render = report.diagnostics.filter((d) => d.code === 'E_RENDER');
+    expect(render).toHaveLength(2);
+    expect(render[0]!.message).toMatch(/MJML.*email\/issue\.mjml\.hbs/);
+    expect(report.published).toEqual([]);
+  });
+
   it('rejects two files with one slug and builds neither', async () => {
     const root = await project();
     const sample = await readFile(path.join(root, 'issues/2024-18.md'), 'utf8');

@@ -1,0 +1,29 @@
+import type { LoadedConfig } from '../config/load-config.ts';
+import type { Diagnostic } from '../issue/diagnostic.ts';
+import { compileTemplates } from '../render/index.ts';
+import { permalinkFor } from './build-site.ts';
+import { loadIssues } from './load-issues.ts';
+import { loadTemplateSources } from './load-templates.ts';
+import { renderIssueSafely } from './render-issue-safely.ts';
+import { siteInfoFromConfig } from './site-info.ts';
+
+/**
+ * Everything `letterpress check` reports for `files`: parse diagnostics, duplicate slugs, and
+ * render problems (a template or MJML error for this content), without writing anything.
+ */
+export async function checkIssues(files: readonly string[], loaded: LoadedConfig): Promise<Diagnostic[]> {
+  const { issues, diagnostics } = await loadIssues(files, {
+    root: loaded.root,
+    timezone: loaded.config.timezone,
+    maxBytes: loaded.config.limits.maxIssueBytes,
+  });
+  const site = siteInfoFromConfig(loaded.config);
+  const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
+  for (const { issue } of issues) {
+    // Any stable date will do: nothing is written, only errors and warnings are kept.
+    const date = issue.date ?? '1970-01-01T00:00:00Z';
+    const meta = { date, updated: date, feedId: permalinkFor(site, issue.slug) };
+    diagnostics.push(...(await renderIssueSafely(issue, meta, templates, site)).diagnostics);
+  }
+  return diagnostics;
+}
