@@ -1,0 +1,131 @@
+/**
+ * The store's roles, as the code that uses them declares them. Every method is async, even on
+ * SQLite, so PostgreSQL slots in behind the same interfaces; both pass one contract suite.
+ */
+
+export type SubscriberStatus = 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained';
+export type SubscriberSource = 'add' | 'import' | 'form' | 'api';
+
+export interface Subscriber {
+  id: number;
+  /** Normalised: trimmed, domain lower-cased, IDN domain in Unicode. Unique case-insensitively. */
+  email: string;
+  name: string | null;
+  status: SubscriberStatus;
+  source: SubscriberSource;
+  createdAt: string;
+  updatedAt: string;
+  /** When the status last became `active` / `unsubscribed` (ISO instants). */
+  confirmedAt: string | null;
+  unsubscribedAt: string | null;
+}
+
+export type UpsertOutcome = 'added' | 'updated' | 'unchanged' | 'refused';
+
+export interface SubscriberStore {
+  /**
+   * Adds or updates one subscriber by email. Never reactivates `unsubscribed`, `bounced` or
+   * `complained` (outcome `refused`, with the reason) unless `resubscribe` is set; an erased
+   * address (suppression hash) is likewise refused.
+   */
+  upsertSubscriber(input: {
+    email: string;
+    name?: string | null;
+    status: SubscriberStatus;
+    source: SubscriberSource;
+    resubscribe?: boolean;
+  }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }>;
+  getSubscriber(id: number): Promise<Subscriber | undefined>;
+  findSubscriberByEmail(email: string): Promise<Subscriber | undefined>;
+  /** Streams subscribers in id order, in pages, so a million never sit in memory at once. */
+  listSubscribers(filter: { status?: SubscriberStatus; afterId?: number; limit: number }): Promise<Subscriber[]>;
+  countSubscribers(filter?: { status?: SubscriberStatus }): Promise<number>;
+  setSubscriberStatus(id: number, status: SubscriberStatus, at: string): Promise<void>;
+  /** Erases the personal data and keeps only a hash that blocks silent re-adding. */
+  eraseSubscriber(email: string): Promise<boolean>;
+}
+
+export type IssueState = 'draft' | 'scheduled' | 'published' | 'planned' | 'sending' | 'sent' | 'archived';
+
+export interface IssueRecord {
+  slug: string;
+  title: string;
+  contentHash: string;
+  sourceFile: string;
+  state: IssueState;
+  firstSeenAt: string;
+  publishedAt: string | null;
+  /** When the content hash last changed (feeds' `updated`). */
+  updatedAt: string;
+  feedId: string;
+}
+
+export interface IssueStore {
+  getIssue(slug: string): Promise<IssueRecord | undefined>;
+  findIssueByContentHash(contentHash: string): Promise<IssueRecord | undefined>;
+  listIssues(): Promise<IssueRecord[]>;
+  /** Inserts or updates; the slug and feed id of an existing row never change. */
+  saveIssue(record: IssueRecord): Promise<void>;
+  setIssueState(slug: string, state: IssueState): Promise<void>;
+  /** True once the store has recorded any issue (the backlog rule needs "is this store new"). */
+  hasIssues(): Promise<boolean>;
+}
+
+export type DeliveryState = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'bounced' | 'skipped';
+
+export interface Delivery {
+  id: number;
+  issueSlug: string;
+  subscriberId: number;
+  state: DeliveryState;
+  attempts: number;
+  /** Lease expiry while `sending` (ISO instant); a lapsed lease means the sender died. */
+  leaseUntil: string | null;
+  nextAttemptAt: string | null;
+  lastReply: string | null;
+  updatedAt: string;
+}
+
+export type DeliveryCounts = Record<DeliveryState, number>;
+
+export interface DeliveryLedger {
+  /**
+   * Freezes one `queued` row per subscriber `active` now, streaming in chunks; a second call
+   * for the same issue adds nothing. Returns how many rows were created.
+   */
+  planDeliveries(issueSlug: string, at: string): Promise<number>;
+  /**
+   * Claims up to `limit` rows that are `queued`, or `deferred` and due, or `sending` with a
+   * lapsed lease: marks them `sending` with `leaseUntil` and returns them with their subscriber.
+   */
+  claimDeliveries(input: {
+    issueSlug: string;
+    limit: number;
+    now: string;
+    leaseUntil: string;
+  }): Promise<{ delivery: Delivery; subscriber: Subscriber }[]>;
+  markDelivery(
+    id: number,
+    outcome: { state: Exclude<DeliveryState, 'sending'>; reply?: string; nextAttemptAt?: string; at: string },
+  ): Promise<void>;
+  /** Puts rows this runner holds in `sending` back to `queued` (session error, shutdown). */
+  releaseDeliveries(ids: readonly number[], at: string): Promise<void>;
+  countDeliveries(issueSlug: string): Promise<DeliveryCounts>;
+}
+
+/** A named lease row: one runner at a time per name (`send`, `scheduler`). */
+export interface LeaseStore {
+  /** Takes or renews the lease if free, expired, or already ours. */
+  acquireLease(name: string, holder: string, until: string, now: string): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+}
+
+/** Keys for HMAC tokens: the store keeps generated ones so links keep working. */
+export interface SecretStore {
+  listSecrets(): Promise<{ kid: string; secret: string; createdAt: string }[]>;
+  addSecret(kid: string, secret: string, at: string): Promise<void>;
+}
+
+export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore {
+  close(): Promise<void>;
+}
