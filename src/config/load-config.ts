@@ -15,6 +15,55 @@ export interface LoadedConfig {
   paths: { issues: string; templates: string; out: string; data: string };
   /** The config file that was read, or undefined when only defaults and env were used. */
   configFile?: string;
+  /** Secrets, from the environment only (never from the config file, never printed). */
+  secrets: Secrets;
+}
+
+/** What only the environment may hold. */
+export interface Secrets {
+  /** SMTP password: LETTERPRESS_SMTP_PASS, or the password part of LETTERPRESS_SMTP_URL. */
+  smtpPass?: string;
+  /** Token signing key: LETTERPRESS_SECRET (else one is generated and kept in the store). */
+  tokenSecret?: string;
+}
+
+/**
+ * Shortcut env vars that set several keys at once or hold secrets:
+ * LETTERPRESS_SMTP_URL (`smtp://user:pass@host:port`, `smtps://…`), LETTERPRESS_DB (the store),
+ * LETTERPRESS_SMTP_PASS and LETTERPRESS_SECRET. Shortcuts win over the per-key variables.
+ */
+export function applyEnvShortcuts(
+  merged: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+): { config: Record<string, unknown>; secrets: Secrets } {
+  const config = structuredClone(merged);
+  const secrets: Secrets = {};
+  if (env.LETTERPRESS_SMTP_PASS) secrets.smtpPass = env.LETTERPRESS_SMTP_PASS;
+  if (env.LETTERPRESS_SECRET) secrets.tokenSecret = env.LETTERPRESS_SECRET;
+  if (env.LETTERPRESS_DB) setPath(config, ['store', 'url'], env.LETTERPRESS_DB);
+  const smtpUrl = env.LETTERPRESS_SMTP_URL;
+  if (smtpUrl) {
+    let url: URL;
+    try {
+      url = new URL(smtpUrl);
+    } catch {
+      throw new LetterpressError('E_CONFIG', 'LETTERPRESS_SMTP_URL: not a URL (expected smtp://user:pass@host:port)');
+    }
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+      throw new LetterpressError(
+        'E_CONFIG',
+        `LETTERPRESS_SMTP_URL: unsupported scheme "${url.protocol}" (use smtp:// or smtps://)`,
+      );
+    }
+    if (!url.hostname) throw new LetterpressError('E_CONFIG', 'LETTERPRESS_SMTP_URL: the host is missing');
+    const secure = url.protocol === 'smtps:';
+    setPath(config, ['smtp', 'host'], url.hostname.replace(/^\[(.*)\]$/, '$1'));
+    setPath(config, ['smtp', 'port'], url.port ? Number(url.port) : secure ? 465 : 587);
+    setPath(config, ['smtp', 'secure'], secure);
+    if (url.username) setPath(config, ['smtp', 'user'], decodeURIComponent(url.username));
+    if (url.password) secrets.smtpPass = decodeURIComponent(url.password);
+  }
+  return { config, secrets };
 }
 
 type Leaf = { path: string[]; kind: 'string' | 'number' | 'boolean' };
@@ -153,8 +202,9 @@ export async function loadConfig(options: {
     fileConfig = parsed as Record<string, unknown>;
     delete fileConfig.$schema;
   }
+  const { config: merged, secrets } = applyEnvShortcuts(applyEnvOverrides(fileConfig, options.env), options.env);
   const config = validateConfig(
-    applyEnvOverrides(fileConfig, options.env),
+    merged,
     configFile ? `${configFile} (with LETTERPRESS_* overrides)` : 'configuration (defaults with LETTERPRESS_* overrides)',
   );
   const resolve = (p: string) => path.resolve(root, p);
@@ -162,6 +212,7 @@ export async function loadConfig(options: {
     root,
     config,
     configFile,
+    secrets,
     paths: {
       issues: resolve(config.paths.issues),
       templates: resolve(config.paths.templates),

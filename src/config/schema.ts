@@ -70,6 +70,94 @@ export const configSchema = z.strictObject({
         subject: z.string().min(1).default('{{title}}'),
       })
       .default({ subject: '{{title}}' }),
+    smtp: z.strictObject({
+        /**
+         * SMTP relay host. Unset (and no LETTERPRESS_SMTP_URL) means the outbox transport: messages
+         * are written as .eml files under data/outbox/ instead of being sent.
+         */
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535).default(587),
+        /** TLS from the first byte (port 465); otherwise STARTTLS is used when offered. */
+        secure: z.boolean().default(false),
+        /** Refuse to send unless STARTTLS succeeds. */
+        requireTLS: z.boolean().default(false),
+        /** Verify the server's certificate (turn off only for a relay on loopback). */
+        tlsRejectUnauthorized: z.boolean().default(true),
+        /** SMTP user; the password comes only from LETTERPRESS_SMTP_PASS or LETTERPRESS_SMTP_URL. */
+        user: z.string().min(1).optional(),
+        /** Name sent with EHLO; defaults to the host name of site.url. */
+        clientName: z.string().min(1).optional(),
+        pool: z.strictObject({
+            /** Parallel SMTP connections. */
+            maxConnections: z.number().int().min(1).max(100).default(5),
+            /** Messages one connection sends before it is replaced (0: no limit). */
+            maxMessages: z.number().int().min(0).default(1000),
+            /** Messages per second over all connections (0: no limit). */
+            rateLimit: z.number().min(0).default(0),
+          })
+          .default({ maxConnections: 5, maxMessages: 1000, rateLimit: 0 }),
+        timeouts: z.strictObject({
+            connectionMs: z.number().int().min(1).default(30_000),
+            greetingMs: z.number().int().min(1).default(30_000),
+            /** Inactivity during a transaction, after which the message is deferred. */
+            socketMs: z.number().int().min(1).default(60_000),
+          })
+          .default({ connectionMs: 30_000, greetingMs: 30_000, socketMs: 60_000 }),
+      })
+      .default({
+        port: 587,
+        secure: false,
+        requireTLS: false,
+        tlsRejectUnauthorized: true,
+        pool: { maxConnections: 5, maxMessages: 1000, rateLimit: 0 },
+        timeouts: { connectionMs: 30_000, greetingMs: 30_000, socketMs: 60_000 },
+      }),
+    sender: z.strictObject({
+        /** From: the address readers see and reply to unless replyTo is set. */
+        fromName: z.string().optional(),
+        fromAddress: z.string().min(3).default('newsletter@localhost'),
+        replyTo: z.string().min(3).optional(),
+        /** Envelope sender (MAIL FROM, where bounces go); defaults to fromAddress. */
+        envelopeFrom: z.string().min(3).optional(),
+        /** List-Id value without angle brackets; defaults to a dotted name under the From domain. */
+        listId: z.string().min(3).optional(),
+        /** Adds a mailto: to List-Unsubscribe (for example unsubscribe@news.example.org). */
+        unsubscribeMailto: z.string().min(3).optional(),
+        dkim: z.strictObject({
+            domainName: z.string().min(1),
+            keySelector: z.string().min(1),
+            /** Path of the PEM private key (relative to the project root). */
+            privateKeyPath: z.string().min(1),
+          })
+          .optional(),
+      })
+      .default({ fromAddress: 'newsletter@localhost' }),
+    store: z.strictObject({
+        /** SQLite file (relative to the project root), or later a postgres:// URL. LETTERPRESS_DB too. */
+        url: z.string().min(1).default('data/letterpress.db'),
+      })
+      .default({ url: 'data/letterpress.db' }),
+    delivery: z.strictObject({
+        /** Rows claimed from the ledger at a time. */
+        batchSize: z.number().int().min(1).max(10_000).default(200),
+        /** How long a claimed row or the runner lease stays ours without renewal. */
+        leaseSeconds: z.number().int().min(1).default(60),
+        retry: z.strictObject({
+            /** First retry delay after a 4xx; doubles each attempt, with jitter. */
+            baseSeconds: z.number().min(0).default(60),
+            maxSeconds: z.number().min(0).default(3600),
+            /** A message still deferred this long after planning is given up (failed). */
+            giveUpHours: z.number().min(0).default(72),
+            /** How long one `send` run waits for due retries before it exits and leaves them deferred. */
+            waitSeconds: z.number().min(0).default(120),
+          })
+          .default({ baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 }),
+      })
+      .default({
+        batchSize: 200,
+        leaseSeconds: 60,
+        retry: { baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 },
+      }),
     limits: z.strictObject({
         /** Issue files larger than this are rejected (E_TOO_LARGE). */
         maxIssueBytes: z.number().int().min(1024).default(1024 * 1024),

@@ -83,6 +83,8 @@ export interface Delivery {
   leaseUntil: string | null;
   nextAttemptAt: string | null;
   lastReply: string | null;
+  /** When the row was planned; a row deferred for longer than the give-up age becomes `failed`. */
+  createdAt: string;
   updatedAt: string;
 }
 
@@ -110,6 +112,19 @@ export interface DeliveryLedger {
   ): Promise<void>;
   /** Puts rows this runner holds in `sending` back to `queued` (session error, shutdown). */
   releaseDeliveries(ids: readonly number[], at: string): Promise<void>;
+  /**
+   * Puts every `sending` row of the issue back to `queued`, whatever its lease: used by a runner
+   * that has just taken the runner lease over from a dead one, so only orphans can be `sending`.
+   * Returns how many rows moved.
+   */
+  requeueSending(issueSlug: string, at: string): Promise<number>;
+  /** The earliest `next_attempt_at` among the issue's `deferred` rows, if any. */
+  nextDeferredAt(issueSlug: string): Promise<string | undefined>;
+  /** Rows of an issue in id order, in pages (status pages, tests, exports). */
+  listDeliveries(
+    issueSlug: string,
+    filter: { state?: DeliveryState; afterId?: number; limit: number },
+  ): Promise<Delivery[]>;
   countDeliveries(issueSlug: string): Promise<DeliveryCounts>;
 }
 

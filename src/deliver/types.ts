@@ -1,0 +1,46 @@
+/**
+ * The delivery side's shared shapes: what a transport is handed and what it answers. The send
+ * loop (dispatcher) only ever sees these, so SMTP, the outbox and a discarding transport for
+ * benchmarks are interchangeable.
+ */
+
+/** One ready-to-send message: the SMTP envelope and the complete raw RFC 5322 bytes. */
+export interface OutgoingMessage {
+  envelope: {
+    /** MAIL FROM (ASCII; the envelope sender from config). */
+    from: string;
+    /** RCPT TO: exactly one recipient, ASCII (IDN domains as punycode). */
+    to: string;
+  };
+  /** Header section and body, CRLF line endings, every line at most 998 octets. */
+  raw: Buffer;
+  /** The Message-ID header value with angle brackets. */
+  messageId: string;
+  /** Outbox file naming and logs: the issue slug. */
+  issueSlug: string;
+}
+
+/** What became of one message (never thrown: per-recipient outcomes are data). */
+export type SendOutcome =
+  | { status: 'sent'; reply: string }
+  /** 4xx for this recipient, or the connection dropped or timed out: try again later. */
+  | { status: 'deferred'; reply: string }
+  /** 5xx for this recipient: do not try again. */
+  | { status: 'failed'; reply: string }
+  /** 5xx saying the mailbox does not exist: do not try again, and stop mailing the address. */
+  | { status: 'bounced'; reply: string };
+
+/**
+ * Sends messages. `send` resolves with a per-recipient outcome, and rejects only with a
+ * `LetterpressError` whose code starts `E_SMTP_` when the problem is the sender's (auth,
+ * policy, bad sender, TLS, unreachable server): the run stops and nothing is marked failed.
+ */
+export interface Transport {
+  /** For logs and the summary: `smtp://host:port`, `outbox data/outbox`, … */
+  readonly description: string;
+  /** How many `send` calls may usefully be in flight at once. */
+  readonly concurrency: number;
+  send(message: OutgoingMessage): Promise<SendOutcome>;
+  /** Lets in-flight messages finish, then closes connections. */
+  close(): Promise<void>;
+}
