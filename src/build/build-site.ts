@@ -13,6 +13,7 @@ import {
   templatesFingerprint,
 } from '../render/index.ts';
 import type { FeedEntry, IndexEntry, IssueMeta, SiteInfo } from '../render/types.ts';
+import type { RegisterReport, RegistryEntry } from '../store/issue-registry.ts';
 import type { Clock } from '../util/clock.ts';
 import { readBuildState, writeBuildState, type BuildState, type IssueBuildRecord } from './build-state.ts';
 import { readFirstCommitDates } from './git-dates.ts';
@@ -48,6 +49,8 @@ export interface BuildReport {
   diagnostics: Diagnostic[];
   /** Output files whose bytes changed. */
   filesWritten: number;
+  /** What the store recorded, when the build ran with one. */
+  registered?: Omit<RegisterReport, 'facts'>;
   durationMs: number;
 }
 
@@ -55,6 +58,11 @@ export interface BuildDependencies {
   loaded: LoadedConfig;
   clock: Clock;
   onProgress?: (event: BuildProgress) => void;
+  /**
+   * Records the due issues in the store and answers what it has frozen for each (slug, first
+   * seen date, feed id, last edit). Without it the build's own memory (build-state.json) is used.
+   */
+  register?: (entries: RegistryEntry[]) => Promise<RegisterReport>;
 }
 
 const ISSUES_DIR = 'issues';
@@ -158,15 +166,40 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
 
   // Decide every issue's dates and render key first (pure), then check that the outputs of
   // unchanged ones are still there (synchronously: thousands of tiny stats).
-  const plans = due.map(({ issue, file, mtime }) => {
+  const firstSeenOf = ({ issue, file, mtime }: LoadedIssue) =>
+    state.issues[issue.slug]?.firstSeen ?? gitDates.get(file) ?? mtime.toISOString();
+  const registration = deps.register
+    ? await deps.register(
+        due.map((entry) => ({
+          slug: entry.issue.slug,
+          title: entry.issue.title,
+          contentHash: entry.issue.contentHash,
+          sourceFile: entry.issue.sourcePath,
+          firstSeen: firstSeenOf(entry),
+          feedId: permalinkFor(site, entry.issue.slug),
+        })),
+      )
+    : undefined;
+
+  const plans = due.map((entry) => {
+    const frozen = registration?.facts.get(entry.issue.slug);
+    // A renamed file keeps the slug its issue was first published under.
+    const issue = frozen && frozen.slug !== entry.issue.slug ? { ...entry.issue, slug: frozen.slug } : entry.issue;
     const record = state.issues[issue.slug];
-    const { meta, firstSeen } = resolveIssueMeta({
+    const resolved = resolveIssueMeta({
       issue,
       record,
-      firstSeenFallback: gitDates.get(file) ?? mtime.toISOString(),
+      firstSeenFallback: firstSeenOf(entry),
       permalink: permalinkFor(site, issue.slug),
       now,
     });
+    let { meta } = resolved;
+    const firstSeen = frozen?.firstSeen ?? resolved.firstSeen;
+    if (frozen) {
+      const date = issue.date ?? frozen.firstSeen;
+      const updated = frozen.updated && Date.parse(frozen.updated) > Date.parse(date) ? frozen.updated : date;
+      meta = { date, updated, feedId: frozen.feedId };
+    }
     const renderKey = renderKeyFor({ contentHash: issue.contentHash, ...fingerprints, meta });
     return { issue, record, meta, firstSeen, renderKey, outputs: issueOutputFiles(paths.out, issue.slug) };
   });
@@ -255,6 +288,9 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     failedFiles,
     diagnostics,
     filesWritten,
+    registered: registration
+      ? { added: registration.added, renamed: registration.renamed, backlog: registration.backlog }
+      : undefined,
     durationMs: performance.now() - started,
   };
 }

@@ -1,28 +1,169 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { buildSite, type BuildProgress, type BuildReport } from '../build/build-site.ts';
+import { createOutboxTransport } from '../deliver/outbox-transport.ts';
+import { loadKeyring } from '../deliver/keyring.ts';
+import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
+import { createHolderId } from '../deliver/runner-lease.ts';
+import { runSend, type SendEvent } from '../deliver/run-send.ts';
+import type { SendReport } from '../deliver/send-issue.ts';
+import { createSmtpTransport } from '../deliver/smtp-transport.ts';
+import type { Keyring } from '../deliver/tokens.ts';
+import type { Transport } from '../deliver/types.ts';
+import { registerDueIssues } from '../store/issue-registry.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { LetterpressError } from '../util/errors.ts';
 
 /** The process-level facts every command receives instead of reading globals. */
 export interface AppEnvironment {
   root: string;
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
+  /** Replaces the configured transport (tests, benchmarks). */
+  transport?: Transport;
+  /** Sleeps, for retry waits; injectable so fault tests run in seconds. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
 }
 
 /** The wired application: config loaded once, each capability a method. */
 export interface App {
   loaded: LoadedConfig;
   clock: Clock;
-  build(onProgress?: (event: BuildProgress) => void): Promise<BuildReport>;
+  /** Builds out/ and records due issues in the store (new ones planned, the backlog archived). */
+  build(onProgress?: (event: BuildProgress) => void, options?: { publish?: ReadonlySet<string> }): Promise<BuildReport>;
+  store(): Promise<Store>;
+  transport(): Transport;
+  keyring(): Promise<Keyring>;
+  send(options?: { slug?: string; signal?: AbortSignal; onEvent?: (event: SendEvent) => void }): Promise<SendReport[]>;
+  /** Where the outbox transport writes (shown to the user). */
+  outboxDir: string;
+  close(): Promise<void>;
 }
+
+const abortableSleep = async (ms: number, signal?: AbortSignal) => {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch {
+    // Aborted: the caller checks its signal.
+  }
+};
 
 /** The one place where configuration and implementations are put together. */
 export async function createApp(environment: AppEnvironment): Promise<App> {
   const loaded = await loadConfig({ root: environment.root, env: environment.env });
   const clock = environment.clock ?? systemClock;
+  const sleep = environment.sleep ?? abortableSleep;
+  const random = environment.random ?? Math.random;
+  const outboxDir = path.join(loaded.paths.data, 'outbox');
+  let store: Promise<Store> | undefined;
+  let transport: Transport | undefined;
+  let keyring: Promise<Keyring> | undefined;
+
+  const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root }));
+
+  const getTransport = (): Transport => {
+    if (environment.transport) return environment.transport;
+    if (transport) return transport;
+    const smtp = loaded.config.smtp;
+    if (!smtp.host) {
+      transport = createOutboxTransport({ dir: outboxDir, description: `outbox ${path.relative(loaded.root, outboxDir) || outboxDir}` });
+    } else {
+      transport = createSmtpTransport({
+        host: smtp.host,
+        port: smtp.port,
+        secure: smtp.secure,
+        requireTLS: smtp.requireTLS,
+        tlsRejectUnauthorized: smtp.tlsRejectUnauthorized,
+        user: smtp.user,
+        pass: loaded.secrets.smtpPass,
+        clientName: smtp.clientName ?? new URL(loaded.config.site.url).hostname,
+        maxConnections: smtp.pool.maxConnections,
+        maxMessages: smtp.pool.maxMessages,
+        rateLimit: smtp.pool.rateLimit,
+        timeouts: smtp.timeouts,
+      });
+    }
+    return transport;
+  };
+
+  const getKeyring = () =>
+    (keyring ??= getStore().then((opened) =>
+      loadKeyring({ envSecret: loaded.secrets.tokenSecret, store: opened, now: clock.now() }),
+    ));
+
+  const readDkimKey = async (): Promise<string | undefined> => {
+    const dkim = loaded.config.sender.dkim;
+    if (!dkim) return undefined;
+    const file = path.resolve(loaded.root, dkim.privateKeyPath);
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      throw new LetterpressError('E_CONFIG', `sender.dkim.privateKeyPath: cannot read ${file}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  };
+
+  const build: App['build'] = async (onProgress, options = {}) => {
+    const opened = await getStore();
+    return buildSite({
+      loaded,
+      clock,
+      onProgress,
+      register: async (entries) => {
+        const report = await registerDueIssues(opened, entries, {
+          now: clock.now(),
+          fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
+          explicit: options.publish,
+        });
+        // "Planned when published": the recipients are the subscribers active right now.
+        for (const { slug, state } of report.added) {
+          if (state !== 'published') continue;
+          await opened.planDeliveries(slug, clock.now().toISOString());
+          await opened.setIssueState(slug, 'planned');
+        }
+        return report;
+      },
+    });
+  };
+
   return {
     loaded,
     clock,
-    build: (onProgress) => buildSite({ loaded, clock, onProgress }),
+    outboxDir,
+    build,
+    store: getStore,
+    transport: getTransport,
+    keyring: getKeyring,
+    async send(options = {}) {
+      const opened = await getStore();
+      return runSend(
+        {
+          loaded,
+          store: opened,
+          transport: getTransport(),
+          clock,
+          sleep,
+          random,
+          keyring: await getKeyring(),
+          holder: createHolderId(),
+          renderEmail: (record) => prepareIssueEmail(record, loaded),
+          dkimPrivateKey: await readDkimKey(),
+          signal: options.signal,
+          onEvent: options.onEvent,
+        },
+        options.slug,
+      );
+    },
+    async close() {
+      if (transport) await transport.close();
+      if (store) await (await store).close();
+    },
   };
 }

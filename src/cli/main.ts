@@ -6,8 +6,11 @@ import { listIssueFiles } from '../build/list-issue-files.ts';
 import { listEnvOverrides, loadConfig } from '../config/load-config.ts';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
-import { createApp } from './app.ts';
+import type { AppEnvironment } from './app.ts';
+import { createCommandContext } from './command-context.ts';
+import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
+import { registerSubscriberCommands } from './subscriber-commands.ts';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -38,7 +41,12 @@ function summarizeDiagnostics(diagnostics: readonly Diagnostic[]): string {
 }
 
 /** Builds the command tree; `io` receives all output and `exit` collects the exit code. */
-function createProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+function createProgram(
+  io: CliIo,
+  setExitCode: (code: number) => void,
+  overrides: Omit<AppEnvironment, 'root' | 'env'>,
+): Command {
+  const context = createCommandContext(io, setExitCode, overrides);
   const program = new Command('letterpress')
     .description('Markdown issue files in, a newsletter out: email, web archive and Atom/RSS/JSON feeds.')
     .version(PACKAGE_VERSION, '-V, --version', 'print the version')
@@ -49,8 +57,8 @@ function createProgram(io: CliIo, setExitCode: (code: number) => void): Command 
 
   const rootOf = (command: Command): string => path.resolve(io.cwd, command.optsWithGlobals().root as string);
 
-  const runBuild = async (command: Command, options: { strict?: boolean; json?: boolean }, verb: string) => {
-    const app = await createApp({ root: rootOf(command), env: io.env });
+  const runBuild = async (command: Command, options: { strict?: boolean; json?: boolean }, verb: string, then?: (app: import('./app.ts').App) => Promise<void>) =>
+    context.withApp(command, async (app) => {
     const progress = createBuildProgress(io.stderr);
     const report = await app.build(progress.onProgress);
     progress.finish();
@@ -77,9 +85,11 @@ function createProgram(io: CliIo, setExitCode: (code: number) => void): Command 
       if (report.failedFiles.length) {
         io.stdout.write(`  fix the errors above and build again; \`letterpress check\` lists them.\n`);
       }
+      reportRegistration(app, context, report.registered);
     }
     if (options.strict && report.failedFiles.length) setExitCode(1);
-  };
+    await then?.(app);
+  });
 
   program
     .command('build')
@@ -110,8 +120,18 @@ function createProgram(io: CliIo, setExitCode: (code: number) => void): Command 
 
   program
     .command('start')
-    .description('run the main job; for now: build the site from issues/ and exit')
-    .action(async (_options, command: Command) => runBuild(command, {}, 'Published'));
+    .description('run the main job; for now one pass: build the site, record new issues, send what is due, exit')
+    .action(async (_options, command: Command) =>
+      runBuild(command, {}, 'Published', async (app) => {
+        await sendAndReport(app, context);
+        if (!app.loaded.config.smtp.host) {
+          io.stdout.write(`  no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)\n`);
+        }
+      }),
+    );
+
+  registerSubscriberCommands(program, context);
+  registerDeliveryCommands(program, context);
 
   program
     .command('config')
@@ -130,11 +150,19 @@ function createProgram(io: CliIo, setExitCode: (code: number) => void): Command 
 }
 
 /** Runs the CLI with `argv` (as in process.argv) and returns the exit code. */
-export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = defaultIo(),
+  overrides: Omit<AppEnvironment, 'root' | 'env'> = {},
+): Promise<number> {
   let exitCode = 0;
-  const program = createProgram(io, (code) => {
-    exitCode = code;
-  });
+  const program = createProgram(
+    io,
+    (code) => {
+      exitCode = code;
+    },
+    overrides,
+  );
   try {
     await program.parseAsync(argv as string[]);
     return exitCode;

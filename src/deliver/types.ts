@@ -31,9 +31,10 @@ export type SendOutcome =
   | { status: 'bounced'; reply: string };
 
 /**
- * Sends messages. `send` resolves with a per-recipient outcome, and rejects only with a
- * `LetterpressError` whose code starts `E_SMTP_` when the problem is the sender's (auth,
- * policy, bad sender, TLS, unreachable server): the run stops and nothing is marked failed.
+ * Sends messages. `send` resolves with a per-recipient outcome, and rejects (with a
+ * `LetterpressError`: `E_SMTP_AUTH`, `E_SMTP_TLS`, `E_OUTBOX`, …) only when the problem is the
+ * sender's (auth, policy, bad sender, TLS, unreachable server, unwritable outbox): the run
+ * stops and the rows stay queued.
  */
 export interface Transport {
   /** For logs and the summary: `smtp://host:port`, `outbox data/outbox`, … */

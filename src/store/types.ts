@@ -34,6 +34,8 @@ export interface SubscriberStore {
     status: SubscriberStatus;
     source: SubscriberSource;
     resubscribe?: boolean;
+    /** When this happened (ISO instant); defaults to now. Injected so tests stay deterministic. */
+    at?: string;
   }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }>;
   getSubscriber(id: number): Promise<Subscriber | undefined>;
   findSubscriberByEmail(email: string): Promise<Subscriber | undefined>;
@@ -41,8 +43,11 @@ export interface SubscriberStore {
   listSubscribers(filter: { status?: SubscriberStatus; afterId?: number; limit: number }): Promise<Subscriber[]>;
   countSubscribers(filter?: { status?: SubscriberStatus }): Promise<number>;
   setSubscriberStatus(id: number, status: SubscriberStatus, at: string): Promise<void>;
-  /** Erases the personal data and keeps only a hash that blocks silent re-adding. */
-  eraseSubscriber(email: string): Promise<boolean>;
+  /**
+   * Erases the personal data (the subscriber and their delivery rows) and keeps only a hash
+   * that blocks silent re-adding. False when no subscriber has that address. `at` defaults to now.
+   */
+  eraseSubscriber(email: string, at?: string): Promise<boolean>;
 }
 
 export type IssueState = 'draft' | 'scheduled' | 'published' | 'planned' | 'sending' | 'sent' | 'archived';
@@ -133,6 +138,8 @@ export interface LeaseStore {
   /** Takes or renews the lease if free, expired, or already ours. */
   acquireLease(name: string, holder: string, until: string, now: string): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+  /** Who holds the lease and until when (possibly lapsed), so a waiting runner can say so. */
+  getLease(name: string): Promise<{ holder: string; until: string } | undefined>;
 }
 
 /** Keys for HMAC tokens: the store keeps generated ones so links keep working. */

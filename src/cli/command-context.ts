@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createApp, type App, type AppEnvironment } from './app.ts';
+import type { CliIo } from './main.ts';
+
+/** What every command registration needs: the streams, the exit code, and a wired app. */
+export interface CommandContext {
+  io: CliIo;
+  setExitCode(code: number): void;
+  /** Creates the app for the command's `--root`, runs `fn`, and always closes the app. */
+  withApp<T>(command: Command, fn: (app: App) => Promise<T>): Promise<T>;
+  rootOf(command: Command): string;
+}
+
+/** Builds the context; `overrides` lets tests and benchmarks swap the transport or the clock. */
+export function createCommandContext(
+  io: CliIo,
+  setExitCode: (code: number) => void,
+  overrides: Omit<AppEnvironment, 'root' | 'env'> = {},
+): CommandContext {
+  const rootOf = (command: Command): string => path.resolve(io.cwd, command.optsWithGlobals().root as string);
+  return {
+    io,
+    setExitCode,
+    rootOf,
+    async withApp(command, fn) {
+      const app = await createApp({ ...overrides, root: rootOf(command), env: io.env });
+      try {
+        return await fn(app);
+      } finally {
+        await app.close();
+      }
+    },
+  };
+}

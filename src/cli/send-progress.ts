@@ -1,0 +1,96 @@
+import type { SendEvent } from '../deliver/run-send.ts';
+import type { SendReport } from '../deliver/send-issue.ts';
+import type { Output } from './progress.ts';
+
+function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes}m${String(seconds % 60).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** One line per finished issue: what happened and how fast. */
+export function formatSendSummary(report: SendReport): string {
+  const seconds = report.durationMs / 1000;
+  const handled = report.sent + report.failed + report.bounced + report.deferred + report.skipped;
+  const rate = seconds > 0 ? (report.sent / seconds).toFixed(1) : '0';
+  const parts = [
+    `${report.sent} sent`,
+    `${report.failed} failed`,
+    `${report.bounced} bounced`,
+    `${report.skipped} skipped`,
+    `${report.deferred} deferred`,
+  ];
+  let line = `${report.slug}: ${parts.join(', ')} in ${seconds.toFixed(1)} s (${rate} msg/s, ${handled} handled)`;
+  if (report.remainingDeferred > 0) {
+    line += `; ${report.remainingDeferred} deferred for retry${report.nextRetryAt ? ` from ${report.nextRetryAt}` : ''} (run send again, or leave it to the daemon)`;
+  }
+  if (report.complete) line += '; complete';
+  return line;
+}
+
+/**
+ * Shows a send: a redrawn bar with rate and ETA on a terminal, a log line every few seconds
+ * otherwise, and the notable events (planning, waiting for the lease, orphans) as lines.
+ */
+export function createSendProgress(stream: Output, options: { intervalMs?: number; now?: () => number } = {}) {
+  const interval = options.intervalMs ?? 5000;
+  const now = options.now ?? (() => Date.now());
+  let started = now();
+  let lastLog = now();
+  let drew = false;
+  const clear = () => {
+    if (drew) stream.write('\r\x1b[2K');
+    drew = false;
+  };
+  return {
+    onEvent(event: SendEvent): void {
+      switch (event.kind) {
+        case 'planned':
+          clear();
+          stream.write(`${event.slug}: planned ${event.rows} deliveries (the subscribers active now)\n`);
+          break;
+        case 'waiting-for-lease':
+          clear();
+          stream.write(`another send run (${event.holder}) holds the send lease until ${event.until}; waiting for it…\n`);
+          break;
+        case 'requeued-orphans':
+          clear();
+          stream.write(`${event.slug}: ${event.rows} messages left "sending" by an interrupted run go back to the queue\n`);
+          break;
+        case 'start':
+          clear();
+          started = now();
+          lastLog = started;
+          stream.write(`${event.slug}: sending ${event.total} messages via ${event.transport}: ${event.title}\n`);
+          break;
+        case 'progress': {
+          const { done, total, sent, failed, deferred, bounced, skipped } = event.progress;
+          const elapsed = Math.max(1, now() - started);
+          const rate = (done / elapsed) * 1000;
+          const eta = rate > 0 ? ((total - done) / rate) * 1000 : 0;
+          if (stream.isTTY) {
+            const width = 24;
+            const filled = total ? Math.min(width, Math.round((done / total) * width)) : width;
+            stream.write(
+              `\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(0)} msg/s ETA ${formatDuration(eta)}  sent ${sent} failed ${failed + bounced} deferred ${deferred} skipped ${skipped}`,
+            );
+            drew = true;
+          } else if (now() - lastLog >= interval) {
+            lastLog = now();
+            stream.write(
+              `${event.progress.slug}: ${done}/${total} (${rate.toFixed(0)} msg/s, ETA ${formatDuration(eta)}): sent ${sent}, failed ${failed}, bounced ${bounced}, deferred ${deferred}, skipped ${skipped}\n`,
+            );
+          }
+          break;
+        }
+        case 'done':
+          clear();
+          break;
+      }
+    },
+    finish(): void {
+      clear();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import type { LoadedConfig } from '../config/load-config.ts';
+import type { EmailRendition } from '../render/types.ts';
+import type { IssueRecord, Store } from '../store/types.ts';
+import type { Clock } from '../util/clock.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { signToken, type Keyring } from './tokens.ts';
+import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
+import { acquireRunnerLease } from './runner-lease.ts';
+import { sendIssue, type SendProgress, type SendReport } from './send-issue.ts';
+import type { OutgoingMessage, Transport } from './types.ts';
+
+/** The one lease every sending process takes: one runner per store at a time. */
+export const SEND_LEASE = 'send';
+
+export type SendEvent =
+  | { kind: 'planned'; slug: string; rows: number }
+  | { kind: 'waiting-for-lease'; holder: string; until: string }
+  | { kind: 'requeued-orphans'; slug: string; rows: number }
+  | { kind: 'start'; slug: string; title: string; total: number; transport: string }
+  | { kind: 'progress'; progress: SendProgress }
+  | { kind: 'done'; report: SendReport };
+
+export interface RunSendDependencies {
+  loaded: LoadedConfig;
+  store: Store;
+  transport: Transport;
+  clock: Clock;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random: () => number;
+  keyring: Keyring;
+  holder: string;
+  /** Renders the email of an issue (prepare-issue-email.ts, injectable for tests). */
+  renderEmail: (record: IssueRecord) => Promise<EmailRendition>;
+  dkimPrivateKey?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: SendEvent) => void;
+}
+
+/** The sender block of every message, from config with its documented defaults. */
+export function senderFromConfig(loaded: LoadedConfig): MessageTemplateInput['sender'] {
+  const { sender, site } = loaded.config;
+  const domain = sender.fromAddress.split('@').pop() ?? 'localhost';
+  const listName = site.title
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  return {
+    fromName: sender.fromName ?? site.title,
+    fromAddress: sender.fromAddress,
+    replyTo: sender.replyTo,
+    envelopeFrom: sender.envelopeFrom ?? sender.fromAddress,
+    listId: sender.listId ?? `${listName || 'newsletter'}.${domain}`,
+    unsubscribeMailto: sender.unsubscribeMailto,
+  };
+}
+
+/** Builds the per-issue message template and the per-recipient composer the send loop uses. */
+export function createComposer(
+  record: IssueRecord,
+  email: EmailRendition,
+  deps: Pick<RunSendDependencies, 'loaded' | 'clock' | 'keyring' | 'dkimPrivateKey'>,
+): (recipient: { id: number; email: string; name: string | null }) => OutgoingMessage {
+  const { loaded } = deps;
+  const dkim = loaded.config.sender.dkim;
+  const template = buildMessageTemplate({
+    issueSlug: record.slug,
+    subject: email.subject,
+    email,
+    sender: senderFromConfig(loaded),
+    siteUrl: loaded.config.site.url,
+    date: deps.clock.now(),
+    dkim:
+      dkim && deps.dkimPrivateKey
+        ? { domainName: dkim.domainName, keySelector: dkim.keySelector, privateKey: deps.dkimPrivateKey }
+        : undefined,
+  });
+  return (recipient) =>
+    personalizeMessage(template, {
+      subscriberId: recipient.id,
+      email: recipient.email,
+      name: recipient.name,
+      unsubscribeToken: signToken(deps.keyring, { purpose: 'unsub', subscriberId: recipient.id }),
+    });
+}
+
+/** Which issues a `send` run works on: one slug, or every published or unfinished one. */
+export async function selectIssuesToSend(store: Store, slug?: string): Promise<IssueRecord[]> {
+  if (slug !== undefined) {
+    const record = await store.getIssue(slug);
+    if (!record) {
+      const known = (await store.listIssues()).map((issue) => issue.slug);
+      throw new LetterpressError(
+        'E_UNKNOWN_ISSUE',
+        `no published issue has the slug "${slug}"` +
+          (known.length ? ` (known: ${known.slice(-10).join(', ')})` : ' (run `letterpress build` first)'),
+      );
+    }
+    return [record];
+  }
+  const all = await store.listIssues();
+  return all.filter((issue) => issue.state === 'published' || issue.state === 'planned' || issue.state === 'sending');
+}
+
+/**
+ * Plans and sends issues: a published issue (or an archived one named explicitly: the way
+ * out of the backlog) is planned once, to the subscribers active at that moment; then, under
+ * the runner lease, its rows are sent. Sent issues are left alone unless rows remain.
+ */
+export async function runSend(deps: RunSendDependencies, slug?: string): Promise<SendReport[]> {
+  const { store, clock, loaded } = deps;
+  const targets = await selectIssuesToSend(store, slug);
+  const reports: SendReport[] = [];
+  if (targets.length === 0) return reports;
+
+  const leaseMs = loaded.config.delivery.leaseSeconds * 1000;
+  const lease = await acquireRunnerLease(SEND_LEASE, deps.holder, {
+    store,
+    clock,
+    sleep: (ms) => deps.sleep(ms, deps.signal),
+    leaseMs,
+    onWait: (holder, until) => deps.onEvent?.({ kind: 'waiting-for-lease', holder, until }),
+  });
+  const signal = deps.signal ? AbortSignal.any([deps.signal, lease.lost]) : lease.lost;
+  try {
+    for (const target of targets) {
+      if (signal.aborted) break;
+      // Re-read under the lease: another runner may have planned or finished it meanwhile.
+      const record = (await store.getIssue(target.slug)) ?? target;
+      if (record.state === 'published' || record.state === 'archived') {
+        const rows = await store.planDeliveries(record.slug, clock.now().toISOString());
+        await store.setIssueState(record.slug, 'planned');
+        deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });
+      }
+      // Holding the only runner lease, any row still `sending` belongs to a runner that died.
+      const orphans = await store.requeueSending(record.slug, clock.now().toISOString());
+      if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
+      const counts = await store.countDeliveries(record.slug);
+      const pending = counts.queued + counts.deferred;
+      if (pending === 0) {
+        const report = await sendIssue(record.slug, { ...sendDependencies(deps, signal, leaseMs), composeMessage: () => {
+          throw new LetterpressError('E_INTERNAL', 'nothing to compose');
+        } });
+        reports.push(report);
+        deps.onEvent?.({ kind: 'done', report });
+        continue;
+      }
+      const email = await deps.renderEmail(record);
+      const compose = createComposer(record, email, deps);
+      deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
+      const report = await sendIssue(record.slug, {
+        ...sendDependencies(deps, signal, leaseMs),
+        composeMessage: (_delivery, subscriber) => compose(subscriber),
+      });
+      reports.push(report);
+      deps.onEvent?.({ kind: 'done', report });
+      if (report.stoppedBy) break;
+    }
+  } finally {
+    await lease.release();
+  }
+  return reports;
+}
+
+function sendDependencies(deps: RunSendDependencies, signal: AbortSignal, leaseMs: number) {
+  const retry = deps.loaded.config.delivery.retry;
+  return {
+    store: deps.store,
+    transport: deps.transport,
+    clock: deps.clock,
+    sleep: deps.sleep,
+    random: deps.random,
+    batchSize: deps.loaded.config.delivery.batchSize,
+    leaseMs,
+    retry: {
+      baseMs: retry.baseSeconds * 1000,
+      maxMs: retry.maxSeconds * 1000,
+      giveUpMs: retry.giveUpHours * 3_600_000,
+      waitMs: retry.waitSeconds * 1000,
+    },
+    signal,
+    onProgress: (progress: SendProgress) => deps.onEvent?.({ kind: 'progress', progress }),
+  };
+}

@@ -1,0 +1,196 @@
+import type { Delivery, DeliveryLedger, IssueStore, Subscriber, SubscriberStore } from '../store/types.ts';
+import type { Clock } from '../util/clock.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { retryDelayMs, shouldGiveUp, type RetryPolicy } from './retry-policy.ts';
+import type { OutgoingMessage, Transport } from './types.ts';
+
+/** Counts of one send run, as the summary and the progress line show them. */
+export interface SendTally {
+  sent: number;
+  deferred: number;
+  failed: number;
+  bounced: number;
+  skipped: number;
+}
+
+export interface SendProgress extends SendTally {
+  slug: string;
+  /** Rows handled so far this run (each counted once per attempt). */
+  done: number;
+  /** Rows waiting when the run started (queued + due deferred + orphaned). */
+  total: number;
+}
+
+export interface SendReport extends SendTally {
+  slug: string;
+  durationMs: number;
+  /** Deferred rows left for a later run, and when the earliest is due. */
+  remainingDeferred: number;
+  nextRetryAt?: string;
+  /** Set when the run stopped early: a session error (rows left queued) or an abort. */
+  stoppedBy?: LetterpressError;
+  /** Whether every row of the issue is final (sent, failed, bounced or skipped). */
+  complete: boolean;
+}
+
+export interface SendIssueDependencies {
+  store: DeliveryLedger & Pick<SubscriberStore, 'getSubscriber' | 'setSubscriberStatus'> & Pick<IssueStore, 'setIssueState'>;
+  transport: Transport;
+  clock: Clock;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random: () => number;
+  /** Fills the pre-built message for one recipient (To, Message-ID, token slots). */
+  composeMessage: (delivery: Delivery, subscriber: Subscriber) => OutgoingMessage;
+  batchSize: number;
+  leaseMs: number;
+  retry: RetryPolicy;
+  /** Stops claiming new rows; in-flight messages finish, the rest go back to `queued`. */
+  signal?: AbortSignal;
+  onProgress?: (progress: SendProgress) => void;
+}
+
+const iso = (date: Date) => date.toISOString();
+
+/**
+ * The send loop for one issue (DESIGN.md §4). Rows are claimed from the ledger in batches and
+ * marked `sending` with a lease before their SMTP transaction, and `sent` only after the
+ * server's 250, so a crash re-sends at most the messages in flight. Each subscriber's status is
+ * read again just before their message (an unsubscribe during the run is honoured). 4xx →
+ * `deferred` with backoff; 5xx → `failed`, and `bounced` for unknown mailboxes; a session error
+ * stops the run with every unsent row back in `queued`. The run never ends with rows
+ * `sending`. Call it while holding the runner lease.
+ */
+export async function sendIssue(slug: string, deps: SendIssueDependencies): Promise<SendReport> {
+  const started = performance.now();
+  const { store, transport, clock } = deps;
+  const tally: SendTally = { sent: 0, deferred: 0, failed: 0, bounced: 0, skipped: 0 };
+  const held = new Set<number>();
+  const local: { delivery: Delivery; subscriber: Subscriber }[] = [];
+  let stoppedBy: LetterpressError | undefined;
+  let exhausted = false;
+  let claiming: Promise<void> | undefined;
+  let waitDeadline: number | undefined;
+  let done = 0;
+
+  const counts = await store.countDeliveries(slug);
+  const total = counts.queued + counts.sending + counts.deferred;
+  if (total > 0) await store.setIssueState(slug, 'sending');
+  const progress = () => deps.onProgress?.({ slug, done, total, ...tally });
+
+  const stopped = () => stoppedBy !== undefined || deps.signal?.aborted === true;
+
+  /** Claims the next batch; when nothing is claimable, waits for due retries within the bound. */
+  const claimMore = async (): Promise<void> => {
+    for (;;) {
+      if (stopped()) return;
+      const now = clock.now();
+      const claimed = await store.claimDeliveries({
+        issueSlug: slug,
+        limit: deps.batchSize,
+        now: iso(now),
+        leaseUntil: iso(new Date(now.getTime() + deps.leaseMs)),
+      });
+      if (claimed.length > 0) {
+        for (const row of claimed) held.add(row.delivery.id);
+        local.push(...claimed);
+        return;
+      }
+      const next = await store.nextDeferredAt(slug);
+      if (next === undefined) {
+        exhausted = true;
+        return;
+      }
+      waitDeadline ??= now.getTime() + deps.retry.waitMs;
+      const dueAt = Date.parse(next);
+      if (dueAt > waitDeadline) {
+        exhausted = true;
+        return;
+      }
+      await deps.sleep(Math.max(0, dueAt - clock.now().getTime()), deps.signal);
+    }
+  };
+
+  const take = async () => {
+    while (local.length === 0 && !exhausted && !stopped()) {
+      claiming ??= claimMore().finally(() => {
+        claiming = undefined;
+      });
+      await claiming;
+    }
+    return stopped() ? undefined : local.shift();
+  };
+
+  const finish = async (delivery: Delivery, state: 'sent' | 'deferred' | 'failed' | 'bounced' | 'skipped', reply: string) => {
+    const now = clock.now();
+    let finalState = state;
+    let nextAttemptAt: string | undefined;
+    if (state === 'deferred') {
+      if (shouldGiveUp(delivery.createdAt, now, deps.retry)) {
+        finalState = 'failed';
+        reply = `gave up after ${delivery.attempts} attempts: ${reply}`;
+      } else {
+        nextAttemptAt = iso(new Date(now.getTime() + retryDelayMs(delivery.attempts, deps.retry, deps.random)));
+      }
+    }
+    await store.markDelivery(delivery.id, { state: finalState, reply, nextAttemptAt, at: iso(now) });
+    held.delete(delivery.id);
+    tally[finalState] += 1;
+    done += 1;
+    progress();
+  };
+
+  const deliverOne = async ({ delivery, subscriber }: { delivery: Delivery; subscriber: Subscriber }) => {
+    const current = await store.getSubscriber(subscriber.id);
+    if (!current || current.status !== 'active') {
+      return finish(delivery, 'skipped', `subscriber is ${current?.status ?? 'erased'}`);
+    }
+    const message = deps.composeMessage(delivery, current);
+    let outcome;
+    try {
+      outcome = await transport.send(message);
+    } catch (error) {
+      stoppedBy ??=
+        error instanceof LetterpressError
+          ? error
+          : new LetterpressError('E_TRANSPORT', `sending failed: ${(error as Error).message}`, { cause: error });
+      return;
+    }
+    if (outcome.status === 'bounced') {
+      await store.setSubscriberStatus(current.id, 'bounced', iso(clock.now()));
+    }
+    await finish(delivery, outcome.status, outcome.reply);
+  };
+
+  const worker = async () => {
+    for (;;) {
+      const row = await take();
+      if (!row) return;
+      await deliverOne(row);
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, deps.transport.concurrency) }, worker));
+  } finally {
+    // Whatever this run claimed and did not finish goes back to the queue: after a session
+    // error, an abort or an unexpected failure, no row stays `sending`.
+    if (held.size > 0) await store.releaseDeliveries([...held], iso(clock.now()));
+    held.clear();
+  }
+  if (!stoppedBy && deps.signal?.aborted) {
+    stoppedBy = new LetterpressError('E_ABORTED', 'sending stopped before the end; the rest stays queued');
+  }
+
+  const after = await store.countDeliveries(slug);
+  const complete = after.queued + after.sending + after.deferred === 0;
+  if (complete) await store.setIssueState(slug, 'sent');
+  return {
+    slug,
+    ...tally,
+    durationMs: performance.now() - started,
+    remainingDeferred: after.deferred,
+    nextRetryAt: after.deferred > 0 ? await store.nextDeferredAt(slug) : undefined,
+    stoppedBy,
+    complete,
+  };
+}
