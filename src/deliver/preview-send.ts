@@ -87,7 +87,7 @@ export async function dryRunSend(deps: PreviewDependencies, slug?: string): Prom
 /**
  * `send --to ADDRESS`: one test copy of an issue (the named one, else the newest) to any
  * address, through the configured transport, without touching the ledger. Its unsubscribe
- * link carries a token for subscriber 0, which matches nobody.
+ * link carries a placeholder that no server accepts: the address is not a subscriber.
  */
 export async function sendTestCopy(
   deps: PreviewDependencies & { transport: RunSendDependencies['transport'] },
@@ -101,7 +101,7 @@ export async function sendTestCopy(
   else record = (await deps.store.listIssues()).at(-1);
   if (!record) throw new LetterpressError('E_UNKNOWN_ISSUE', 'no issue is published yet; run `letterpress build` first');
   const compose = createComposer(record, await deps.renderEmail(record), deps);
-  const message = compose({ id: 0, email: address.email, name: null });
+  const message = compose({ id: 0, email: address.email, name: null, unsubscribeToken: 'test-copy' });
   const outcome = await deps.transport.send(message);
   return { slug: record.slug, outcome, message };
 }

@@ -60,7 +60,7 @@ export function createComposer(
   record: IssueRecord,
   email: EmailRendition,
   deps: Pick<RunSendDependencies, 'loaded' | 'clock' | 'keyring' | 'dkimPrivateKey'>,
-): (recipient: { id: number; email: string; name: string | null }) => OutgoingMessage {
+): (recipient: { id: number; email: string; name: string | null; unsubscribeToken?: string }) => OutgoingMessage {
   const { loaded } = deps;
   const dkim = loaded.config.sender.dkim;
   const template = buildMessageTemplate({
@@ -80,7 +80,7 @@ export function createComposer(
       subscriberId: recipient.id,
       email: recipient.email,
       name: recipient.name,
-      unsubscribeToken: signToken(deps.keyring, { purpose: 'unsub', subscriberId: recipient.id }),
+      unsubscribeToken: recipient.unsubscribeToken ?? signToken(deps.keyring, { purpose: 'unsub', subscriberId: recipient.id }),
     });
 }
 

@@ -8,6 +8,7 @@ import { domainToASCII, domainToUnicode } from 'node:url';
  * recipient. Local parts are ASCII only because messages are sent without SMTPUTF8.
  */
 
+/** The address in both forms the system needs, or a short reason a person can act on. */
 export type NormalizedEmail = { ok: true; email: string; ascii: string } | { ok: false; reason: string };
 
 const MAX_LOCAL_OCTETS = 64;
