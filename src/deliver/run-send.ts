@@ -137,20 +137,17 @@ export async function runSend(deps: RunSendDependencies, slug?: string): Promise
       if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
       const counts = await store.countDeliveries(record.slug);
       const pending = counts.queued + counts.deferred;
-      if (pending === 0) {
-        const report = await sendIssue(record.slug, { ...sendDependencies(deps, signal, leaseMs), composeMessage: () => {
-          throw new LetterpressError('E_INTERNAL', 'nothing to compose');
-        } });
-        reports.push(report);
-        deps.onEvent?.({ kind: 'done', report });
-        continue;
+      // Render only when there is something to send; a finished issue just gets its final state.
+      const compose = pending > 0 ? createComposer(record, await deps.renderEmail(record), deps) : undefined;
+      if (pending > 0) {
+        deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
       }
-      const email = await deps.renderEmail(record);
-      const compose = createComposer(record, email, deps);
-      deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
       const report = await sendIssue(record.slug, {
         ...sendDependencies(deps, signal, leaseMs),
-        composeMessage: (_delivery, subscriber) => compose(subscriber),
+        composeMessage: (_delivery, subscriber) => {
+          if (!compose) throw new LetterpressError('E_INTERNAL', `issue ${record.slug} had no rows to send`);
+          return compose(subscriber);
+        },
       });
       reports.push(report);
       deps.onEvent?.({ kind: 'done', report });
