@@ -1,0 +1,236 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadMigrations, loadQueries } from '../../src/store/load-sql.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+const runFile = promisify(execFile);
+const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+const NOW = '2026-03-01T10:00:00.000Z';
+const LATER = '2026-03-01T10:05:00.000Z';
+
+async function makeTempDir(): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), 'letterpress-store-'));
+}
+
+describeStoreContract('sqlite', async () => {
+  const dir = await makeTempDir();
+  const store = await openSqliteStore({ file: path.join(dir, 'data', 'letterpress.db') });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+/** Saves an issue and `count` active subscribers, then plans it. */
+async function seedPlannedIssue(store: Store, slug: string, count: number): Promise<void> {
+  await store.saveIssue({
+    slug,
+    title: slug,
+    contentHash: `hash-${slug}`,
+    sourceFile: `issues/${slug}.md`,
+    state: 'published',
+    firstSeenAt: NOW,
+    publishedAt: NOW,
+    updatedAt: NOW,
+    feedId: `urn:${slug}`,
+  });
+  for (let index = 0; index < count; index += 1) {
+    await store.upsertSubscriber({ email: `r${index}@example.org`, status: 'active', source: 'import', at: NOW });
+  }
+  expect(await store.planDeliveries(slug, NOW)).toBe(count);
+}
+
+/** Waits until `count` claim workers have opened the store and wait for the go signal. */
+async function waitForReadyWorkers(folder: string, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await readdir(folder)).filter((name) => name.includes('.ready-')).length < count) {
+    if (Date.now() > deadline) throw new Error('claim workers did not start');
+    await sleep(10);
+  }
+}
+
+describe('sqlite store', () => {
+  let dir: string;
+  let file: string;
+  const opened: Store[] = [];
+
+  async function open(): Promise<Store> {
+    const store = await openSqliteStore({ file });
+    opened.push(store);
+    return store;
+  }
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    file = path.join(dir, 'nested', 'folder', 'letterpress.db');
+  });
+
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates the folder, turns WAL on and records each migration once across reopenings', async () => {
+    const first = await open();
+    await first.upsertSubscriber({ email: 'kept@example.org', status: 'active', source: 'add', at: NOW });
+    await first.close();
+    const second = await open();
+    expect((await second.findSubscriberByEmail('kept@example.org'))?.status).toBe('active');
+    await second.close();
+    await (await open()).close();
+
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.prepare('PRAGMA journal_mode').pluck().get()).toBe('wal');
+      const applied = raw.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+      const known = await loadMigrations('sqlite');
+      expect(applied).toEqual(known.map(({ version, name }) => ({ version, name })));
+      expect(known[0]).toMatchObject({ version: 1, name: '001-initial.sql' });
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('refuses a file whose schema is newer than this code', async () => {
+    await (await open()).close();
+    const raw = new Database(file);
+    raw.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999-future.sql', ?)").run(NOW);
+    raw.close();
+    await expect(openSqliteStore({ file })).rejects.toMatchObject({ code: 'E_STORE', message: /schema version 999 is newer/ });
+  });
+
+  it('names the file when it is not a database', async () => {
+    const bogus = path.join(dir, 'notes.db');
+    await writeFile(bogus, 'these are my notes, not a database, and they are long enough to have a header\n'.repeat(20));
+    const error = await openSqliteStore({ file: bogus }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'E_STORE' });
+    expect((error as Error).message).toContain(bogus);
+    expect((error as Error).message).toMatch(/not a SQLite database/);
+  });
+
+  it('names the file when its folder cannot be created', async () => {
+    const blocker = path.join(dir, 'blocker');
+    await writeFile(blocker, 'a file where a folder should be');
+    const target = path.join(blocker, 'letterpress.db');
+    const error = await openSqliteStore({ file: target }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'E_STORE' });
+    expect((error as Error).message).toContain(target);
+  });
+
+  it('keeps one lease holder across two handles on one file', async () => {
+    const a = await open();
+    const b = await open();
+    expect(await a.acquireLease('send', 'runner-a', LATER, NOW)).toBe(true);
+    expect(await b.acquireLease('send', 'runner-b', LATER, NOW)).toBe(false);
+    expect(await b.getLease('send')).toEqual({ holder: 'runner-a', until: LATER });
+    await b.releaseLease('send', 'runner-b');
+    expect(await b.acquireLease('send', 'runner-b', LATER, NOW)).toBe(false);
+    await a.releaseLease('send', 'runner-a');
+    expect(await b.acquireLease('send', 'runner-b', LATER, NOW)).toBe(true);
+  });
+
+  it('never hands one row to two handles claiming in turn', async () => {
+    const a = await open();
+    const b = await open();
+    await seedPlannedIssue(a, 'one', 300);
+    const claimedBy = { a: [] as number[], b: [] as number[] };
+    for (;;) {
+      const [fromA, fromB] = await Promise.all([
+        a.claimDeliveries({ issueSlug: 'one', limit: 13, now: NOW, leaseUntil: LATER }),
+        b.claimDeliveries({ issueSlug: 'one', limit: 17, now: NOW, leaseUntil: LATER }),
+      ]);
+      if (fromA.length + fromB.length === 0) break;
+      claimedBy.a.push(...fromA.map((entry) => entry.delivery.id));
+      claimedBy.b.push(...fromB.map((entry) => entry.delivery.id));
+    }
+    expect(claimedBy.a.length).toBeGreaterThan(0);
+    expect(claimedBy.b.length).toBeGreaterThan(0);
+    const all = [...claimedBy.a, ...claimedBy.b];
+    expect(new Set(all).size).toBe(300);
+    expect(all.length).toBe(300);
+  });
+
+  it('never hands one row to two processes claiming at once', async () => {
+    const store = await open();
+    await seedPlannedIssue(store, 'one', 3_000);
+    const worker = path.join(REPO_ROOT, 'test/store/claim-worker.ts');
+    const runs = [1, 2, 3].map(() => runFile(process.execPath, ['--import', 'tsx', worker, file, 'one'], { cwd: REPO_ROOT }));
+    const exited = Promise.all(runs).then(() => {
+      throw new Error('claim workers exited before the go signal');
+    });
+    await Promise.race([waitForReadyWorkers(path.dirname(file), 3), exited]);
+    exited.catch(() => undefined);
+    await writeFile(`${file}.go`, '');
+    const perProcess = (await Promise.all(runs)).map((run) => JSON.parse(run.stdout) as number[]);
+    // At least two processes got rows, so their claims really interleaved on the write lock.
+    expect(perProcess.filter((ids) => ids.length > 0).length).toBeGreaterThanOrEqual(2);
+    const all = perProcess.flat();
+    expect(all.length).toBe(3_000);
+    expect(new Set(all).size).toBe(3_000);
+    expect(await store.countDeliveries('one')).toMatchObject({ sent: 3_000, queued: 0, sending: 0 });
+  }, 60_000);
+
+  it('finds claimable rows through indexes, never by scanning the ledger', async () => {
+    await (await open()).close();
+    const sql = await loadQueries('sqlite', 'deliveries.sql', ['claim', 'next-deferred-at', 'count-by-state', 'plan-chunk', 'plan-chunk-end']);
+    const raw = new Database(file, { readonly: true });
+    try {
+      const params = { issueSlug: 'one', limit: 200, now: NOW, leaseUntil: LATER, afterId: 0, lastId: 10, at: NOW, ids: '[]' };
+      for (const [name, query] of Object.entries(sql)) {
+        const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${query}`).all(params) as { detail: string }[]).map((row) => row.detail);
+        expect(plan.filter((detail) => /^SCAN (deliveries|subscribers)\b/.test(detail)), name).toEqual([]);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe('openStore', () => {
+  let root: string;
+
+  beforeEach(async () => {
+    root = await makeTempDir();
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('opens a SQLite file resolved against the project root', async () => {
+    const store = await openStore({ url: 'data/letterpress.db', root });
+    try {
+      expect(await store.hasIssues()).toBe(false);
+      expect(existsSync(path.join(root, 'data', 'letterpress.db'))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it.each(['postgres://letterpress:hunter2@db.example:5432/news', 'postgresql://db.example/news'])(
+    'says PostgreSQL is not supported yet, without leaking a password (%s)',
+    async (url) => {
+      const error = await openStore({ url, root }).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'E_STORE', message: /^PostgreSQL stores are not supported yet: / });
+      expect((error as Error).message).not.toContain('hunter2');
+    },
+  );
+
+  it('refuses other URL schemes instead of making a folder of them', async () => {
+    await expect(openStore({ url: 'mysql://db.example/news', root })).rejects.toMatchObject({ code: 'E_STORE' });
+    expect(existsSync(path.join(root, 'mysql:'))).toBe(false);
+  });
+});

@@ -1,0 +1,509 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IssueRecord, Store, SubscriberStatus } from '../../src/store/types.ts';
+
+/** A store under test and how to throw it away. */
+export interface OpenedStore {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+
+/** An ISO instant `minutes` after the suite's fixed "now". */
+function at(minutes: number): string {
+  return new Date(T0 + minutes * 60_000).toISOString();
+}
+
+function issueRecord(slug: string, overrides: Partial<IssueRecord> = {}): IssueRecord {
+  return {
+    slug,
+    title: `Issue ${slug}`,
+    contentHash: `hash-${slug}`,
+    sourceFile: `issues/${slug}.md`,
+    state: 'published',
+    firstSeenAt: at(0),
+    publishedAt: at(0),
+    updatedAt: at(0),
+    feedId: `urn:letterpress:${slug}`,
+    ...overrides,
+  };
+}
+
+/**
+ * The behaviour every `Store` implementation owes its callers (the CLI, the HTTP server and the
+ * send loop). SQLite runs it now; PostgreSQL runs the same suite when it arrives.
+ */
+export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`store contract: ${name}`, () => {
+    let opened: OpenedStore;
+    let store: Store;
+
+    beforeEach(async () => {
+      opened = await open();
+      store = opened.store;
+    });
+
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    async function addSubscriber(email: string, status: SubscriberStatus = 'active', name?: string) {
+      const result = await store.upsertSubscriber({ email, name, status, source: 'add', at: at(0) });
+      if (result.subscriber === undefined) throw new Error(`could not add ${email}: ${result.outcome} ${result.reason}`);
+      return result.subscriber;
+    }
+
+    /** Adds `count` subscribers cycling through `statuses`, returns the active ones' ids. */
+    async function addSubscribers(count: number, statuses: SubscriberStatus[] = ['active']): Promise<number[]> {
+      const active: number[] = [];
+      for (let index = 0; index < count; index += 1) {
+        const status = statuses[index % statuses.length] ?? 'active';
+        const subscriber = await addSubscriber(`reader${index}@example.org`, status);
+        if (status === 'active') active.push(subscriber.id);
+      }
+      return active;
+    }
+
+    async function planIssue(slug: string, subscriberCount: number) {
+      await store.saveIssue(issueRecord(slug));
+      await addSubscribers(subscriberCount);
+      expect(await store.planDeliveries(slug, at(0))).toBe(subscriberCount);
+      return store.listDeliveries(slug, { limit: subscriberCount });
+    }
+
+    describe('subscribers', () => {
+      it('adds a subscriber with its status timestamps', async () => {
+        const active = await store.upsertSubscriber({ email: 'ann@example.org', name: 'Ann', status: 'active', source: 'import', at: at(0) });
+        expect(active.outcome).toBe('added');
+        expect(active.subscriber).toMatchObject({
+          email: 'ann@example.org',
+          name: 'Ann',
+          status: 'active',
+          source: 'import',
+          createdAt: at(0),
+          updatedAt: at(0),
+          confirmedAt: at(0),
+          unsubscribedAt: null,
+        });
+        const pending = await store.upsertSubscriber({ email: 'bob@example.org', status: 'pending', source: 'form', at: at(1) });
+        expect(pending.subscriber).toMatchObject({ name: null, status: 'pending', confirmedAt: null, unsubscribedAt: null });
+        expect(pending.subscriber?.id).not.toBe(active.subscriber?.id);
+        expect(await store.getSubscriber(active.subscriber?.id ?? 0)).toEqual(active.subscriber);
+        expect(await store.getSubscriber(999_999)).toBeUndefined();
+      });
+
+      it('treats addresses that differ only in case as one subscriber, keeping the first spelling', async () => {
+        const first = await addSubscriber('Ann.Lee@Example.org', 'active', 'Ann');
+        const again = await store.upsertSubscriber({ email: 'ann.lee@example.org', status: 'active', source: 'import', at: at(5) });
+        expect(again.outcome).toBe('unchanged');
+        expect(again.subscriber).toEqual(first);
+        expect(await store.findSubscriberByEmail('ANN.LEE@EXAMPLE.ORG')).toEqual(first);
+        expect(await store.findSubscriberByEmail('nobody@example.org')).toBeUndefined();
+        expect(await store.countSubscribers()).toBe(1);
+      });
+
+      it('updates a changed name or status and keeps the name when none is given', async () => {
+        const first = await addSubscriber('cat@example.org', 'pending', 'Cat');
+        const renamed = await store.upsertSubscriber({ email: 'cat@example.org', name: 'Catherine', status: 'pending', source: 'import', at: at(1) });
+        expect(renamed.outcome).toBe('updated');
+        expect(renamed.subscriber).toMatchObject({ id: first.id, name: 'Catherine', updatedAt: at(1), createdAt: at(0), source: 'add' });
+
+        const confirmed = await store.upsertSubscriber({ email: 'cat@example.org', name: null, status: 'active', source: 'import', at: at(2) });
+        expect(confirmed.outcome).toBe('updated');
+        expect(confirmed.subscriber).toMatchObject({ name: 'Catherine', status: 'active', confirmedAt: at(2), updatedAt: at(2) });
+
+        const same = await store.upsertSubscriber({ email: 'cat@example.org', status: 'active', source: 'import', at: at(3) });
+        expect(same.outcome).toBe('unchanged');
+        expect(same.subscriber?.updatedAt).toBe(at(2));
+      });
+
+      it.each(['unsubscribed', 'bounced', 'complained'] as const)(
+        'never reactivates a %s address without resubscribe',
+        async (status) => {
+          const original = await addSubscriber('dan@example.org', 'active', 'Dan');
+          await store.setSubscriberStatus(original.id, status, at(60 * 24));
+          const refused = await store.upsertSubscriber({ email: 'DAN@example.org', name: 'Daniel', status: 'active', source: 'import', at: at(60 * 48) });
+          expect(refused.outcome).toBe('refused');
+          expect(refused.reason).toMatch(new RegExp(`^${status} on 2026-03-02; use --resubscribe to add it again$`));
+          expect(await store.getSubscriber(original.id)).toMatchObject({ status, name: 'Dan' });
+
+          const back = await store.upsertSubscriber({ email: 'dan@example.org', status: 'active', source: 'import', resubscribe: true, at: at(60 * 48) });
+          expect(back.outcome).toBe('updated');
+          expect(back.subscriber).toMatchObject({ id: original.id, status: 'active', name: 'Dan', confirmedAt: at(60 * 48) });
+        },
+      );
+
+      it('lets a sticky status be re-imported as itself, updating only the name', async () => {
+        const original = await addSubscriber('eve@example.org', 'unsubscribed');
+        expect(original.unsubscribedAt).toBe(at(0));
+        const renamed = await store.upsertSubscriber({ email: 'eve@example.org', name: 'Eve', status: 'unsubscribed', source: 'import', at: at(1) });
+        expect(renamed.outcome).toBe('updated');
+        expect(renamed.subscriber).toMatchObject({ status: 'unsubscribed', name: 'Eve', unsubscribedAt: at(0) });
+      });
+
+      it('sets a status with its timestamps, and a repeated status changes nothing', async () => {
+        const subscriber = await addSubscriber('fay@example.org', 'pending');
+        await store.setSubscriberStatus(subscriber.id, 'active', at(1));
+        expect(await store.getSubscriber(subscriber.id)).toMatchObject({ status: 'active', confirmedAt: at(1), updatedAt: at(1) });
+        await store.setSubscriberStatus(subscriber.id, 'unsubscribed', at(2));
+        expect(await store.getSubscriber(subscriber.id)).toMatchObject({
+          status: 'unsubscribed',
+          confirmedAt: at(1),
+          unsubscribedAt: at(2),
+          updatedAt: at(2),
+        });
+        await store.setSubscriberStatus(subscriber.id, 'unsubscribed', at(3));
+        expect(await store.getSubscriber(subscriber.id)).toMatchObject({ unsubscribedAt: at(2), updatedAt: at(2) });
+        await expect(store.setSubscriberStatus(999_999, 'active', at(4))).resolves.toBeUndefined();
+      });
+
+      it('erases a subscriber with their deliveries and refuses the address later unless resubscribed', async () => {
+        await store.saveIssue(issueRecord('one'));
+        const gus = await addSubscriber('Gus@example.org', 'active', 'Gus');
+        const other = await addSubscriber('hal@example.org');
+        await store.planDeliveries('one', at(0));
+
+        expect(await store.eraseSubscriber('gus@EXAMPLE.org', at(60 * 24))).toBe(true);
+        expect(await store.getSubscriber(gus.id)).toBeUndefined();
+        expect(await store.findSubscriberByEmail('gus@example.org')).toBeUndefined();
+        const rows = await store.listDeliveries('one', { limit: 10 });
+        expect(rows.map((row) => row.subscriberId)).toEqual([other.id]);
+        expect(await store.eraseSubscriber('gus@example.org')).toBe(false);
+
+        const refused = await store.upsertSubscriber({ email: 'GUS@example.org', status: 'active', source: 'import', at: at(60 * 48) });
+        expect(refused).toMatchObject({ outcome: 'refused' });
+        expect(refused.subscriber).toBeUndefined();
+        expect(refused.reason).toMatch(/^erased on 2026-03-02; use --resubscribe to add it again$/);
+        expect(await store.countSubscribers()).toBe(1);
+
+        const back = await store.upsertSubscriber({ email: 'gus@example.org', status: 'active', source: 'import', resubscribe: true, at: at(60 * 48) });
+        expect(back.outcome).toBe('added');
+        expect(back.subscriber?.name).toBeNull();
+        // Ids are never reused: old tokens and Message-IDs must not point at the new row.
+        expect(back.subscriber?.id).toBeGreaterThan(other.id);
+        const again = await store.upsertSubscriber({ email: 'gus@example.org', status: 'active', source: 'import', at: at(60 * 49) });
+        expect(again.outcome).toBe('unchanged');
+      });
+
+      it('lists subscribers in id order by pages, filtered by status, and counts them', async () => {
+        await addSubscribers(7, ['active', 'pending', 'active', 'unsubscribed']);
+        const all = await store.listSubscribers({ limit: 100 });
+        expect(all.map((subscriber) => subscriber.email)).toEqual([0, 1, 2, 3, 4, 5, 6].map((n) => `reader${n}@example.org`));
+        const ids = all.map((subscriber) => subscriber.id);
+        expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+
+        const pages: number[][] = [];
+        let afterId: number | undefined;
+        for (;;) {
+          const page = await store.listSubscribers({ limit: 3, afterId });
+          if (page.length === 0) break;
+          pages.push(page.map((subscriber) => subscriber.id));
+          afterId = page.at(-1)?.id;
+        }
+        expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+        expect(pages.flat()).toEqual(ids);
+
+        const active = await store.listSubscribers({ status: 'active', limit: 100 });
+        expect(active.map((subscriber) => subscriber.email)).toEqual(['reader0@example.org', 'reader2@example.org', 'reader4@example.org', 'reader6@example.org']);
+        const activeAfter = await store.listSubscribers({ status: 'active', afterId: active[1]?.id, limit: 1 });
+        expect(activeAfter.map((subscriber) => subscriber.email)).toEqual(['reader4@example.org']);
+
+        expect(await store.countSubscribers()).toBe(7);
+        expect(await store.countSubscribers({ status: 'active' })).toBe(4);
+        expect(await store.countSubscribers({ status: 'pending' })).toBe(2);
+        expect(await store.countSubscribers({ status: 'bounced' })).toBe(0);
+      });
+    });
+
+    describe('issues', () => {
+      it('saves, updates and freezes the slug, feed id and first-seen date', async () => {
+        expect(await store.hasIssues()).toBe(false);
+        expect(await store.getIssue('one')).toBeUndefined();
+        const first = issueRecord('one', { state: 'draft', publishedAt: null });
+        await store.saveIssue(first);
+        expect(await store.hasIssues()).toBe(true);
+        expect(await store.getIssue('one')).toEqual(first);
+
+        await store.saveIssue(
+          issueRecord('one', {
+            title: 'Renamed',
+            contentHash: 'hash-2',
+            sourceFile: 'issues/renamed.md',
+            state: 'published',
+            firstSeenAt: at(30),
+            publishedAt: at(20),
+            updatedAt: at(30),
+            feedId: 'urn:other',
+          }),
+        );
+        expect(await store.getIssue('one')).toEqual({
+          slug: 'one',
+          title: 'Renamed',
+          contentHash: 'hash-2',
+          sourceFile: 'issues/renamed.md',
+          state: 'published',
+          firstSeenAt: at(0),
+          publishedAt: at(20),
+          updatedAt: at(30),
+          feedId: 'urn:letterpress:one',
+        });
+      });
+
+      it('finds an issue by content hash, lists by first-seen date then slug, and sets states', async () => {
+        await store.saveIssue(issueRecord('zeta', { firstSeenAt: at(0) }));
+        await store.saveIssue(issueRecord('beta', { firstSeenAt: at(10) }));
+        await store.saveIssue(issueRecord('alpha', { firstSeenAt: at(10) }));
+        expect((await store.listIssues()).map((issue) => issue.slug)).toEqual(['zeta', 'alpha', 'beta']);
+        expect((await store.findIssueByContentHash('hash-beta'))?.slug).toBe('beta');
+        expect(await store.findIssueByContentHash('hash-none')).toBeUndefined();
+
+        await store.setIssueState('beta', 'sending');
+        expect((await store.getIssue('beta'))?.state).toBe('sending');
+        await expect(store.setIssueState('missing', 'sent')).rejects.toMatchObject({ code: 'E_STORE' });
+      });
+    });
+
+    describe('delivery planning', () => {
+      it('plans one queued row per active subscriber, once', async () => {
+        await store.saveIssue(issueRecord('one'));
+        const activeIds = await addSubscribers(10, ['active', 'pending', 'unsubscribed', 'bounced', 'complained']);
+        expect(await store.planDeliveries('one', at(1))).toBe(2);
+        const rows = await store.listDeliveries('one', { limit: 100 });
+        expect(rows.map((row) => row.subscriberId)).toEqual(activeIds);
+        expect(rows[0]).toMatchObject({
+          issueSlug: 'one',
+          state: 'queued',
+          attempts: 0,
+          leaseUntil: null,
+          nextAttemptAt: null,
+          lastReply: null,
+          createdAt: at(1),
+          updatedAt: at(1),
+        });
+
+        expect(await store.planDeliveries('one', at(2))).toBe(0);
+        const late = await addSubscriber('late@example.org');
+        expect(await store.planDeliveries('one', at(3))).toBe(1);
+        expect((await store.listDeliveries('one', { limit: 100 })).at(-1)?.subscriberId).toBe(late.id);
+        expect(await store.countDeliveries('one')).toMatchObject({ queued: 3 });
+        expect(await store.countDeliveries('other')).toMatchObject({ queued: 0 });
+      });
+
+      it('refuses to plan an issue the store does not know', async () => {
+        await addSubscribers(1);
+        await expect(store.planDeliveries('missing', at(0))).rejects.toMatchObject({ code: 'E_STORE' });
+      });
+
+      it('plans many subscribers in chunks, yielding to the event loop between them', async () => {
+        await store.saveIssue(issueRecord('big'));
+        const activeIds = await addSubscribers(12_300, [...Array<SubscriberStatus>(40).fill('active'), 'unsubscribed']);
+        expect(activeIds.length).toBe(12_000);
+
+        let yielded = false;
+        setImmediate(() => {
+          yielded = true;
+        });
+        expect(await store.planDeliveries('big', at(0))).toBe(12_000);
+        expect(yielded).toBe(true);
+
+        const seen: number[] = [];
+        let afterId: number | undefined;
+        for (;;) {
+          const page = await store.listDeliveries('big', { limit: 5_000, afterId });
+          if (page.length === 0) break;
+          seen.push(...page.map((row) => row.subscriberId));
+          afterId = page.at(-1)?.id;
+        }
+        expect(seen).toEqual(activeIds);
+        expect(await store.planDeliveries('big', at(1))).toBe(0);
+      });
+    });
+
+    describe('claiming', () => {
+      const lease = (now: number) => ({ issueSlug: 'one', now: at(now), leaseUntil: at(now + 5) });
+
+      it('claims queued rows in id order with their subscribers, marking them sending', async () => {
+        const planned = await planIssue('one', 3);
+        const claimed = await store.claimDeliveries({ ...lease(0), limit: 2 });
+        expect(claimed.map((entry) => entry.delivery.id)).toEqual(planned.slice(0, 2).map((row) => row.id));
+        expect(claimed[0]?.delivery).toMatchObject({ state: 'sending', attempts: 1, leaseUntil: at(5), updatedAt: at(0) });
+        for (const entry of claimed) {
+          expect(entry.subscriber).toEqual(await store.getSubscriber(entry.delivery.subscriberId));
+        }
+        const rest = await store.claimDeliveries({ ...lease(0), limit: 10 });
+        expect(rest.map((entry) => entry.delivery.id)).toEqual([planned[2]?.id]);
+        expect(await store.claimDeliveries({ ...lease(0), limit: 10 })).toEqual([]);
+        expect(await store.countDeliveries('one')).toMatchObject({ queued: 0, sending: 3 });
+      });
+
+      it('claims due deferred rows and lapsed leases, never live leases or rows not yet due', async () => {
+        const planned = await planIssue('one', 6);
+        const [d1, d2, d3, d4, d5, d6] = planned.map((row) => row.id) as [number, number, number, number, number, number];
+        await store.claimDeliveries({ ...lease(0), limit: 10 });
+        await store.markDelivery(d1, { state: 'deferred', reply: '451 4.7.1 try later', nextAttemptAt: at(10), at: at(0) });
+        await store.markDelivery(d2, { state: 'deferred', reply: '421 busy', nextAttemptAt: at(2), at: at(0) });
+        await store.markDelivery(d3, { state: 'sent', reply: '250 ok', at: at(0) });
+        await store.markDelivery(d5, { state: 'failed', reply: '550 5.1.1 no such user', at: at(0) });
+        await store.releaseDeliveries([d6], at(0));
+        // d4 stays `sending` with its lease until minute 5.
+
+        const atTwo = await store.claimDeliveries({ ...lease(2), limit: 10 });
+        expect(atTwo.map((entry) => entry.delivery.id)).toEqual([d2, d6]);
+        expect(atTwo[0]?.delivery).toMatchObject({ attempts: 2, state: 'sending', leaseUntil: at(7) });
+
+        // A lease that ends exactly now still holds; one that ended before now has lapsed.
+        expect(await store.claimDeliveries({ ...lease(5), limit: 10 })).toEqual([]);
+        const atSix = await store.claimDeliveries({ ...lease(6), limit: 10 });
+        expect(atSix.map((entry) => entry.delivery.id)).toEqual([d4]);
+        expect(atSix[0]?.delivery.attempts).toBe(2);
+
+        const atEleven = await store.claimDeliveries({ ...lease(11), limit: 10 });
+        expect(atEleven.map((entry) => entry.delivery.id)).toEqual([d1, d2, d6]);
+        const counts = await store.countDeliveries('one');
+        expect(counts).toEqual({ queued: 0, sending: 4, sent: 1, deferred: 0, failed: 1, bounced: 0, skipped: 0 });
+      });
+
+      it('claims a deferred row at exactly its due time and honours the limit across kinds', async () => {
+        const planned = await planIssue('one', 3);
+        const ids = planned.map((row) => row.id);
+        await store.claimDeliveries({ ...lease(0), limit: 1 });
+        await store.markDelivery(ids[0] ?? 0, { state: 'deferred', nextAttemptAt: at(1), at: at(0) });
+        const claimed = await store.claimDeliveries({ ...lease(1), limit: 2 });
+        expect(claimed.map((entry) => entry.delivery.id)).toEqual([ids[0], ids[1]]);
+      });
+
+      it('only claims rows of the issue asked for', async () => {
+        await planIssue('one', 2);
+        await store.saveIssue(issueRecord('two'));
+        expect(await store.planDeliveries('two', at(0))).toBe(2);
+        const claimed = await store.claimDeliveries({ ...lease(0), issueSlug: 'two', limit: 10 });
+        expect(claimed.map((entry) => entry.delivery.issueSlug)).toEqual(['two', 'two']);
+        expect(await store.countDeliveries('one')).toMatchObject({ queued: 2, sending: 0 });
+      });
+
+      it('never hands one row to two concurrent claimers', async () => {
+        await planIssue('one', 500);
+        const claimers = Array.from({ length: 5 }, async () => {
+          const mine: number[] = [];
+          for (;;) {
+            const batch = await store.claimDeliveries({ ...lease(0), limit: 7 });
+            if (batch.length === 0) return mine;
+            mine.push(...batch.map((entry) => entry.delivery.id));
+          }
+        });
+        const results = await Promise.all(claimers);
+        const all = results.flat();
+        expect(all.length).toBe(500);
+        expect(new Set(all).size).toBe(500);
+      });
+    });
+
+    describe('marking and releasing', () => {
+      it('marks outcomes: clears the lease, keeps the due date only for deferred rows, keeps the last reply', async () => {
+        const planned = await planIssue('one', 2);
+        const [first, second] = planned.map((row) => row.id) as [number, number];
+        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 10 });
+
+        await store.markDelivery(first, { state: 'deferred', reply: '451 greylisted', nextAttemptAt: at(15), at: at(1) });
+        let [row] = await store.listDeliveries('one', { limit: 1 });
+        expect(row).toMatchObject({ state: 'deferred', lastReply: '451 greylisted', nextAttemptAt: at(15), leaseUntil: null, updatedAt: at(1) });
+
+        await store.claimDeliveries({ issueSlug: 'one', now: at(15), leaseUntil: at(20), limit: 1 });
+        await store.markDelivery(first, { state: 'failed', at: at(16) });
+        [row] = await store.listDeliveries('one', { limit: 1 });
+        expect(row).toMatchObject({ state: 'failed', lastReply: '451 greylisted', nextAttemptAt: null, leaseUntil: null, attempts: 2, updatedAt: at(16) });
+
+        await store.markDelivery(second, { state: 'deferred', at: at(3) });
+        expect(await store.nextDeferredAt('one')).toBe(at(3));
+        await expect(store.markDelivery(987_654, { state: 'sent', at: at(4) })).resolves.toBeUndefined();
+      });
+
+      it('reports the earliest retry among deferred rows', async () => {
+        const planned = await planIssue('one', 3);
+        expect(await store.nextDeferredAt('one')).toBeUndefined();
+        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 10 });
+        const [a, b, c] = planned.map((row) => row.id) as [number, number, number];
+        await store.markDelivery(a, { state: 'deferred', nextAttemptAt: at(30), at: at(0) });
+        await store.markDelivery(b, { state: 'deferred', nextAttemptAt: at(12), at: at(0) });
+        await store.markDelivery(c, { state: 'sent', at: at(0) });
+        expect(await store.nextDeferredAt('one')).toBe(at(12));
+        expect(await store.nextDeferredAt('two')).toBeUndefined();
+      });
+
+      it('releases only rows still sending, and requeues every sending row whatever its lease', async () => {
+        const planned = await planIssue('one', 4);
+        const [a, b, c, d] = planned.map((row) => row.id) as [number, number, number, number];
+        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 10 });
+        await store.markDelivery(a, { state: 'sent', reply: '250 ok', at: at(1) });
+        await store.releaseDeliveries([a, b], at(2));
+        await store.releaseDeliveries([], at(2));
+        const rows = await store.listDeliveries('one', { limit: 10 });
+        expect(rows.map((row) => row.state)).toEqual(['sent', 'queued', 'sending', 'sending']);
+        expect(rows[1]).toMatchObject({ leaseUntil: null, updatedAt: at(2) });
+
+        expect(await store.requeueSending('one', at(3))).toBe(2);
+        const after = await store.listDeliveries('one', { state: 'queued', limit: 10 });
+        expect(after.map((row) => row.id)).toEqual([b, c, d]);
+        expect(after.every((row) => row.leaseUntil === null)).toBe(true);
+        expect(await store.requeueSending('one', at(4))).toBe(0);
+      });
+
+      it('counts every state, zeros included, and lists rows by state in pages', async () => {
+        const planned = await planIssue('one', 5);
+        expect(await store.countDeliveries('one')).toEqual({ queued: 5, sending: 0, sent: 0, deferred: 0, failed: 0, bounced: 0, skipped: 0 });
+        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 4 });
+        const outcomes = ['sent', 'bounced', 'skipped'] as const;
+        for (const [index, state] of outcomes.entries()) {
+          await store.markDelivery(planned[index]?.id ?? 0, { state, at: at(1) });
+        }
+        expect(await store.countDeliveries('one')).toEqual({ queued: 1, sending: 1, sent: 1, deferred: 0, failed: 0, bounced: 1, skipped: 1 });
+
+        const firstPage = await store.listDeliveries('one', { limit: 2 });
+        const secondPage = await store.listDeliveries('one', { limit: 2, afterId: firstPage.at(-1)?.id });
+        expect([...firstPage, ...secondPage].map((row) => row.id)).toEqual(planned.slice(0, 4).map((row) => row.id));
+        expect((await store.listDeliveries('one', { state: 'bounced', limit: 10 })).map((row) => row.id)).toEqual([planned[1]?.id]);
+        expect(await store.listDeliveries('one', { state: 'queued', afterId: planned[4]?.id, limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('leases', () => {
+      it('grants a free lease, refuses a live one held by another, renews for its holder', async () => {
+        expect(await store.getLease('send')).toBeUndefined();
+        expect(await store.acquireLease('send', 'runner-a', at(5), at(0))).toBe(true);
+        expect(await store.getLease('send')).toEqual({ holder: 'runner-a', until: at(5) });
+        expect(await store.acquireLease('send', 'runner-b', at(6), at(1))).toBe(false);
+        expect(await store.acquireLease('send', 'runner-a', at(10), at(4))).toBe(true);
+        expect(await store.getLease('send')).toEqual({ holder: 'runner-a', until: at(10) });
+        // Until the instant it ends the lease holds; after that anybody may take it over.
+        expect(await store.acquireLease('send', 'runner-b', at(15), at(10))).toBe(false);
+        expect(await store.acquireLease('send', 'runner-b', at(15), at(11))).toBe(true);
+        expect(await store.getLease('send')).toEqual({ holder: 'runner-b', until: at(15) });
+        expect(await store.acquireLease('scheduler', 'runner-a', at(15), at(11))).toBe(true);
+      });
+
+      it('releases only for the holder', async () => {
+        await store.acquireLease('send', 'runner-a', at(5), at(0));
+        await store.releaseLease('send', 'runner-b');
+        expect(await store.getLease('send')).toEqual({ holder: 'runner-a', until: at(5) });
+        expect(await store.acquireLease('send', 'runner-b', at(5), at(1))).toBe(false);
+        await store.releaseLease('send', 'runner-a');
+        expect(await store.getLease('send')).toBeUndefined();
+        expect(await store.acquireLease('send', 'runner-b', at(5), at(1))).toBe(true);
+      });
+    });
+
+    describe('secrets', () => {
+      it('keeps keys in creation order and refuses a duplicate kid', async () => {
+        expect(await store.listSecrets()).toEqual([]);
+        await store.addSecret('k2', 'second', at(5));
+        await store.addSecret('k1', 'first', at(1));
+        expect(await store.listSecrets()).toEqual([
+          { kid: 'k1', secret: 'first', createdAt: at(1) },
+          { kid: 'k2', secret: 'second', createdAt: at(5) },
+        ]);
+        await expect(store.addSecret('k1', 'other', at(9))).rejects.toMatchObject({ code: 'E_STORE' });
+        expect((await store.listSecrets()).find((entry) => entry.kid === 'k1')?.secret).toBe('first');
+      });
+    });
+  });
+}
