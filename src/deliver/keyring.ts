@@ -11,7 +11,7 @@ import { isValidKid, type Keyring, type SigningKey } from './tokens.ts';
 
 /** Shortest LETTERPRESS_SECRET accepted: anything shorter is guessable offline from one token. */
 export const MIN_ENV_SECRET_LENGTH = 32;
-/** Size of generated keys: the HMAC-SHA256 block-safe, full-strength length. */
+/** Size of generated keys: the full 256-bit strength of HMAC-SHA256. */
 export const GENERATED_SECRET_BYTES = 32;
 /** Stored keys shorter than this are refused as damaged rather than trusted. */
 const MIN_STORED_SECRET_BYTES = 16;

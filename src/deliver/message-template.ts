@@ -13,6 +13,7 @@ import type { OutgoingMessage } from './types.ts';
  * the To and Message-ID headers and the unsubscribe URL filled in before one Buffer.concat.
  */
 
+/** Everything one issue's message is made of, resolved by the caller from config and the rendition. */
 export interface MessageTemplateInput {
   issueSlug: string;
   /** UTF-8; goes out as MIME words when it is not plain ASCII. */
@@ -37,6 +38,7 @@ export interface MessageTemplateInput {
   dkim?: { domainName: string; keySelector: string; privateKey: string };
 }
 
+/** The little that differs per message: who it goes to and the token for their unsubscribe link. */
 export interface Recipient {
   subscriberId: number;
   /** Pre-validated; the domain may be Unicode (IDN) and goes out as punycode. */
@@ -107,11 +109,13 @@ const MIME_WORD_LENGTH = 52;
 const ADDRESS_PATTERN = /^[^\s\p{Cc}<>,;"()\\@]+@[^\s\p{Cc}<>,;"()\\@]+$/u;
 /** Addresses that need no angle brackets when they stand alone (nodemailer's PLAIN_ADDRESS). */
 const PLAIN_ADDRESS = /^[^\s"(),:;<>@[\\\]]+@[^\s"(),:;<>@[\\\]]+$/;
+/** Tokens go into a header, a URL and an HTML attribute unescaped: unreserved URL characters only. */
 const TOKEN_PATTERN = /^[A-Za-z0-9._~-]+$/;
 /** RFC 2919: a dot-atom with at least one dot. */
 const LIST_ID_PATTERN = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+$/;
 /** Slugs go into Message-IDs as dot-atom text (the issue parser allows even less). */
 const MESSAGE_ID_SLUG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
+/** A Message-ID domain: an ASCII host name. */
 const DOMAIN_ASCII_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 /** Control characters and Unicode line separators: never part of a header, whoever supplied them. */
 const HEADER_CONTROLS = /[\p{Cc}\u2028\u2029]+/gu;
