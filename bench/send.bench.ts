@@ -1,0 +1,267 @@
+/**
+ * `npm run bench:send [-- M]`: sends M messages (default 20,000) of sample issue 2024-18 through
+ * the full path (store, ledger claim/mark, personalization, the SMTP pool of 5 connections) to a
+ * Postfix `smtp-sink` on loopback, and prints the rate next to a baseline measured in the same
+ * run against the same sink: `smtp-source` pushing M messages of the same size over 5 reused
+ * sessions (`-d -s 5`). Target: Letterpress ÷ smtp-source ≥ 0.6. Seeding is not measured.
+ *
+ * Needs smtp-sink and smtp-source (Debian package postfix; the daemon need not run).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import net from 'node:net';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import { createApp } from '../src/cli/app.ts';
+import { prepareIssueEmail } from '../src/deliver/prepare-issue-email.ts';
+import { createComposer, type SendEvent } from '../src/deliver/run-send.ts';
+import type { OutgoingMessage } from '../src/deliver/types.ts';
+import type { Store } from '../src/store/types.ts';
+import { createTempProject } from '../test/helpers/temp-project.ts';
+
+const SLUG = '2024-18';
+const SESSIONS = 5;
+const count = Number(process.argv[2] ?? process.env.BENCH_MESSAGES ?? 20_000);
+if (!Number.isInteger(count) || count < 1) throw new Error(`message count must be a positive integer, got ${process.argv[2]}`);
+
+/** smtp-sink and smtp-source live in /usr/sbin, often not on a normal user's PATH. */
+function postfixTool(name: string): string {
+  for (const dir of ['/usr/sbin', '/usr/local/sbin', ...(process.env.PATH ?? '').split(':')]) {
+    const file = path.join(dir, name);
+    if (existsSync(file)) return file;
+  }
+  throw new Error(`${name} not found: install Debian's postfix package (see bench/README.md)`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForListener(port: number, sink: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (sink.exitCode !== null) throw new Error(`smtp-sink exited with code ${sink.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`smtp-sink did not listen on 127.0.0.1:${port}`);
+}
+
+/** Starts smtp-sink; `-c` counters let the bench read how many messages the sink accepted. */
+function startSink(port: number): { process: ChildProcess; messages: () => number } {
+  // smtp-sink refuses to run as root without dropping privileges to a named user.
+  const user = userInfo().username;
+  const sink = spawn(postfixTool('smtp-sink'), ['-c', '-u', user, `127.0.0.1:${port}`, '1000'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  let stderr = '';
+  sink.stdout!.setEncoding('latin1').on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-400);
+  });
+  sink.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  sink.once('exit', (code) => {
+    if (code && stderr) process.stderr.write(`smtp-sink: ${stderr}`);
+  });
+  return {
+    process: sink,
+    messages: () => {
+      const all = [...tail.matchAll(/mesg=(\d+)/g)];
+      return all.length ? Number(all[all.length - 1]![1]) : 0;
+    },
+  };
+}
+
+/** Times one whole smtp-source process: M messages of `bytes` payload over 5 reused sessions. */
+async function runSmtpSource(port: number, messages: number, bytes: number): Promise<number> {
+  const started = performance.now();
+  const source = spawn(
+    postfixTool('smtp-source'),
+    ['-d', '-s', String(SESSIONS), '-m', String(messages), '-l', String(bytes), '-f', 'newsletter@localhost', '-t', 'reader@example.org', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  source.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => source.once('exit', resolve));
+  if (code !== 0) throw new Error(`smtp-source exited with ${code}: ${stderr}`);
+  return performance.now() - started;
+}
+
+/** M active subscribers in one transaction, straight into the store's file (not measured). */
+function seedSubscribers(file: string, total: number): void {
+  const db = new Database(file);
+  try {
+    const insert = db.prepare(
+      `INSERT INTO subscribers (email, email_key, name, status, source, created_at, updated_at, confirmed_at)
+       VALUES (?, ?, ?, 'active', 'import', ?, ?, ?)`,
+    );
+    const at = new Date().toISOString();
+    db.transaction(() => {
+      for (let i = 1; i <= total; i += 1) {
+        const email = `reader${i}@example.org`;
+        // Half with a (non-ASCII) display name, so the To header's MIME-word path is exercised.
+        insert.run(email, email, i % 2 === 0 ? `读者 ${i}` : null, at, at, at);
+      }
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+const rate = (messages: number, ms: number) => messages / (ms / 1000);
+
+/**
+ * Wraps the store's per-message methods with timers. SQLite calls run synchronously inside
+ * these async methods, so the time until each returns its promise is the real cost.
+ */
+function timeStoreCalls(store: Store, names: readonly ('claimDeliveries' | 'markDelivery' | 'getSubscriber')[]) {
+  const totals = new Map<string, { calls: number; ms: number }>();
+  for (const name of names) {
+    const original = store[name] as (...args: unknown[]) => Promise<unknown>;
+    const total = { calls: 0, ms: 0 };
+    totals.set(name, total);
+    (store as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      const started = performance.now();
+      const result = original.apply(store, args);
+      total.ms += performance.now() - started;
+      total.calls += 1;
+      return result;
+    };
+  }
+  return totals;
+}
+
+/** Mean µs of `work` over `runs` calls, after a warm-up. */
+function microseconds(runs: number, work: (i: number) => void): number {
+  for (let i = 0; i < Math.min(200, runs); i += 1) work(i);
+  const started = performance.now();
+  for (let i = 0; i < runs; i += 1) work(i);
+  return ((performance.now() - started) / runs) * 1000;
+}
+
+/** One message through nodemailer's DATA encoder (dot-stuffing, CRLF checks): its CPU cost. */
+function throughDataStream(message: OutgoingMessage): void {
+  const stream = new DataStream();
+  stream.on('data', () => {});
+  stream.write(message.raw);
+  stream.end();
+}
+
+async function main(): Promise<void> {
+  const root = await createTempProject();
+  const port = await freePort();
+  const sink = startSink(port);
+  try {
+    await waitForListener(port, sink.process);
+    const dbFile = path.join(root, 'data', 'bench.db');
+    const env = {
+      LETTERPRESS_SMTP_URL: `smtp://127.0.0.1:${port}`,
+      LETTERPRESS_SMTP_POOL_MAXCONNECTIONS: String(SESSIONS),
+      LETTERPRESS_DB: dbFile,
+      LETTERPRESS_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
+    };
+    const app = await createApp({ root, env });
+    try {
+      // First build: the sample issues become the archived backlog; `send 2024-18` plans it.
+      await app.build();
+      const store = await app.store();
+      seedSubscribers(dbFile, count);
+
+      // One real personalized message, for the baseline's message size.
+      const record = (await store.getIssue(SLUG))!;
+      const compose = createComposer(record, await prepareIssueEmail(record, app.loaded), {
+        loaded: app.loaded,
+        clock: app.clock,
+        keyring: await app.keyring(),
+      });
+      const size = compose({ id: 2, email: 'reader2@example.org', name: '读者 2' }).raw.length;
+
+      // Baseline: the same number of messages of the same size, same concurrency, same sink.
+      // Run before and after Letterpress; the faster run is the baseline (the stricter ratio).
+      const sinkBefore = sink.messages();
+      const baselineFirstMs = await runSmtpSource(port, count, size);
+
+      const storeCalls = timeStoreCalls(store, ['claimDeliveries', 'markDelivery', 'getSubscriber']);
+      const marks: Partial<Record<SendEvent['kind'], number>> = {};
+      const started = performance.now();
+      const reports = await app.send({
+        slug: SLUG,
+        onEvent: (event) => {
+          marks[event.kind] ??= performance.now();
+        },
+      });
+      const letterpressMs = performance.now() - started;
+
+      const baselineSecondMs = await runSmtpSource(port, count, size);
+      const baselineMs = Math.min(baselineFirstMs, baselineSecondMs);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const sinkTotal = sink.messages() - sinkBefore;
+
+      const report = reports[0]!;
+      const counts = await store.countDeliveries(SLUG);
+      const notSent = Object.entries(counts).filter(([state, n]) => state !== 'sent' && n > 0);
+      const ledgerOk = counts.sent === count && notSent.length === 0;
+
+      const lpRate = rate(count, letterpressMs);
+      const baseRate = rate(count, baselineMs);
+      console.log(`messages: ${count} × ${size} bytes (issue ${SLUG}), ${SESSIONS} connections to smtp-sink 127.0.0.1:${port}`);
+      console.log(
+        `baseline  smtp-source -d -s ${SESSIONS} -l ${size}:  ${baseRate.toFixed(0)} msg/s ` +
+          `(runs: ${(baselineFirstMs / 1000).toFixed(2)} s before, ${(baselineSecondMs / 1000).toFixed(2)} s after; faster one used)`,
+      );
+      console.log(`letterpress send (full path):        ${lpRate.toFixed(0)} msg/s (${(letterpressMs / 1000).toFixed(2)} s, incl. planning)`);
+      console.log(`ratio letterpress / smtp-source:     ${(lpRate / baseRate).toFixed(2)}  (target ≥ 0.6)`);
+      console.log(
+        `ledger: ${Object.entries(counts).map(([state, n]) => `${state}=${n}`).join(' ')} → ` +
+          (ledgerOk ? `all ${count} rows sent` : `NOT all sent (${notSent.map(([s, n]) => `${s}=${n}`).join(', ')})`),
+      );
+      console.log(`report: sent=${report.sent} deferred=${report.deferred} failed=${report.failed} complete=${report.complete}` +
+        (report.stoppedBy ? ` stoppedBy=${report.stoppedBy.message}` : ''));
+      console.log(`smtp-sink accepted: ${sinkTotal} messages (expected ${3 * count})`);
+
+      // Where the time goes: per-message CPU of the parts, measured in this process.
+      const sample = compose({ id: 2, email: 'reader2@example.org', name: '读者 2' });
+      const composeUs = microseconds(2000, (i) => compose({ id: i + 1, email: `reader${i + 1}@example.org`, name: i % 2 ? null : `读者 ${i}` }));
+      const dataStreamUs = microseconds(2000, () => throughDataStream(sample));
+      const planMs = (marks.planned ?? started) - started;
+      const renderMs = (marks.start ?? started) - (marks.planned ?? started);
+      const loopMs = performance.now() - (marks.start ?? started);
+      console.log('breakdown (this run):');
+      console.log(`  plan ${count} rows: ${planMs.toFixed(0)} ms; render issue email: ${renderMs.toFixed(0)} ms; send loop: ${(((marks.done ?? started) - (marks.start ?? started)) / 1000).toFixed(2)} s = ${((((marks.done ?? started) - (marks.start ?? started)) / count) * 1000).toFixed(0)} µs/msg`);
+      for (const [name, total] of storeCalls) {
+        console.log(`  store.${name}: ${total.calls} calls, ${((total.ms / count) * 1000).toFixed(0)} µs/msg`);
+      }
+      console.log(`  personalize one message (createComposer): ${composeUs.toFixed(0)} µs/msg`);
+      console.log(`  nodemailer DataStream (dot-stuffing scan of ${size} bytes): ${dataStreamUs.toFixed(0)} µs/msg`);
+      void loopMs;
+      if (!ledgerOk) process.exitCode = 1;
+    } finally {
+      await app.close();
+    }
+  } finally {
+    sink.process.kill();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
