@@ -97,11 +97,23 @@ export function resolveIssueMeta(options: {
   return { meta: { date, updated, feedId: record?.feedId ?? options.permalink }, firstSeen };
 }
 
-function renderKeyFor(parts: { contentHash: string; templates: string; site: string; meta: IssueMeta }): string {
+/** An issue's dates and feed id from what the store froze at first publish (pure). */
+export function metaFromFrozenFacts(
+  issue: Pick<Issue, 'date'>,
+  frozen: { firstSeen: string; feedId: string; updated?: string },
+): IssueMeta {
+  const date = issue.date ?? frozen.firstSeen;
+  const updated = frozen.updated && Date.parse(frozen.updated) > Date.parse(date) ? frozen.updated : date;
+  return { date, updated, feedId: frozen.feedId };
+}
+
+/** Equal keys mean equal rendered files: the content, templates, site config and dates all match. */
+export function renderKeyFor(parts: { contentHash: string; templates: string; site: string; meta: IssueMeta }): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
-function issueOutputFiles(outDir: string, slug: string) {
+/** Where an issue's rendered files live in `out/`. */
+export function issueOutputFiles(outDir: string, slug: string) {
   const dir = path.join(outDir, ISSUES_DIR, slug);
   return {
     dir,
@@ -195,11 +207,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     });
     let { meta } = resolved;
     const firstSeen = frozen?.firstSeen ?? resolved.firstSeen;
-    if (frozen) {
-      const date = issue.date ?? frozen.firstSeen;
-      const updated = frozen.updated && Date.parse(frozen.updated) > Date.parse(date) ? frozen.updated : date;
-      meta = { date, updated, feedId: frozen.feedId };
-    }
+    if (frozen) meta = metaFromFrozenFacts(issue, frozen);
     const renderKey = renderKeyFor({ contentHash: issue.contentHash, ...fingerprints, meta });
     return { issue, record, meta, firstSeen, renderKey, outputs: issueOutputFiles(paths.out, issue.slug) };
   });

@@ -24,7 +24,8 @@ export type SessionErrorCode =
   | 'E_SMTP_SENDER'
   | 'E_SMTP_TLS'
   | 'E_SMTP_CONNECT'
-  | 'E_SMTP_REJECTED';
+  | 'E_SMTP_REJECTED'
+  | 'E_SMTP_SIZE';
 
 export type SmtpFailureClass =
   /** This recipient only; the connection is still usable. */
@@ -85,6 +86,21 @@ export function classifySmtpFailure(failure: SmtpFailure): SmtpFailureClass {
     };
   }
   if (status === 421 || status === 503) return { kind: 'connection', reply };
+  // The same message goes to everyone: a server that refuses its size (nodemailer checks the
+  // advertised SIZE itself: EMESSAGE without a reply; or 552 to MAIL FROM … SIZE=) refuses it
+  // for every recipient. Deferring would retry the whole list for days, one new connection
+  // each. (A reply to the end of DATA is also EMESSAGE, with a reply: per recipient, below.)
+  if (
+    (failure.code === 'EMESSAGE' && status === undefined) ||
+    (command.startsWith('MAIL') && (status === 552 || enhanced === '5.3.4'))
+  ) {
+    return {
+      kind: 'session',
+      code: 'E_SMTP_SIZE',
+      reply,
+      hint: 'the message is larger than the SMTP server accepts (its SIZE limit); shorten the issue or raise the limit',
+    };
+  }
   if (enhanced?.startsWith('5.7.')) {
     return {
       kind: 'session',

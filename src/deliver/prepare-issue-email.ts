@@ -1,16 +1,30 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
+import { issueOutputFiles, metaFromFrozenFacts, renderKeyFor } from '../build/build-site.ts';
+import { readBuildState } from '../build/build-state.ts';
 import { loadIssues } from '../build/load-issues.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
-import { siteInfoFromConfig } from '../build/site-info.ts';
-import { compileTemplates, renderEmail } from '../render/index.ts';
+import { siteFingerprint, siteInfoFromConfig } from '../build/site-info.ts';
+import { compileTemplates, renderEmail, renderEmailSubject, templatesFingerprint } from '../render/index.ts';
 import type { EmailRendition } from '../render/types.ts';
 import type { IssueRecord } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
 
+async function readIfPresent(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Renders the email of a recorded issue from its source file, once per send run: the file is
- * what the editor wrote, the store holds the facts frozen at first publish (slug, date, feed id).
+ * The email of a recorded issue, once per send run: what the editor wrote (the issue file)
+ * with the facts the store froze at first publish (slug, date, feed id). When the build has
+ * already rendered exactly this (same render key: content, templates, site config, dates), its
+ * `out/issues/<slug>/email.*` files are used as they are — what the editor previewed is what is
+ * sent, and MJML need not even be loaded; otherwise the email is rendered here.
  */
 export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfig): Promise<EmailRendition> {
   const file = path.resolve(loaded.root, record.sourceFile);
@@ -30,9 +44,28 @@ export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfi
     );
   }
   const issue = { ...parsed, slug: record.slug };
-  const date = issue.date ?? record.firstSeenAt;
+  const meta = metaFromFrozenFacts(issue, {
+    firstSeen: record.firstSeenAt,
+    feedId: record.feedId,
+    updated: record.updatedAt !== record.firstSeenAt ? record.updatedAt : undefined,
+  });
   const site = siteInfoFromConfig(loaded.config);
-  const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
-  const { email } = await renderEmail(issue, { date, updated: date, feedId: record.feedId }, templates, site);
-  return email;
+  const sources = await loadTemplateSources(loaded.paths.templates);
+  const templates = compileTemplates(sources);
+
+  const built = (await readBuildState(loaded.paths.data)).issues[record.slug];
+  const renderKey = renderKeyFor({
+    contentHash: issue.contentHash,
+    templates: templatesFingerprint(sources),
+    site: siteFingerprint(site),
+    meta,
+  });
+  if (built?.renderKey === renderKey) {
+    const outputs = issueOutputFiles(loaded.paths.out, record.slug);
+    const [html, text] = await Promise.all([readIfPresent(outputs.emailHtml), readIfPresent(outputs.emailText)]);
+    if (html !== undefined && text !== undefined) {
+      return { subject: renderEmailSubject(issue, templates, site), preheader: issue.summary, html, text };
+    }
+  }
+  return (await renderEmail(issue, meta, templates, site)).email;
 }

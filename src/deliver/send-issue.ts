@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Delivery, DeliveryLedger, IssueStore, Subscriber, SubscriberStore } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -93,6 +94,9 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       if (claimed.length > 0) {
         for (const row of claimed) held.add(row.delivery.id);
         local.push(...claimed);
+        // SQLite calls are synchronous and a fast transport answers at once: give timers and
+        // I/O (lease renewal, an HTTP server in the same process) a turn once per batch.
+        await yieldToEventLoop();
         return;
       }
       const next = await store.nextDeferredAt(slug);
@@ -144,7 +148,15 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     if (!current || current.status !== 'active') {
       return finish(delivery, 'skipped', `subscriber is ${current?.status ?? 'erased'}`);
     }
-    const message = deps.composeMessage(delivery, current);
+    let message: OutgoingMessage;
+    try {
+      message = deps.composeMessage(delivery, current);
+    } catch (error) {
+      // An address that cannot go into a header (the store should never hold one, but it is
+      // not the last line of defence) is this recipient's permanent problem: fail the row and
+      // go on, rather than stop every later run at the same row.
+      return finish(delivery, 'failed', `cannot build the message: ${(error as Error).message}`);
+    }
     let outcome;
     try {
       outcome = await transport.send(message);
@@ -165,7 +177,17 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     for (;;) {
       const row = await take();
       if (!row) return;
-      await deliverOne(row);
+      try {
+        await deliverOne(row);
+      } catch (error) {
+        // Stop every worker, not just this one: Promise.all would otherwise settle while the
+        // others still send, and the release below would race their claims and marks.
+        stoppedBy ??=
+          error instanceof LetterpressError
+            ? error
+            : new LetterpressError('E_SEND', `sending failed: ${(error as Error).message}`, { cause: error });
+        return;
+      }
     }
   };
 

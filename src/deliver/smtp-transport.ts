@@ -1,5 +1,6 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { LetterpressError } from '../util/errors.ts';
+import { FastDataSmtpConnection } from './smtp-connection.ts';
 import { classifySmtpFailure, type SmtpFailure } from './classify-smtp-error.ts';
 import type { OutgoingMessage, SendOutcome, Transport } from './types.ts';
 
@@ -121,7 +122,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
 
   const open = (slot: Slot) =>
     new Promise<SMTPConnection>((resolve, reject) => {
-      const connection = new SMTPConnection(connectionOptions);
+      const connection = new FastDataSmtpConnection(connectionOptions);
       let settled = false;
       const settle = (error: unknown, value?: SMTPConnection) => {
         if (settled) return;
@@ -131,14 +132,16 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       };
       // One listener for the connection's whole life: while a message is in flight its send
       // callback reports the same failure; while idle the connection is just marked dead.
+      // Only the slot's current connection may mark it dead: a connection that failed to open
+      // (or was dropped) can still emit 'end' later, when the slot already holds a new one.
       connection.on('error', (error: unknown) => {
         if (!settled) settle(error);
-        else if (!slot.sending) slot.dead = true;
+        else if (!slot.sending && slot.connection === connection) slot.dead = true;
       });
       connection.once('end', () => {
         if (!settled) {
           settle(Object.assign(new Error('connection closed before the greeting'), { code: 'ECONNECTION', command: 'CONN' }));
-        } else {
+        } else if (slot.connection === connection) {
           slot.dead = true;
         }
       });
@@ -146,8 +149,12 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
         if (!options.user) return settle(undefined, connection);
         connection.login({ user: options.user, pass: options.pass ?? '' }, (error) => {
           if (error) {
+            // Settle first: close() emits 'end' synchronously, and the 'end' listener above would
+            // otherwise report "closed before the greeting" (a connection error → deferred)
+            // instead of this login error (a session error → the run stops, rows stay queued).
+            settle(error);
             connection.close();
-            return settle(error);
+            return;
           }
           settle(undefined, connection);
         });
@@ -166,8 +173,11 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
         if (error) reject(error);
         else resolve(reply ?? '250');
       };
-      // A connection that ends mid-transaction without calling back is a drop: defer.
-      const onEnd = () => settle(Object.assign(new Error('connection closed during the transaction'), { code: 'ECONNECTION' }));
+      // A connection that ends mid-transaction without calling back is a drop: defer. nodemailer
+      // emits 'end' just before it calls the send callback with the real error (its command,
+      // reply and timeout), so give that callback the chance to settle first.
+      const onEnd = () =>
+        setImmediate(() => settle(Object.assign(new Error('connection closed during the transaction'), { code: 'ECONNECTION' })));
       connection.once('end', onEnd);
       connection.send({ from: message.envelope.from, to: [message.envelope.to], size: message.raw.length }, message.raw, (error, info) => {
         if (error) settle(error);
@@ -223,9 +233,13 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       }
       if (classified.kind === 'connection') {
         dropConnection(slot);
-        // A pooled connection the server closed while idle fails at MAIL FROM, before any
-        // byte of the message: that is no reason to defer the message, try a fresh one once.
-        const beforeData = (failure.command ?? '').toUpperCase().startsWith('MAIL') || failure.command === undefined;
+        // A pooled connection the server closed while idle fails at MAIL FROM (or, already
+        // closed, at the API call), before any byte of the message: that is no reason to defer
+        // the message, try a fresh one once. A failure at any later stage (nodemailer reports
+        // drops and timeouts as CONN) may come after the server took the whole message, and an
+        // immediate resend would then be a duplicate: those are deferred.
+        const command = (failure.command ?? '').toUpperCase();
+        const beforeData = command.startsWith('MAIL') || command === 'API';
         if (reused && beforeData && !job.retried) {
           job.retried = true;
           return runJob(slot, job);

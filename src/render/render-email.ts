@@ -1,4 +1,3 @@
-import mjml2html from 'mjml';
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -57,6 +56,17 @@ function tidyText(text: string): string {
     .trim()}\n`;
 }
 
+type MjmlCompiler = typeof import('mjml');
+let mjmlCompiler: Promise<MjmlCompiler> | undefined;
+
+/**
+ * MJML and its dependencies cost about 55 MB of memory once loaded. They are loaded on the
+ * first render only, so a send or a build with nothing to re-render never pays for them.
+ */
+function loadMjml(): Promise<MjmlCompiler> {
+  return (mjmlCompiler ??= import('mjml').then((module) => (module as unknown as { default: MjmlCompiler }).default));
+}
+
 /** The MJML compile options of every email (the benchmark compiles with exactly these). */
 export const MJML_OPTIONS = {
   validationLevel: 'strict',
@@ -68,6 +78,16 @@ export const MJML_OPTIONS = {
   // CSS is already inlined and small; CSS minification would need cssnano (not a dependency).
   minifyOptions: { minifyCss: false },
 } as const;
+
+/** The Subject of an issue's email, from the configured Handlebars template. */
+export function renderEmailSubject(issue: Issue, templates: Templates, site: SiteInfo): string {
+  return templates.renderSubject(site.subjectTemplate, {
+    title: issue.title,
+    number: issue.number ?? null,
+    slug: issue.slug,
+    site: { ...site },
+  });
+}
 
 /** The MJML source of an issue's email: the Handlebars stage alone, before compilation. */
 export function renderEmailMjml(issue: Issue, meta: IssueMeta, templates: Templates, site: SiteInfo): string {
@@ -89,18 +109,14 @@ export async function renderEmail(
   const mjml = templates.render(MJML_TEMPLATE, view);
   let html: string;
   try {
+    const mjml2html = await loadMjml();
     const result = await mjml2html(mjml, MJML_OPTIONS);
     html = result.html;
   } catch (error) {
     throw mjmlError(error, mjml, issue);
   }
 
-  const subject = templates.renderSubject(site.subjectTemplate, {
-    title: issue.title,
-    number: issue.number ?? null,
-    slug: issue.slug,
-    site: { ...site },
-  });
+  const subject = renderEmailSubject(issue, templates, site);
   const text = tidyText(templates.render('email/issue.txt.hbs', view));
 
   const diagnostics: Diagnostic[] = [];

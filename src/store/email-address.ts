@@ -60,6 +60,9 @@ export function normalizeEmail(input: string): NormalizedEmail {
   const local = trimmed.slice(0, at);
   const localProblem = checkLocalPart(local);
   if (localProblem) return refuse(localProblem);
+  // Legal in RFC 5322, but mail readers decode `=?…?=` inside addresses and then show a
+  // different (or empty) address: no real mailbox needs it, so it is refused.
+  if (local.includes('=?')) return refuse('local part looks like a MIME encoded word (=?…?=)');
 
   const domain = normalizeDomain(trimmed.slice(at + 1));
   if (!domain.ok) return domain;

@@ -17,8 +17,12 @@ describe('normalizeEmail', () => {
   });
 
   it('accepts every RFC 5322 atext character in the local part', () => {
-    const local = "o'brien!#$%&*+/=?^_`{|}~-x";
+    const local = "o'brien!#$%&*+/?=^_`{|}~-x";
     expect(normalizeEmail(`${local}@example.ie`)).toMatchObject({ ok: true, email: `${local}@example.ie` });
+  });
+
+  it('refuses a local part that mail readers would decode as a MIME encoded word', () => {
+    expect(normalizeEmail('=?utf-8?B?YUBldmlsLmV4YW1wbGU=?=@example.org')).toMatchObject({ ok: false, reason: /encoded word/ });
   });
 
   it('keeps an IDN domain in Unicode and gives the punycode form for SMTP', () => {
