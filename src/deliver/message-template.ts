@@ -214,7 +214,7 @@ export function buildMessageTemplate(input: MessageTemplateInput): MessageTempla
 /**
  * Fills one recipient into the pre-built message: the only per-recipient work is the To and
  * Message-ID lines, the URL in three places (QP-encoded in the bodies), an optional DKIM
- * signature, and one Buffer.concat. Throws E_RECIPIENT for an address or token that could
+ * signature; the shared pieces are not copied. Throws E_RECIPIENT for an address or token that could
  * add a header or a recipient.
  */
 export function personalizeMessage(template: MessageTemplate, recipient: Recipient): OutgoingMessage {
@@ -241,9 +241,16 @@ export function personalizeMessage(template: MessageTemplate, recipient: Recipie
   const parts: Buffer[] = [];
   if (template.dkim) parts.push(signRecipient(template.dkim, slots, toLine, messageIdLine, url));
   for (const piece of template.pieces) parts.push(typeof piece === 'number' ? slots[piece]! : piece);
+  let size = 0;
+  for (const part of parts) size += part.length;
+  let joined: Buffer | undefined;
   return {
     envelope: { from: template.envelopeFrom, to: address },
-    raw: Buffer.concat(parts),
+    parts,
+    size,
+    get raw() {
+      return (joined ??= Buffer.concat(parts, size));
+    },
     messageId,
     issueSlug: template.issueSlug,
   };

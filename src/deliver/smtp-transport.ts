@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { LetterpressError } from '../util/errors.ts';
 import { FastDataSmtpConnection } from './smtp-connection.ts';
@@ -179,7 +180,8 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       const onEnd = () =>
         setImmediate(() => settle(Object.assign(new Error('connection closed during the transaction'), { code: 'ECONNECTION' })));
       connection.once('end', onEnd);
-      connection.send({ from: message.envelope.from, to: [message.envelope.to], size: message.raw.length }, message.raw, (error, info) => {
+      const body = Readable.from(message.parts, { objectMode: false });
+      connection.send({ from: message.envelope.from, to: [message.envelope.to], size: message.size }, body, (error, info) => {
         if (error) settle(error);
         else settle(undefined, info?.response ?? '250 OK');
       });
