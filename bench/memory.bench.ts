@@ -17,8 +17,8 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import Database from 'better-sqlite3';
 import { createApp } from '../src/cli/app.ts';
+import { seedSubscribers } from './seed-subscribers.ts';
 import { prepareIssueEmail } from '../src/deliver/prepare-issue-email.ts';
 import { createComposer, type SendEvent } from '../src/deliver/run-send.ts';
 import type { SendOutcome, Transport } from '../src/deliver/types.ts';
@@ -66,26 +66,6 @@ function createDiscardTransport(concurrency = 16): Transport & { messages: numbe
   };
 }
 
-/** N active subscribers, straight into the store's file, 50,000 per transaction (not measured). */
-function seedSubscribers(file: string, total: number): void {
-  const db = new Database(file);
-  try {
-    const insert = db.prepare(
-      `INSERT INTO subscribers (email, email_key, name, status, source, created_at, updated_at, confirmed_at)
-       VALUES (?, ?, ?, 'active', 'import', ?, ?, ?)`,
-    );
-    const at = new Date().toISOString();
-    const batch = db.transaction((from: number, to: number) => {
-      for (let i = from; i <= to; i += 1) {
-        const email = `reader${i}@example.org`;
-        insert.run(email, email, i % 2 === 0 ? `读者 ${i}` : null, at, at, at);
-      }
-    });
-    for (let from = 1; from <= total; from += 50_000) batch(from, Math.min(total, from + 49_999));
-  } finally {
-    db.close();
-  }
-}
 
 const ENV = { LETTERPRESS_SECRET: 'bench-secret-bench-secret-bench-secret-0123' };
 

@@ -13,10 +13,10 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { isWireReady } from '../src/deliver/smtp-connection.ts';
 import { createApp } from '../src/cli/app.ts';
+import { seedSubscribers } from './seed-subscribers.ts';
 import { prepareIssueEmail } from '../src/deliver/prepare-issue-email.ts';
 import { createComposer, type SendEvent } from '../src/deliver/run-send.ts';
 import type { OutgoingMessage } from '../src/deliver/types.ts';
@@ -108,26 +108,6 @@ async function runSmtpSource(port: number, messages: number, bytes: number): Pro
   return performance.now() - started;
 }
 
-/** M active subscribers in one transaction, straight into the store's file (not measured). */
-function seedSubscribers(file: string, total: number): void {
-  const db = new Database(file);
-  try {
-    const insert = db.prepare(
-      `INSERT INTO subscribers (email, email_key, name, status, source, created_at, updated_at, confirmed_at)
-       VALUES (?, ?, ?, 'active', 'import', ?, ?, ?)`,
-    );
-    const at = new Date().toISOString();
-    db.transaction(() => {
-      for (let i = 1; i <= total; i += 1) {
-        const email = `reader${i}@example.org`;
-        // Half with a (non-ASCII) display name, so the To header's MIME-word path is exercised.
-        insert.run(email, email, i % 2 === 0 ? `读者 ${i}` : null, at, at, at);
-      }
-    })();
-  } finally {
-    db.close();
-  }
-}
 
 const rate = (messages: number, ms: number) => messages / (ms / 1000);
 

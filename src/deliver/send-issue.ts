@@ -79,6 +79,13 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   const progress = () => deps.onProgress?.({ slug, done, total, ...tally });
 
   const stopped = () => stoppedBy !== undefined || deps.signal?.aborted === true;
+  /** The first failure that ends the run is the one reported; every worker stops claiming. */
+  const stopWith = (error: unknown, code: string) => {
+    stoppedBy ??=
+      error instanceof LetterpressError
+        ? error
+        : new LetterpressError(code, `sending failed: ${(error as Error).message}`, { cause: error });
+  };
 
   /** Claims the next batch; when nothing is claimable, waits for due retries within the bound. */
   const claimMore = async (): Promise<void> => {
@@ -161,10 +168,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     try {
       outcome = await transport.send(message);
     } catch (error) {
-      stoppedBy ??=
-        error instanceof LetterpressError
-          ? error
-          : new LetterpressError('E_TRANSPORT', `sending failed: ${(error as Error).message}`, { cause: error });
+      stopWith(error, 'E_TRANSPORT');
       return;
     }
     if (outcome.status === 'bounced') {
@@ -182,10 +186,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       } catch (error) {
         // Stop every worker, not just this one: Promise.all would otherwise settle while the
         // others still send, and the release below would race their claims and marks.
-        stoppedBy ??=
-          error instanceof LetterpressError
-            ? error
-            : new LetterpressError('E_SEND', `sending failed: ${(error as Error).message}`, { cause: error });
+        stopWith(error, 'E_SEND');
         return;
       }
     }

@@ -112,6 +112,20 @@ async function expectLedger(root: string, rows: Rows, allowed: readonly Delivery
 const stateOf = (rows: Rows) => new Map(rows.map((row) => [row.email, row.state]));
 const rcptOf = (session: { envelope: { rcptTo: { address: string }[] } }) => session.envelope.rcptTo[0]?.address ?? '';
 
+/** Part of the message arrives, then the connection is gone: no reply ever comes. */
+function dropDuringData(sink: SmtpSink, stream: NodeJS.ReadableStream, session: unknown): void {
+  stream.once('data', () => sink.connections().find((connection) => connection.session === session)?._socket.destroy());
+  stream.resume();
+}
+
+/** Takes the message like a normal server and answers 250. */
+function acceptMessage(sink: SmtpSink, stream: Parameters<SmtpSink['collect']>[0], session: Parameters<SmtpSink['collect']>[1], callback: (error?: Error | null) => void): void {
+  sink.collect(stream, session).then((message) => {
+    sink.messages.push(message);
+    callback(null);
+  }, callback);
+}
+
 describe('per-recipient and connection trouble', () => {
   it('421 at the greeting: every message deferred, the run ends, nothing sent', async () => {
     const { sink, root, run, rows } = await sendCase({
@@ -180,16 +194,8 @@ describe('per-recipient and connection trouble', () => {
         onData: (stream, session, callback) => {
           const rcpt = rcptOf(session);
           attempts.set(rcpt, (attempts.get(rcpt) ?? 0) + 1);
-          if (BAD.has(rcpt)) {
-            // Part of the message arrives, then the connection is gone: no reply ever comes.
-            stream.once('data', () => self().connections().find((connection) => connection.session === session)?._socket.destroy());
-            stream.resume();
-            return;
-          }
-          self().collect(stream, session).then((message) => {
-            self().messages.push(message);
-            callback(null);
-          }, callback);
+          if (BAD.has(rcpt)) return dropDuringData(self(), stream, session);
+          acceptMessage(self(), stream, session, callback);
         },
       }),
       NO_RETRY_IN_RUN,
@@ -210,15 +216,8 @@ describe('per-recipient and connection trouble', () => {
     let drop = true;
     const { sink, root, env, run, rows } = await sendCase((self) => ({
       onData: (stream, session, callback) => {
-        if (drop && BAD.has(rcptOf(session))) {
-          stream.once('data', () => self().connections().find((connection) => connection.session === session)?._socket.destroy());
-          stream.resume();
-          return;
-        }
-        self().collect(stream, session).then((message) => {
-          self().messages.push(message);
-          callback(null);
-        }, callback);
+        if (drop && BAD.has(rcptOf(session))) return dropDuringData(self(), stream, session);
+        acceptMessage(self(), stream, session, callback);
       },
     }));
     expect(run.code, run.stderr).toBe(0);
