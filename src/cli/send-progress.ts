@@ -38,6 +38,7 @@ export function createSendProgress(stream: Output, options: { intervalMs?: numbe
   const now = options.now ?? (() => Date.now());
   let started = now();
   let lastLog = now();
+  let lastDraw = 0;
   let drew = false;
   const clear = () => {
     if (drew) stream.write('\r\x1b[2K');
@@ -70,6 +71,9 @@ export function createSendProgress(stream: Output, options: { intervalMs?: numbe
           const rate = (done / elapsed) * 1000;
           const eta = rate > 0 ? ((total - done) / rate) * 1000 : 0;
           if (stream.isTTY) {
+            // Redraw at most ten times a second: a terminal cannot show thousands of frames anyway.
+            if (done < total && now() - lastDraw < 100) break;
+            lastDraw = now();
             const width = 24;
             const filled = total ? Math.min(width, Math.round((done / total) * width)) : width;
             stream.write(
