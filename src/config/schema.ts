@@ -158,6 +158,36 @@ export const configSchema = z.strictObject({
         leaseSeconds: 60,
         retry: { baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 },
       }),
+    server: z.strictObject({
+        /** `letterpress serve` listens here (loopback by default; put a proxy in front for the world). */
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Trust X-Forwarded-For from this many proxies (0: none), for per-IP limits behind a proxy. */
+        trustProxy: z.number().int().min(0).max(10).default(0),
+        /** Largest request body accepted, in bytes. */
+        bodyLimit: z.number().int().min(1024).max(1_048_576).default(16_384),
+        limits: z.strictObject({
+            /** Requests one IP may make to the subscription endpoints per minute; over it: 429. */
+            perIpPerMinute: z.number().int().min(1).default(30),
+            /** Confirmation emails one address may get per day; over it: silently dropped. */
+            perAddressPerDay: z.number().int().min(1).default(3),
+            /** Minimum time between two confirmation emails to one address. */
+            resendCooldownMinutes: z.number().min(0).default(10),
+            /** A form submitted faster than this after the page was served is treated as a bot. */
+            minFillSeconds: z.number().min(0).default(2),
+          })
+          .default({ perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 }),
+        /** After a subscriber confirms, send them the latest issue as a welcome. */
+        welcomeLatestIssue: z.boolean().default(false),
+      })
+      .default({
+        host: '127.0.0.1',
+        port: 8080,
+        trustProxy: 0,
+        bodyLimit: 16_384,
+        limits: { perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 },
+        welcomeLatestIssue: false,
+      }),
     limits: z.strictObject({
         /** Issue files larger than this are rejected (E_TOO_LARGE). */
         maxIssueBytes: z.number().int().min(1024).default(1024 * 1024),
