@@ -36,11 +36,20 @@ export interface App {
   loaded: LoadedConfig;
   clock: Clock;
   /** Builds out/ and records due issues in the store (new ones planned, the backlog archived). */
-  build(onProgress?: (event: BuildProgress) => void, options?: { publish?: ReadonlySet<string> }): Promise<BuildReport>;
+  build(
+    onProgress?: (event: BuildProgress) => void,
+    options?: { publish?: ReadonlySet<string>; archiveNew?: boolean },
+  ): Promise<BuildReport>;
   store(): Promise<Store>;
   transport(): Transport;
   keyring(): Promise<Keyring>;
-  send(options?: { slug?: string; signal?: AbortSignal; onEvent?: (event: SendEvent) => void }): Promise<SendReport[]>;
+  send(options?: {
+    slug?: string;
+    signal?: AbortSignal;
+    onEvent?: (event: SendEvent) => void;
+    /** Published issues not to start now (waiting for the send window). */
+    hold?: ReadonlySet<string>;
+  }): Promise<SendReport[]>;
   /** Where the outbox transport writes (shown to the user). */
   outboxDir: string;
   close(): Promise<void>;
@@ -121,6 +130,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           now: clock.now(),
           fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
           explicit: options.publish,
+          archiveNew: options.archiveNew,
         });
         // "Planned when published": the recipients are the subscribers active right now.
         for (const { slug, state } of report.added) {
@@ -159,6 +169,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           onEvent: options.onEvent,
         },
         options.slug,
+        { hold: options.hold },
       );
     },
     async close() {

@@ -10,7 +10,10 @@ import type { AppEnvironment } from './app.ts';
 import { createCommandContext } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
+import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
+import { registerInitCommand } from './init-command.ts';
+import { registerServerCommands } from './server-commands.ts';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -22,6 +25,8 @@ export interface CliIo {
   stderr: Output;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** Where `init` reads answers; it asks only when this is a terminal. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 const defaultIo = (): CliIo => ({
@@ -29,6 +34,7 @@ const defaultIo = (): CliIo => ({
   stderr: { write: (text) => void process.stderr.write(text), isTTY: process.stderr.isTTY },
   env: process.env,
   cwd: process.cwd(),
+  stdin: process.stdin,
 });
 
 function plural(count: number, word: string): string {
@@ -130,8 +136,11 @@ function createProgram(
       }),
     );
 
+  registerInitCommand(program, context);
   registerSubscriberCommands(program, context);
   registerDeliveryCommands(program, context);
+  registerPreviewCommand(program, context);
+  registerServerCommands(program, context);
 
   program
     .command('config')

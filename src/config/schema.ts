@@ -1,3 +1,4 @@
+import { validate as isCronExpression } from 'node-cron';
 import { z } from 'zod';
 
 /** Locales whose template strings ship in `templates/i18n/`. */
@@ -15,6 +16,10 @@ const timezone = z.string().refine(
   },
   { message: 'not an IANA timezone name (for example "UTC" or "Asia/Shanghai")' },
 );
+
+const cronExpression = z.string().refine((value) => isCronExpression(value), {
+  message: 'not a cron expression (five or six fields, for example "0 9 * * 1" for Mondays at 9:00)',
+});
 
 const absoluteHttpUrl = z
   .string()
@@ -188,6 +193,22 @@ export const configSchema = z.strictObject({
         limits: { perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 },
         welcomeLatestIssue: false,
       }),
+    schedule: z.strictObject({
+        /** How often the daemon looks at issues/ even if the file watcher missed a change. */
+        tick: cronExpression.default('* * * * *'),
+        /**
+         * When set, new issues are emailed only at these moments (a cron expression in
+         * `timezone`); the site and feeds still publish them at once. Unset: email at once.
+         */
+        sendWindow: cronExpression.optional(),
+        /** Issues that became due while the daemon was down are archived instead of emailed. */
+        skipMissed: z.boolean().default(false),
+        /** A new or changed issue file is picked up once its size and mtime have been stable this long. */
+        settleMs: z.number().int().min(0).max(60_000).default(1000),
+        /** On SIGTERM/SIGINT, how long in-flight messages may take to finish. */
+        shutdownTimeoutSeconds: z.number().min(0).default(30),
+      })
+      .default({ tick: '* * * * *', skipMissed: false, settleMs: 1000, shutdownTimeoutSeconds: 30 }),
     limits: z.strictObject({
         /** Issue files larger than this are rejected (E_TOO_LARGE). */
         maxIssueBytes: z.number().int().min(1024).default(1024 * 1024),

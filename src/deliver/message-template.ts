@@ -13,8 +13,18 @@ import type { OutgoingMessage } from './types.ts';
  * the To and Message-ID headers and the unsubscribe URL filled in before one Buffer.concat.
  */
 
+/**
+ * `newsletter`: an issue to the list (List-Id, List-Unsubscribe, List-Unsubscribe-Post; the link
+ * is the unsubscribe URL). `transactional`: a message one person asked for, such as the
+ * double opt-in email: no List-* headers, and the link goes to `link.path`.
+ */
+export type MessageKind = 'newsletter' | 'transactional';
+
 /** Everything one issue's message is made of, resolved by the caller from config and the rendition. */
 export interface MessageTemplateInput {
+  /** Default `newsletter`. */
+  kind?: MessageKind;
+  /** The issue slug, or the name of a transactional message (`confirm`): Message-IDs and outbox folders. */
   issueSlug: string;
   /** UTF-8; goes out as MIME words when it is not plain ASCII. */
   subject: string;
@@ -33,6 +43,12 @@ export interface MessageTemplateInput {
   };
   /** No trailing slash; unsubscribe URL = `${siteUrl}/unsubscribe?token=${token}`. */
   siteUrl: string;
+  /**
+   * Transactional messages only: the per-recipient link is `${siteUrl}${path}${token}` and
+   * replaces every `placeholder` in both parts (e.g. `/confirm?token=`, EMAIL_SLOTS.confirmUrl).
+   * Newsletters always link `/unsubscribe?token=` at EMAIL_SLOTS.unsubscribeUrl.
+   */
+  link?: { path: string; placeholder: string };
   /** The Date header. */
   date: Date;
   dkim?: { domainName: string; keySelector: string; privateKey: string };
@@ -44,6 +60,7 @@ export interface Recipient {
   /** Pre-validated; the domain may be Unicode (IDN) and goes out as punycode. */
   email: string;
   name: string | null;
+  /** The token of the message's link: the unsubscribe token, or e.g. a confirm token for a transactional message. */
   unsubscribeToken: string;
 }
 
@@ -75,6 +92,7 @@ interface DkimTemplate {
  * Every fixed chunk is ASCII with CRLF line endings; slots only ever hold ASCII.
  */
 export interface MessageTemplate {
+  readonly kind: MessageKind;
   readonly issueSlug: string;
   readonly envelopeFrom: string;
   readonly messageIdDomain: string;
@@ -117,6 +135,8 @@ const LIST_ID_PATTERN = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+
 const MESSAGE_ID_SLUG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 /** A Message-ID domain: an ASCII host name. */
 const DOMAIN_ASCII_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+/** A transactional link path: an absolute path whose query ends where the token starts. */
+const LINK_PATH_PATTERN = /^\/(?!\/)[A-Za-z0-9._~\/-]*\?[A-Za-z0-9._~-]+=$/;
 /** Control characters and Unicode line separators: never part of a header, whoever supplied them. */
 const HEADER_CONTROLS = /[\p{Cc}\u2028\u2029]+/gu;
 
@@ -126,6 +146,15 @@ const HEADER_CONTROLS = /[\p{Cc}\u2028\u2029]+/gu;
  */
 export function buildMessageTemplate(input: MessageTemplateInput): MessageTemplate {
   const { sender } = input;
+  const kind = input.kind ?? 'newsletter';
+  const newsletter = kind === 'newsletter';
+  if (newsletter && input.link !== undefined) {
+    throw new LetterpressError('E_MESSAGE', 'a newsletter links its unsubscribe URL; only transactional messages take another link');
+  }
+  const link = input.link ?? { path: '/unsubscribe?token=', placeholder: EMAIL_SLOTS.unsubscribeUrl };
+  if (!LINK_PATH_PATTERN.test(link.path) || link.placeholder === '') {
+    throw new LetterpressError('E_MESSAGE', `link path "${link.path}" must look like /confirm?token=`);
+  }
   if (!MESSAGE_ID_SLUG_PATTERN.test(input.issueSlug)) {
     throw new LetterpressError('E_MESSAGE', `issue slug "${input.issueSlug}" cannot go into a Message-ID`);
   }
@@ -143,7 +172,7 @@ export function buildMessageTemplate(input: MessageTemplateInput): MessageTempla
   if (!/^https?:\/\/[\x21-\x7e]+$/.test(siteUrl) || /[<>"'\\^`{|}]/.test(siteUrl) || siteUrl.length > MAX_SITE_URL_LENGTH) {
     throw new LetterpressError('E_CONFIG', `site URL "${input.siteUrl}" must be an ASCII http(s) URL without spaces or quotes`);
   }
-  const urlPrefix = `${siteUrl}/unsubscribe?token=`;
+  const urlPrefix = `${siteUrl}${link.path}`;
   const messageIdDomain = fromAddress.slice(fromAddress.lastIndexOf('@') + 1);
 
   // Header section: fixed lines, with slots for the recipient's To, Message-ID and URL.
@@ -158,12 +187,14 @@ export function buildMessageTemplate(input: MessageTemplateInput): MessageTempla
   addHeader(`Date: ${formatDateHeader(input.date)}`);
   headerLines.push(SLOT_MESSAGE_ID);
   addHeader('MIME-Version: 1.0');
-  const listName = cleanHeaderText(sender.listName ?? sender.fromName ?? '');
-  addHeader(foldLines(`List-Id: ${listName ? `${encodeDisplayName(listName, false)} ` : ''}<${sender.listId}>`, HEADER_LINE));
   // List-Unsubscribe is split around the URL slot; the mailto goes on its own folded line.
   const unsubscribeTail = mailto === undefined ? '>' : `>,\r\n <mailto:${mailto}?subject=unsubscribe>`;
-  headerLines.push(SLOT_HEADER_URL);
-  addHeader('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+  if (newsletter) {
+    const listName = cleanHeaderText(sender.listName ?? sender.fromName ?? '');
+    addHeader(foldLines(`List-Id: ${listName ? `${encodeDisplayName(listName, false)} ` : ''}<${sender.listId}>`, HEADER_LINE));
+    headerLines.push(SLOT_HEADER_URL);
+    addHeader('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+  }
 
   const text = toCrlf(input.email.text);
   const html = toCrlf(input.email.html);
@@ -175,9 +206,9 @@ export function buildMessageTemplate(input: MessageTemplateInput): MessageTempla
   const partHeader = (type: string): string =>
     `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
   body.push(ascii(`--${boundary}\r\n${partHeader('text/plain')}`));
-  pushQuotedPrintable(body, text, SLOT_TEXT_URL);
+  pushQuotedPrintable(body, text, SLOT_TEXT_URL, link.placeholder);
   body.push(ascii(`\r\n--${boundary}\r\n${partHeader('text/html')}`));
-  pushQuotedPrintable(body, html, SLOT_HTML_URL);
+  pushQuotedPrintable(body, html, SLOT_HTML_URL, link.placeholder);
   body.push(ascii(`\r\n--${boundary}--\r\n`));
 
   const pieces: Piece[] = [];
@@ -197,6 +228,7 @@ export function buildMessageTemplate(input: MessageTemplateInput): MessageTempla
   }
 
   const template: MessageTemplate = {
+    kind,
     issueSlug: input.issueSlug,
     envelopeFrom,
     messageIdDomain,
@@ -223,7 +255,10 @@ export function personalizeMessage(template: MessageTemplate, recipient: Recipie
   if (token.length > MAX_TOKEN_LENGTH || !TOKEN_PATTERN.test(token)) {
     throw new LetterpressError('E_RECIPIENT', `unsubscribe token for subscriber ${recipient.subscriberId} is not URL-safe`);
   }
-  const messageId = messageIdFor(template.issueSlug, recipient.subscriberId, template.messageIdDomain);
+  const messageId =
+    template.kind === 'newsletter'
+      ? messageIdFor(template.issueSlug, recipient.subscriberId, template.messageIdDomain)
+      : messageIdFor(template.issueSlug, recipient.subscriberId, template.messageIdDomain, token);
   const url = template.urlPrefix + token;
   const textUrl = Buffer.from(encodeUrlForQp(url), 'latin1');
   const htmlUrl =
@@ -258,13 +293,18 @@ export function personalizeMessage(template: MessageTemplate, recipient: Recipie
 
 /**
  * The Message-ID of one issue to one subscriber: derived, not random, so a retry after a crash
- * carries the same id and receivers can drop the duplicate.
+ * carries the same id and receivers can drop the duplicate. A transactional message passes its
+ * link token too: each one asked for (a confirmation sent again after a cool-down carries a
+ * new token) is then a new message that no receiver drops as a duplicate of the last.
  */
-export function messageIdFor(issueSlug: string, subscriberId: number, domain: string): string {
+export function messageIdFor(issueSlug: string, subscriberId: number, domain: string, token?: string): string {
   if (!MESSAGE_ID_SLUG_PATTERN.test(issueSlug) || !Number.isSafeInteger(subscriberId) || !DOMAIN_ASCII_PATTERN.test(domain)) {
     throw new LetterpressError('E_MESSAGE', `cannot make a Message-ID from "${issueSlug}", ${subscriberId}, "${domain}"`);
   }
-  const hash = createHash('sha256').update(`${issueSlug}\n${subscriberId}`).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(token === undefined ? `${issueSlug}\n${subscriberId}` : `${issueSlug}\n${subscriberId}\n${token}`)
+    .digest('hex')
+    .slice(0, 12);
   return `<${issueSlug}.${subscriberId}.${hash}@${domain}>`;
 }
 
@@ -275,8 +315,8 @@ export function messageIdFor(issueSlug: string, subscriberId: number, domain: st
  * fixed text; that keeps every line within 76 characters and the DKIM canonical form of
  * each chunk independent of what fills the slots.
  */
-function pushQuotedPrintable(out: Piece[], content: string, slot: Slot): void {
-  const segments = content.split(EMAIL_SLOTS.unsubscribeUrl);
+function pushQuotedPrintable(out: Piece[], content: string, slot: Slot, placeholder: string): void {
+  const segments = content.split(placeholder);
   const last = segments.length - 1;
   segments.forEach((segment, index) => {
     let chunk = '';

@@ -84,8 +84,11 @@ export function createComposer(
     });
 }
 
-/** Which issues a `send` run works on: one slug, or every published or unfinished one. */
-export async function selectIssuesToSend(store: Store, slug?: string): Promise<IssueRecord[]> {
+/**
+ * Which issues a `send` run works on: one slug, or every published or unfinished one except
+ * those in `hold` (issues waiting for the send window).
+ */
+export async function selectIssuesToSend(store: Store, slug?: string, hold?: ReadonlySet<string>): Promise<IssueRecord[]> {
   if (slug !== undefined) {
     const record = await store.getIssue(slug);
     if (!record) {
@@ -99,7 +102,10 @@ export async function selectIssuesToSend(store: Store, slug?: string): Promise<I
     return [record];
   }
   const all = await store.listIssues();
-  return all.filter((issue) => issue.state === 'published' || issue.state === 'planned' || issue.state === 'sending');
+  return all.filter(
+    (issue) =>
+      (issue.state === 'published' || issue.state === 'planned' || issue.state === 'sending') && !hold?.has(issue.slug),
+  );
 }
 
 /**
@@ -107,9 +113,13 @@ export async function selectIssuesToSend(store: Store, slug?: string): Promise<I
  * out of the backlog) is planned once, to the subscribers active at that moment; then, under
  * the runner lease, its rows are sent. Sent issues are left alone unless rows remain.
  */
-export async function runSend(deps: RunSendDependencies, slug?: string): Promise<SendReport[]> {
+export async function runSend(
+  deps: RunSendDependencies,
+  slug?: string,
+  options: { hold?: ReadonlySet<string> } = {},
+): Promise<SendReport[]> {
   const { store, clock, loaded } = deps;
-  const targets = await selectIssuesToSend(store, slug);
+  const targets = await selectIssuesToSend(store, slug, options.hold);
   const reports: SendReport[] = [];
   if (targets.length === 0) return reports;
 

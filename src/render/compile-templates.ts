@@ -10,9 +10,12 @@ import { displayWidth, wrapText } from './wrap-text.ts';
 export const TEMPLATE_NAMES = [
   'email/issue.mjml.hbs',
   'email/issue.txt.hbs',
+  'email/confirm.mjml.hbs',
+  'email/confirm.txt.hbs',
   'web/issue.html.hbs',
   'web/index.html.hbs',
   'feed/content.html.hbs',
+  'web/subscription.html.hbs',
 ] as const;
 /** A template the renderers call by name (its path in the template folder). */
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];

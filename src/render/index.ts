@@ -20,6 +20,7 @@ export {
   markdownToText,
   type MarkdownOptions,
 } from './markdown.ts';
+export { renderConfirmationEmail } from './render-confirmation-email.ts';
 export { EMAIL_HTML_BUDGET_BYTES, MJML_OPTIONS, renderEmail, renderEmailMjml, renderEmailSubject } from './render-email.ts';
 export { EMPTY_FEED_UPDATED, renderFeeds, stripControlChars } from './render-feeds.ts';
 export { renderFeedEntry, renderIndexEntry, renderIssue } from './render-issue.ts';

@@ -17,7 +17,7 @@ interface MjmlValidationIssue {
   formattedMessage: string;
 }
 
-function mjmlError(error: unknown, mjml: string, issue: Issue): LetterpressError {
+function mjmlError(error: unknown, mjml: string, template: string, subject: string): LetterpressError {
   const list = (error as { errors?: MjmlValidationIssue[] }).errors;
   const first = Array.isArray(list) ? list[0] : undefined;
   if (first) {
@@ -25,15 +25,15 @@ function mjmlError(error: unknown, mjml: string, issue: Issue): LetterpressError
     const more = list!.length > 1 ? ` (and ${list!.length - 1} more)` : '';
     return new LetterpressError(
       'E_MJML',
-      `MJML from ${MJML_TEMPLATE} is invalid for issue ${issue.slug}: line ${first.line} <${first.tagName}>: ` +
+      `MJML from ${template} is invalid for ${subject}: line ${first.line} <${first.tagName}>: ` +
         `${first.message}${more}\n  ${first.line} | ${source}`,
-      { cause: error, file: MJML_TEMPLATE, line: first.line },
+      { cause: error, file: template, line: first.line },
     );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new LetterpressError('E_MJML', `MJML from ${MJML_TEMPLATE} failed for issue ${issue.slug}: ${message}`, {
+  return new LetterpressError('E_MJML', `MJML from ${template} failed for ${subject}: ${message}`, {
     cause: error,
-    file: MJML_TEMPLATE,
+    file: template,
   });
 }
 
@@ -46,8 +46,8 @@ function stripHtmlTags(text: string): string {
   return text.replace(/<\/?[a-z][a-z0-9-]*(?:\s[^<>]*)?\/?>/gi, '');
 }
 
-/** Trims trailing spaces, collapses runs of blank lines, ends with exactly one newline. */
-function tidyText(text: string): string {
+/** Trims trailing spaces, collapses runs of blank lines, ends with exactly one newline (every text part). */
+export function tidyEmailText(text: string): string {
   return `${stripHtmlTags(text)
     .split('\n')
     .map((line) => line.trimEnd())
@@ -79,6 +79,19 @@ export const MJML_OPTIONS = {
   minifyOptions: { minifyCss: false },
 } as const;
 
+/**
+ * Compiles MJML that `template` rendered (strict, no font imports) to HTML; invalid MJML
+ * throws E_MJML naming the template and line, and `subject` (what was being rendered).
+ */
+export async function compileEmailMjml(mjml: string, template: string, subject: string): Promise<string> {
+  try {
+    const mjml2html = await loadMjml();
+    return (await mjml2html(mjml, MJML_OPTIONS)).html;
+  } catch (error) {
+    throw mjmlError(error, mjml, template, subject);
+  }
+}
+
 /** The Subject of an issue's email, from the configured Handlebars template. */
 export function renderEmailSubject(issue: Issue, templates: Templates, site: SiteInfo): string {
   return templates.renderSubject(site.subjectTemplate, {
@@ -107,17 +120,10 @@ export async function renderEmail(
 ): Promise<{ email: EmailRendition; diagnostics: Diagnostic[] }> {
   const view = buildIssueView(issue, meta, site, { absoluteLinks: true, onPage: false });
   const mjml = templates.render(MJML_TEMPLATE, view);
-  let html: string;
-  try {
-    const mjml2html = await loadMjml();
-    const result = await mjml2html(mjml, MJML_OPTIONS);
-    html = result.html;
-  } catch (error) {
-    throw mjmlError(error, mjml, issue);
-  }
+  const html = await compileEmailMjml(mjml, MJML_TEMPLATE, `issue ${issue.slug}`);
 
   const subject = renderEmailSubject(issue, templates, site);
-  const text = tidyText(templates.render('email/issue.txt.hbs', view));
+  const text = tidyEmailText(templates.render('email/issue.txt.hbs', view));
 
   const diagnostics: Diagnostic[] = [];
   const bytes = Buffer.byteLength(html, 'utf8');

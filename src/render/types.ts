@@ -34,6 +34,8 @@ export interface IssueMeta {
 /** Placeholders left in the email for the per-recipient step to fill. */
 export const EMAIL_SLOTS = {
   unsubscribeUrl: '%%unsubscribe_url%%',
+  /** The double opt-in link of the confirmation email. */
+  confirmUrl: '%%confirm_url%%',
 } as const;
 
 export interface EmailRendition {

@@ -51,6 +51,8 @@ export async function registerDueIssues(
     fileExists: (sourceFile: string) => boolean;
     /** Slugs the operator publishes explicitly (`letterpress publish`): never archived. */
     explicit?: ReadonlySet<string>;
+    /** Archive every issue recorded now (a daemon skipping what became due while it was down). */
+    archiveNew?: boolean;
   },
 ): Promise<RegisterReport> {
   const now = options.now.toISOString();
@@ -75,7 +77,8 @@ export async function registerDueIssues(
       }
     }
     if (!record) {
-      const state: IssueState = backlog && !options.explicit?.has(entry.slug) ? 'archived' : 'published';
+      const state: IssueState =
+        (backlog || options.archiveNew) && !options.explicit?.has(entry.slug) ? 'archived' : 'published';
       record = {
         slug: entry.slug,
         title: entry.title,

@@ -62,6 +62,7 @@ const QUERY_FILES = {
   ],
   leases: ['acquire', 'release', 'get'],
   secrets: ['list', 'add'],
+  'confirmation-log': ['history', 'latest', 'insert', 'prune'],
 } as const;
 
 type QueryFiles = typeof QUERY_FILES;
@@ -150,6 +151,7 @@ function prepareStatements(db: Database.Database, queries: Queries): Statements 
     deliveries: prepareAll(queries.deliveries),
     leases: prepareAll(queries.leases),
     secrets: prepareAll(queries.secrets),
+    'confirmation-log': prepareAll(queries['confirmation-log']),
   };
 }
 
@@ -344,6 +346,43 @@ class SqliteStore implements Store {
         return true;
       }),
     );
+  }
+
+  async confirmationHistory(email: string, since: string): Promise<{ count: number; lastSentAt: string | null }> {
+    const emailHash = hashEmailKey(toEmailKey(email));
+    return this.#guard(() => {
+      const { count } = this.#sql['confirmation-log'].history.get({ emailHash, since: toInstant(since, 'since') }) as { count: number };
+      const { lastSentAt } = this.#sql['confirmation-log'].latest.get({ emailHash }) as { lastSentAt: string | null };
+      return { count, lastSentAt };
+    });
+  }
+
+  async reserveConfirmationEmail(input: {
+    email: string;
+    at: string;
+    cooldownSince: string;
+    windowSince: string;
+    maxCount: number;
+  }): Promise<boolean> {
+    const emailHash = hashEmailKey(toEmailKey(input.email));
+    const at = toInstant(input.at, 'at');
+    const cooldownSince = toInstant(input.cooldownSince, 'cooldownSince');
+    const since = toInstant(input.windowSince, 'windowSince');
+    const log = this.#sql['confirmation-log'];
+    return this.#guard(() =>
+      this.#immediate(() => {
+        const { lastSentAt } = log.latest.get({ emailHash }) as { lastSentAt: string | null };
+        if (lastSentAt !== null && lastSentAt > cooldownSince) return false;
+        const { count } = log.history.get({ emailHash, since }) as { count: number };
+        if (count >= input.maxCount) return false;
+        log.insert.run({ emailHash, at });
+        return true;
+      }),
+    );
+  }
+
+  async pruneConfirmationLog(before: string): Promise<number> {
+    return this.#guard(() => this.#sql['confirmation-log'].prune.run({ before: toInstant(before, 'before') }).changes);
   }
 
   // Issues

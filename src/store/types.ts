@@ -48,6 +48,26 @@ export interface SubscriberStore {
    * that blocks silent re-adding. False when no subscriber has that address. `at` defaults to now.
    */
   eraseSubscriber(email: string, at?: string): Promise<boolean>;
+  /**
+   * The confirmation emails the subscription form sent to `email` (matched case-insensitively):
+   * how many after `since`, and when the latest of all was. The per-address limits read this.
+   */
+  confirmationHistory(email: string, since: string): Promise<{ count: number; lastSentAt: string | null }>;
+  /**
+   * Records one confirmation email to `email` at `at` unless a limit forbids it, in one
+   * transaction, so two requests racing for one address never both pass: refused (false,
+   * nothing recorded) when the latest was recorded after `cooldownSince`, or when `maxCount`
+   * were already recorded after `windowSince`. The log keeps only a hash of the address.
+   */
+  reserveConfirmationEmail(input: {
+    email: string;
+    at: string;
+    cooldownSince: string;
+    windowSince: string;
+    maxCount: number;
+  }): Promise<boolean>;
+  /** Forgets confirmation emails recorded before `before` (no limit looks that far back); returns how many. */
+  pruneConfirmationLog(before: string): Promise<number>;
 }
 
 export type IssueState = 'draft' | 'scheduled' | 'published' | 'planned' | 'sending' | 'sent' | 'archived';

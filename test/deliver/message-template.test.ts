@@ -625,3 +625,63 @@ describe('DKIM', () => {
     );
   });
 });
+
+describe('transactional messages', () => {
+  const confirmEmail = (): EmailRendition => ({
+    subject: 'Confirm your subscription',
+    preheader: 'One click',
+    html: `<p><a href="${EMAIL_SLOTS.confirmUrl}">Confirm</a></p><p>${EMAIL_SLOTS.confirmUrl}</p>`,
+    text: `Confirm:\n\n   ${EMAIL_SLOTS.confirmUrl}\n`,
+  });
+  const transactional = (overrides: Partial<MessageTemplateInput> = {}) =>
+    input({
+      kind: 'transactional',
+      issueSlug: 'confirm',
+      subject: 'Confirm your subscription',
+      email: confirmEmail(),
+      link: { path: '/confirm?token=', placeholder: EMAIL_SLOTS.confirmUrl },
+      ...overrides,
+    });
+  const confirmRecipient = (token = 'v1.k1.confirm.42.1725177600.abc') =>
+    recipient({ name: null, unsubscribeToken: token });
+
+  it('carries no List-* header and links its own path in both parts', async () => {
+    const message = personalizeMessage(buildMessageTemplate(transactional()), confirmRecipient());
+    const raw = message.raw.toString('latin1');
+    expect(raw).not.toMatch(/^List-/im);
+    expect(raw).not.toContain('unsubscribe');
+    const parsed = await simpleParser(message.raw);
+    const url = `${SITE_URL}/confirm?token=v1.k1.confirm.42.1725177600.abc`;
+    expect(parsed.text).toBe(`Confirm:\n\n   ${url}\n`);
+    expect(parsed.html).toBe(`<p><a href="${url}">Confirm</a></p><p>${url}</p>`);
+    expect(addresses(parsed.to)).toEqual([{ address: 'reader@example.com', name: '' }]);
+  });
+
+  it('gives each token its own Message-ID, distinct from the issue ids', () => {
+    const template = buildMessageTemplate(transactional());
+    const a = personalizeMessage(template, confirmRecipient('v1.k1.confirm.42.1.aaa'));
+    const b = personalizeMessage(template, confirmRecipient('v1.k1.confirm.42.2.bbb'));
+    expect(a.messageId).toMatch(/^<confirm\.42\.[0-9a-f]{12}@news\.example\.org>$/);
+    expect(a.messageId).not.toBe(b.messageId);
+    expect(a.messageId).not.toBe(messageIdFor('confirm', 42, 'news.example.org'));
+    expect(a.issueSlug).toBe('confirm');
+  });
+
+  it('signs with DKIM without List-* headers', () => {
+    const message = personalizeMessage(buildMessageTemplate(transactional({ dkim: dkimInput() })), confirmRecipient());
+    const result = verifyDkim(message.raw, publicKey);
+    expect(result.bodyHashMatches).toBe(true);
+    expect(result.signatureValid).toBe(true);
+  });
+
+  it('refuses another link on a newsletter, and link paths that are not a query prefix', () => {
+    expect(() => buildMessageTemplate(input({ link: { path: '/confirm?token=', placeholder: EMAIL_SLOTS.confirmUrl } }))).toThrow(
+      expect.objectContaining({ code: 'E_MESSAGE' }),
+    );
+    for (const path of ['confirm?token=', '/confirm', '/a b?token=', '/x?token=\r\nBcc: x', '//evil.example/?t=']) {
+      expect(() => buildMessageTemplate(transactional({ link: { path, placeholder: EMAIL_SLOTS.confirmUrl } })), path).toThrow(
+        expect.objectContaining({ code: 'E_MESSAGE' }),
+      );
+    }
+  });
+});

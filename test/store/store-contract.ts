@@ -215,6 +215,46 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
+    describe('confirmation log', () => {
+      const limits = (minutes: number) => ({ at: at(minutes), cooldownSince: at(minutes - 10), windowSince: at(minutes - 24 * 60), maxCount: 3 });
+
+      it('starts empty, records sends case-insensitively and reports count and latest', async () => {
+        expect(await store.confirmationHistory('ann@example.org', at(-1))).toEqual({ count: 0, lastSentAt: null });
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(0) })).toBe(true);
+        expect(await store.reserveConfirmationEmail({ email: 'ANN@Example.org', ...limits(11) })).toBe(true);
+        expect(await store.confirmationHistory('Ann@example.org', at(-1))).toEqual({ count: 2, lastSentAt: at(11) });
+        // `since` bounds the count, never the latest.
+        expect(await store.confirmationHistory('ann@example.org', at(5))).toEqual({ count: 1, lastSentAt: at(11) });
+        expect(await store.confirmationHistory('bob@example.org', at(-1))).toEqual({ count: 0, lastSentAt: null });
+      });
+
+      it('refuses inside the cool-down and over the count, recording nothing', async () => {
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(0) })).toBe(true);
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(5) })).toBe(false);
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(20) })).toBe(true);
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(40) })).toBe(true);
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(60) })).toBe(false);
+        expect((await store.confirmationHistory('ann@example.org', at(-1))).count).toBe(3);
+        // A day after the first, one slot is free again.
+        expect(await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(24 * 60 + 1) })).toBe(true);
+      });
+
+      it('lets exactly one of many racing reservations through', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => store.reserveConfirmationEmail({ email: 'race@example.org', ...limits(0) })),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('prunes rows older than a date', async () => {
+        await store.reserveConfirmationEmail({ email: 'ann@example.org', ...limits(0) });
+        await store.reserveConfirmationEmail({ email: 'bob@example.org', ...limits(100) });
+        expect(await store.pruneConfirmationLog(at(50))).toBe(1);
+        expect(await store.confirmationHistory('ann@example.org', at(-1))).toEqual({ count: 0, lastSentAt: null });
+        expect((await store.confirmationHistory('bob@example.org', at(-1))).count).toBe(1);
+      });
+    });
+
     describe('issues', () => {
       it('saves, updates and freezes the slug, feed id and first-seen date', async () => {
         expect(await store.hasIssues()).toBe(false);

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load-config.ts';
+import { DEFAULT_PREVIEW_PORT, newestIssueFile, startPreviewServer } from '../server/preview-server.ts';
+import { LetterpressError } from '../util/errors.ts';
+import type { CommandContext } from './command-context.ts';
+
+/** Resolves when the process is asked to stop (Ctrl+C, or a service manager's SIGTERM). */
+function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^[0-9]{1,5}$/.test(value) || port > 65535) {
+    throw new LetterpressError('E_USAGE', `--port must be a number from 0 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+/**
+ * `letterpress preview [file]`: the editor's live preview of one issue file (the newest in
+ * issues/ by default, drafts and scheduled issues included) on 127.0.0.1, until Ctrl+C.
+ * `waitForStop` replaces the signal wait (tests).
+ */
+export function registerPreviewCommand(
+  program: Command,
+  context: CommandContext,
+  waitForStop: () => Promise<void> = untilStopped,
+): void {
+  program
+    .command('preview')
+    .description('preview an issue file (email at desktop and mobile width, text part, web page, diagnostics); reloads on save')
+    .argument('[file]', 'the issue file (default: the newest file in issues/)')
+    .option('--port <port>', 'port on 127.0.0.1', String(DEFAULT_PREVIEW_PORT))
+    .action(async (file: string | undefined, options: { port: string }, command: Command) => {
+      const { io } = context;
+      const loaded = await loadConfig({ root: context.rootOf(command), env: io.env });
+      const port = parsePort(options.port);
+      const target = file !== undefined ? path.resolve(io.cwd, file) : await newestIssueFile(loaded.paths.issues);
+      if (target === undefined) {
+        throw new LetterpressError(
+          'E_NO_ISSUE',
+          `no issue file in ${path.relative(io.cwd, loaded.paths.issues) || '.'}/ to preview: write one, or name it (letterpress preview path/to/issue.md)`,
+        );
+      }
+      if (!existsSync(target)) throw new LetterpressError('E_READ', `${path.relative(io.cwd, target) || target}: no such file`);
+      const server = await startPreviewServer({ loaded, file: target, port });
+      io.stdout.write(
+        `Previewing ${path.relative(io.cwd, target) || target} at ${server.url}/\n` +
+          '  reloads when the file or the templates change; Ctrl+C to stop\n',
+      );
+      try {
+        await waitForStop();
+      } finally {
+        await server.close();
+      }
+    });
+}

@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadKeyring, rotateKeyring } from '../deliver/keyring.ts';
+import { createSubscriptionMailer } from '../deliver/subscription-mailer.ts';
+import { createServer } from '../server/create-server.ts';
+import { checkSiteUrl } from '../server/site-url-check.ts';
+import { LetterpressError } from '../util/errors.ts';
+import type { CommandContext } from './command-context.ts';
+
+function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new LetterpressError('E_USAGE', `--port ${JSON.stringify(value)}: use a port number from 0 to 65535`);
+  }
+  return Number(value);
+}
+
+/** Resolves on the first SIGINT or SIGTERM, and stops listening for both. */
+function waitForStopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** `letterpress serve` (the subscription server, archive and feeds) and `letterpress secret rotate`. */
+export function registerServerCommands(program: Command, context: CommandContext): void {
+  const { io } = context;
+
+  program
+    .command('serve')
+    .description('serve the archive and feeds from out/, and subscribe, confirm and unsubscribe (RFC 8058) over HTTP')
+    .option('--port <port>', 'port to listen on (default: server.port, 8080; 0 picks a free one)')
+    .option('--host <host>', 'address to listen on (default: server.host, 127.0.0.1)')
+    .action(async (options: { port?: string; host?: string }, command: Command) => {
+      await context.withApp(command, async (app) => {
+        const { loaded, clock } = app;
+        const port = parsePort(options.port, loaded.config.server.port);
+        const host = options.host ?? loaded.config.server.host;
+        const store = await app.store();
+        const keyring = await app.keyring();
+        const transport = app.transport();
+        const dkim = loaded.config.sender.dkim;
+        let dkimPrivateKey: string | undefined;
+        if (dkim) {
+          const file = path.resolve(loaded.root, dkim.privateKeyPath);
+          dkimPrivateKey = await readFile(file, 'utf8').catch((error: unknown) => {
+            throw new LetterpressError('E_CONFIG', `sender.dkim.privateKeyPath: cannot read ${file}: ${(error as Error).message}`, { cause: error });
+          });
+        }
+        const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey });
+        const warning = checkSiteUrl(loaded.config.site.url);
+        if (warning !== undefined) io.stderr.write(`letterpress: warning: ${warning}\n`);
+        if (!existsSync(path.join(loaded.paths.out, 'index.html'))) {
+          io.stderr.write(`letterpress: ${path.relative(io.cwd, loaded.paths.out) || '.'}/ has no index.html yet: run \`letterpress build\` to publish the archive\n`);
+        }
+        const server = await createServer({
+          loaded,
+          store,
+          keyring,
+          clock,
+          mailer,
+          // Request logs go to stderr as JSON lines, with tokens and addresses redacted.
+          logger: { level: 'info', stream: { write: (line: string) => io.stderr.write(line) } },
+          reloadKeyring: () => loadKeyring({ envSecret: loaded.secrets.tokenSecret, store, now: clock.now() }),
+        });
+        const stopped = waitForStopSignal();
+        try {
+          await server.listen({ port, host });
+        } catch (error) {
+          await server.close();
+          const code = (error as NodeJS.ErrnoException).code;
+          throw new LetterpressError('E_LISTEN', `cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (try --port)' : (error as Error).message}`, {
+            cause: error,
+          });
+        }
+        const address = server.server.address();
+        const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+        const shownHost = host.includes(':') ? `[${host}]` : host;
+        io.stdout.write(`Serving ${path.relative(io.cwd, loaded.paths.out) || '.'}/ and the subscription routes at http://${shownHost}:${actualPort}/ (public URL ${loaded.config.site.url})\n`);
+        io.stdout.write(`  mail goes to ${transport.description}; press Ctrl-C to stop\n`);
+        const signal = await stopped;
+        io.stdout.write(`${signal}: closing (letting requests and emails in flight finish)…\n`);
+        await server.close();
+        io.stdout.write('Stopped.\n');
+      });
+    });
+
+  const secret = program.command('secret').description('the keys that sign unsubscribe and confirmation links');
+
+  secret
+    .command('rotate')
+    .description('add a new signing key; links signed with older keys keep working')
+    .action(async (_options: unknown, command: Command) => {
+      await context.withApp(command, async (app) => {
+        const store = await app.store();
+        const kid = await rotateKeyring({ store, now: app.clock.now() });
+        io.stdout.write(`Added signing key ${kid}: new links are signed with it; every older key still verifies.\n`);
+        if (app.loaded.secrets.tokenSecret !== undefined) {
+          io.stdout.write('  note: LETTERPRESS_SECRET is set, so it keeps signing new links; unset it to sign with the stored keys.\n');
+        }
+        io.stdout.write('  a running `letterpress serve` picks the new key up by itself.\n');
+      });
+    });
+}

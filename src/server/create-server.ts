@@ -1,0 +1,218 @@
+import { mkdir } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import compress from '@fastify/compress';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { siteInfoFromConfig } from '../build/site-info.ts';
+import { loadTemplateSources } from '../build/load-templates.ts';
+import type { LoadedConfig } from '../config/load-config.ts';
+import { verifyToken, type Keyring, type TokenPurpose } from '../deliver/tokens.ts';
+import { compileTemplates } from '../render/compile-templates.ts';
+import { renderSubscriptionPage, type SubscriptionPageKind } from '../render/render-subscription-page.ts';
+import type { Store } from '../store/types.ts';
+import type { Clock } from '../util/clock.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { registerConfirmRoutes } from './confirm-route.ts';
+import { maskEmailsIn, redactUrl } from './redact.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
+import { wantsJson, type PageAnswer, type ServerContext } from './server-context.ts';
+import { checkSiteUrl } from './site-url-check.ts';
+import { registerStaticSite } from './static-site.ts';
+import { registerSubscribeRoutes } from './subscribe-route.ts';
+import type { SubscriptionMailer } from './types.ts';
+import { registerUnsubscribeRoutes } from './unsubscribe-route.ts';
+
+/** Everything the server uses, wired by the caller (`letterpress serve`, tests, benchmarks). */
+export interface ServerDependencies {
+  loaded: LoadedConfig;
+  store: Store;
+  keyring: Keyring;
+  clock: Clock;
+  mailer: SubscriptionMailer;
+  /** Fastify's logger option: false (default), true, or pino options (a `stream` for tests). */
+  logger?: boolean | object;
+  /**
+   * Reads the key ring again; called when a token names a key this process does not know
+   * (a `letterpress secret rotate` after the server started), at most every 10 seconds.
+   */
+  reloadKeyring?: () => Promise<Keyring>;
+  /** How long a response waits for its email to be handed over (default 1 s); the send goes on after. */
+  mailWaitMs?: number;
+}
+
+/** One unsubscribe per mail provider IP is legitimate traffic: that route gets this many times the per-IP limit. */
+export const UNSUBSCRIBE_LIMIT_FACTOR = 10;
+const KEYRING_RELOAD_MS = 10_000;
+/** Confirmation-log rows older than this are never read by a limit (the window is one day). */
+const LOG_KEEP_MS = 2 * 24 * 60 * 60 * 1000;
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+const KIND_BY_STATUS: Readonly<Record<number, SubscriptionPageKind>> = { 404: 'not-found', 429: 'too-many-requests' };
+
+/**
+ * Builds the HTTP server: the archive and feeds from out/, the subscription routes
+ * (`/subscribe`, `/confirm`, `/unsubscribe`, `/resubscribe`) and `/healthz`. Reads no config or
+ * env of its own; the caller listens and closes.
+ */
+export async function createServer(deps: ServerDependencies): Promise<FastifyInstance> {
+  const { loaded, store, clock, mailer } = deps;
+  const serverConfig = loaded.config.server;
+  const site = siteInfoFromConfig(loaded.config);
+  const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
+  const mailWaitMs = deps.mailWaitMs ?? 1000;
+
+  const app = Fastify({
+    logger: loggerOptions(deps.logger),
+    bodyLimit: serverConfig.bodyLimit,
+    // Trust X-Forwarded-For from exactly this many hops (what fastify does for a number).
+    trustProxy: serverConfig.trustProxy > 0 ? (_address: string, hop: number) => hop < serverConfig.trustProxy : false,
+    return503OnClosing: true,
+  });
+
+  const siteWarning = checkSiteUrl(loaded.config.site.url);
+  if (siteWarning !== undefined) app.log.warn(siteWarning);
+
+  let keyring = deps.keyring;
+  let lastReload = 0;
+  const inFlightMail = new Set<Promise<void>>();
+
+  const context: ServerContext = {
+    loaded,
+    store,
+    clock,
+    mailer,
+    keyring: () => keyring,
+    async verify(token: unknown, purpose: TokenPurpose) {
+      if (typeof token !== 'string') return { ok: false, reason: 'malformed' } as const;
+      const now = clock.now();
+      let verified = verifyToken(keyring, token, { purpose, now });
+      if (!verified.ok && verified.reason === 'unknown-key' && deps.reloadKeyring && Date.now() - lastReload > KEYRING_RELOAD_MS) {
+        lastReload = Date.now();
+        keyring = await deps.reloadKeyring();
+        verified = verifyToken(keyring, token, { purpose, now });
+      }
+      return verified;
+    },
+    respond(request: FastifyRequest, reply: FastifyReply, status: number, answer: PageAnswer) {
+      reply.code(status).header('cache-control', 'no-store').header('x-robots-tag', 'noindex');
+      if (wantsJson(request)) {
+        return reply.type('application/json; charset=utf-8').send(answer.json ?? { ok: status < 400, error: answer.kind });
+      }
+      const { json: _json, ...page } = answer;
+      const html = renderSubscriptionPage(templates, site, { ...page, path: request.url.split('?')[0] ?? '/' });
+      return reply.type('text/html; charset=utf-8').send(html);
+    },
+    async dispatchMail(log: FastifyBaseLogger, label: string, work: () => Promise<unknown>) {
+      const sending = (async () => {
+        try {
+          const outcome = (await work()) as { status?: string; reply?: string } | undefined;
+          if (outcome !== undefined && outcome.status !== undefined && outcome.status !== 'sent') {
+            log.warn({ status: outcome.status, reply: maskEmailsIn(String(outcome.reply ?? '')) }, `${label} email not sent`);
+          }
+        } catch (error) {
+          const err = error as { code?: string; message?: string };
+          log.error({ code: err.code, message: maskEmailsIn(String(err.message ?? error)) }, `${label} email failed`);
+        }
+      })();
+      inFlightMail.add(sending);
+      void sending.finally(() => inFlightMail.delete(sending));
+      await Promise.race([sending, delay(mailWaitMs, undefined, { ref: false })]);
+    },
+  };
+
+  registerSecurityHeaders(app);
+
+  app.removeContentTypeParser(['text/plain']);
+  await app.register(formbody, { bodyLimit: serverConfig.bodyLimit });
+  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
+  await app.register(rateLimit, {
+    global: false,
+    // request.ip honours server.trustProxy: behind N proxies it is the client's address.
+    keyGenerator: (request) => request.ip,
+    errorResponseBuilder: (_request, limit) => ({
+      statusCode: 429,
+      code: 'E_RATE_LIMIT',
+      message: `too many requests: at most ${limit.max} a minute`,
+    }),
+  });
+
+  const perIp = { max: serverConfig.limits.perIpPerMinute, timeWindow: 60_000 };
+  const perIpUnsubscribe = { max: serverConfig.limits.perIpPerMinute * UNSUBSCRIBE_LIMIT_FACTOR, timeWindow: 60_000 };
+
+  app.setErrorHandler((error: { statusCode?: number; code?: string; message?: string }, request, reply) => {
+    const status = clientErrorStatus(error, request) ?? 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: error.code, statusCode: status }, 'request refused');
+    const kind: SubscriptionPageKind = KIND_BY_STATUS[status] ?? (status >= 500 ? 'error' : 'bad-request');
+    if (status === 429) reply.header('retry-after', '60');
+    return context.respond(request, reply, status, { kind, json: { ok: false, error: kind } });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    context.respond(request, reply, 404, { kind: 'not-found', json: { ok: false, error: 'not-found' } }),
+  );
+
+  app.get('/healthz', async (request, reply) => {
+    try {
+      await store.hasIssues();
+      return reply.header('cache-control', 'no-store').send({ ok: true });
+    } catch (error) {
+      request.log.error({ err: error }, 'healthz: the store does not answer');
+      return reply.code(503).header('cache-control', 'no-store').send({ ok: false });
+    }
+  });
+
+  registerSubscribeRoutes(app, context, perIp);
+  registerConfirmRoutes(app, context, perIp);
+  await app.register(async (scope) => registerUnsubscribeRoutes(scope, context, { unsubscribe: perIpUnsubscribe, resubscribe: perIp }));
+  await mkdir(loaded.paths.out, { recursive: true });
+  await registerStaticSite(app, loaded.paths.out);
+
+  const prune = () =>
+    store.pruneConfirmationLog(new Date(clock.now().getTime() - LOG_KEEP_MS).toISOString()).catch((error: unknown) => {
+      app.log.error({ err: error }, 'pruning the confirmation log failed');
+      return 0;
+    });
+  const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
+  pruneTimer.unref();
+  app.addHook('onReady', async () => {
+    await prune();
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(pruneTimer);
+    await Promise.allSettled([...inFlightMail]);
+  });
+
+  return app;
+}
+
+/**
+ * The 4xx status an error stands for, or undefined for a server fault. Busboy reports a broken
+ * multipart body (no boundary, cut short) as a plain Error while parsing it, before any route
+ * code runs: that is the client's doing too.
+ */
+function clientErrorStatus(error: { statusCode?: number }, request: FastifyRequest): number | undefined {
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) return error.statusCode;
+  const type = String(request.headers['content-type'] ?? '').toLowerCase();
+  if (type.startsWith('multipart/') && !(error instanceof LetterpressError) && error.statusCode === undefined) return 400;
+  return undefined;
+}
+
+/** Fastify's logger option with serializers that never show a token, an address or a cookie. */
+function loggerOptions(logger: boolean | object | undefined): false | object {
+  if (logger === undefined || logger === false) return false;
+  const base = logger === true ? {} : logger;
+  return {
+    level: 'info',
+    ...base,
+    serializers: {
+      req(request: { method: string; url: string; ip?: string }) {
+        return { method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
+      },
+      res(reply: { statusCode: number }) {
+        return { statusCode: reply.statusCode };
+      },
+    },
+  };
+}
