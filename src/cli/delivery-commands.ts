@@ -5,6 +5,8 @@ import { loadIssues } from '../build/load-issues.ts';
 import { classifyIssue } from '../build/build-site.ts';
 import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
 import { dryRunSend, sendTestCopy } from '../deliver/preview-send.ts';
+import { isLocalHolderAlive } from '../deliver/runner-lease.ts';
+import { readDaemonStatus, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
@@ -57,6 +59,32 @@ export function reportRegistration(app: App, context: CommandContext, registered
   for (const entry of registered.renamed) {
     io.stdout.write(`  ${entry.file}: same content as the published issue ${entry.frozenSlug}; kept its slug and never re-sent\n`);
   }
+}
+
+/** The daemon's last word, with whether it still runs (a killed daemon cannot say it stopped). */
+async function readDaemonView(dataDir: string): Promise<(DaemonStatus & { alive: boolean }) | undefined> {
+  const status = await readDaemonStatus(dataDir);
+  if (!status) return undefined;
+  return { ...status, alive: status.state === 'running' && isLocalHolderAlive(`${status.host}:${status.pid}:x`) };
+}
+
+/** The daemon part of `letterpress status`, as lines. */
+export function formatDaemonView(daemon: DaemonStatus & { alive: boolean }): string[] {
+  const lines = [
+    daemon.alive
+      ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.startedAt})${daemon.url ? `, serving ${daemon.url}` : ''}`
+      : `daemon: not running (last seen ${daemon.updatedAt}${daemon.state === 'running' ? ', it did not stop cleanly' : ''})`,
+  ];
+  if (daemon.alive && daemon.nextTick) lines.push(`  next look at issues/: ${daemon.nextTick}`);
+  if (daemon.alive && daemon.nextWindow) lines.push(`  next send window: ${daemon.nextWindow}`);
+  for (const item of daemon.scheduled) lines.push(`  scheduled: ${item.slug} at ${item.publishAt}`);
+  for (const slug of daemon.waitingForWindow) lines.push(`  waiting for the send window: ${slug}`);
+  for (const pass of daemon.lastPasses.slice(0, 3)) {
+    lines.push(
+      `  pass (${pass.reason}) ${pass.finishedAt}: ${pass.published.length ? `published ${pass.published.join(', ')}; ` : ''}sent ${pass.sent}, failed ${pass.failed}, deferred ${pass.deferred}${pass.errors ? `, ${pass.errors} file errors` : ''}`,
+    );
+  }
+  return lines;
 }
 
 /** `send`, `publish` and `status`. */
@@ -144,7 +172,8 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .description('per-issue state and delivery counts')
     .argument('[slug]', 'only this issue')
     .option('--json', 'print [{slug, title, state, publishedAt, counts}]')
-    .action(async (slug: string | undefined, options: { json?: boolean }, command: Command) => {
+    .option('--daemon', 'with --json: print {issues: [...], daemon: {...}} including the daemon\'s view')
+    .action(async (slug: string | undefined, options: { json?: boolean; daemon?: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
         const store = await app.store();
         const records = (await store.listIssues()).filter((record) => slug === undefined || record.slug === slug);
@@ -154,8 +183,10 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           const counts = await store.countDeliveries(record.slug);
           rows.push({ slug: record.slug, title: record.title, state: record.state, publishedAt: record.publishedAt, counts, nextRetryAt: counts.deferred ? await store.nextDeferredAt(record.slug) : undefined });
         }
+        const daemon = await readDaemonView(app.loaded.paths.data);
         if (options.json) {
-          io.stdout.write(`${JSON.stringify(rows.map(({ nextRetryAt: _, ...row }) => row), null, 2)}\n`);
+          const issues = rows.map(({ nextRetryAt: _, ...row }) => row);
+          io.stdout.write(`${JSON.stringify(options.daemon ? { issues, daemon: daemon ?? null } : issues, null, 2)}\n`);
           return;
         }
         if (rows.length === 0) io.stdout.write('No issues recorded yet: run `letterpress build`.\n');
@@ -165,6 +196,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
             `${row.slug.padEnd(20)} ${row.state.padEnd(9)} queued ${c.queued}, sending ${c.sending}, sent ${c.sent}, deferred ${c.deferred}, failed ${c.failed}, bounced ${c.bounced}, skipped ${c.skipped}${row.nextRetryAt ? ` (next retry ${row.nextRetryAt})` : ''}  ${row.title}\n`,
           );
         }
+        if (daemon && slug === undefined) for (const line of formatDaemonView(daemon)) io.stdout.write(`${line}\n`);
       });
     });
 }

@@ -14,6 +14,7 @@ import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerServerCommands } from './server-commands.ts';
+import { runStartDaemon } from './start-command.ts';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -126,15 +127,24 @@ function createProgram(
 
   program
     .command('start')
-    .description('run the main job; for now one pass: build the site, record new issues, send what is due, exit')
-    .action(async (_options, command: Command) =>
-      runBuild(command, {}, 'Published', async (app) => {
-        await sendAndReport(app, context);
-        if (!app.loaded.config.smtp.host) {
-          io.stdout.write(`  no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)\n`);
-        }
-      }),
-    );
+    .description(
+      'the main job: serve the archive, watch issues/, and publish and send each issue when it is due (until Ctrl-C); --once does one pass and exits',
+    )
+    .option('--once', 'one pass for system cron and CI: publish what is due, build, send, exit')
+    .option('--port <port>', 'HTTP port (default: server.port, 8080; 0 picks a free one)')
+    .option('--host <host>', 'HTTP address (default: server.host, 127.0.0.1)')
+    .option('--no-serve', 'do not serve HTTP (another process serves the archive)')
+    .action(async (options: { once?: boolean; port?: string; host?: string; serve: boolean }, command: Command) => {
+      if (options.once) {
+        return runBuild(command, {}, 'Published', async (app) => {
+          await sendAndReport(app, context);
+          if (!app.loaded.config.smtp.host) {
+            io.stdout.write(`  no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)\n`);
+          }
+        });
+      }
+      return runStartDaemon(command, context, options);
+    });
 
   registerInitCommand(program, context);
   registerSubscriberCommands(program, context);

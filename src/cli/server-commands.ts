@@ -7,6 +7,7 @@ import { createSubscriptionMailer } from '../deliver/subscription-mailer.ts';
 import { createServer } from '../server/create-server.ts';
 import { checkSiteUrl } from '../server/site-url-check.ts';
 import { LetterpressError } from '../util/errors.ts';
+import type { App } from './app.ts';
 import type { CommandContext } from './command-context.ts';
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -30,6 +31,64 @@ function waitForStopSignal(): Promise<string> {
   });
 }
 
+/**
+ * Wires and starts the HTTP server of an app (archive, feeds, subscription routes) on
+ * `host:port`: shared by `letterpress serve` and the daemon of `letterpress start`.
+ */
+export async function startHttpServer(
+  app: App,
+  options: {
+    port: number;
+    host: string;
+    logger: boolean | object;
+    warn: (message: string) => void;
+    /** Warn when out/ has no archive yet (not for the daemon, whose first pass builds it). */
+    expectBuiltSite?: boolean;
+  },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const { loaded, clock } = app;
+  const { port, host } = options;
+  const store = await app.store();
+  const keyring = await app.keyring();
+  const transport = app.transport();
+  const dkim = loaded.config.sender.dkim;
+  let dkimPrivateKey: string | undefined;
+  if (dkim) {
+    const file = path.resolve(loaded.root, dkim.privateKeyPath);
+    dkimPrivateKey = await readFile(file, 'utf8').catch((error: unknown) => {
+      throw new LetterpressError('E_CONFIG', `sender.dkim.privateKeyPath: cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    });
+  }
+  const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey });
+  const warning = checkSiteUrl(loaded.config.site.url);
+  if (warning !== undefined) options.warn(`warning: ${warning}`);
+  if (options.expectBuiltSite !== false && !existsSync(path.join(loaded.paths.out, 'index.html'))) {
+    options.warn(`${loaded.paths.out} has no index.html yet: run \`letterpress build\` to publish the archive`);
+  }
+  const server = await createServer({
+    loaded,
+    store,
+    keyring,
+    clock,
+    mailer,
+    logger: options.logger,
+    reloadKeyring: () => loadKeyring({ envSecret: loaded.secrets.tokenSecret, store, now: clock.now() }),
+  });
+  try {
+    await server.listen({ port, host });
+  } catch (error) {
+    await server.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new LetterpressError('E_LISTEN', `cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (try --port)' : (error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const address = server.server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return { url: `http://${shownHost}:${actualPort}/`, close: () => server.close() };
+}
+
 /** `letterpress serve` (the subscription server, archive and feeds) and `letterpress secret rotate`. */
 export function registerServerCommands(program: Command, context: CommandContext): void {
   const { io } = context;
@@ -41,54 +100,21 @@ export function registerServerCommands(program: Command, context: CommandContext
     .option('--host <host>', 'address to listen on (default: server.host, 127.0.0.1)')
     .action(async (options: { port?: string; host?: string }, command: Command) => {
       await context.withApp(command, async (app) => {
-        const { loaded, clock } = app;
-        const port = parsePort(options.port, loaded.config.server.port);
-        const host = options.host ?? loaded.config.server.host;
-        const store = await app.store();
-        const keyring = await app.keyring();
-        const transport = app.transport();
-        const dkim = loaded.config.sender.dkim;
-        let dkimPrivateKey: string | undefined;
-        if (dkim) {
-          const file = path.resolve(loaded.root, dkim.privateKeyPath);
-          dkimPrivateKey = await readFile(file, 'utf8').catch((error: unknown) => {
-            throw new LetterpressError('E_CONFIG', `sender.dkim.privateKeyPath: cannot read ${file}: ${(error as Error).message}`, { cause: error });
-          });
-        }
-        const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey });
-        const warning = checkSiteUrl(loaded.config.site.url);
-        if (warning !== undefined) io.stderr.write(`letterpress: warning: ${warning}\n`);
-        if (!existsSync(path.join(loaded.paths.out, 'index.html'))) {
-          io.stderr.write(`letterpress: ${path.relative(io.cwd, loaded.paths.out) || '.'}/ has no index.html yet: run \`letterpress build\` to publish the archive\n`);
-        }
-        const server = await createServer({
-          loaded,
-          store,
-          keyring,
-          clock,
-          mailer,
+        const port = parsePort(options.port, app.loaded.config.server.port);
+        const host = options.host ?? app.loaded.config.server.host;
+        const stopped = waitForStopSignal();
+        const running = await startHttpServer(app, {
+          port,
+          host,
           // Request logs go to stderr as JSON lines, with tokens and addresses redacted.
           logger: { level: 'info', stream: { write: (line: string) => io.stderr.write(line) } },
-          reloadKeyring: () => loadKeyring({ envSecret: loaded.secrets.tokenSecret, store, now: clock.now() }),
+          warn: (message) => io.stderr.write(`letterpress: ${message}\n`),
         });
-        const stopped = waitForStopSignal();
-        try {
-          await server.listen({ port, host });
-        } catch (error) {
-          await server.close();
-          const code = (error as NodeJS.ErrnoException).code;
-          throw new LetterpressError('E_LISTEN', `cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (try --port)' : (error as Error).message}`, {
-            cause: error,
-          });
-        }
-        const address = server.server.address();
-        const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-        const shownHost = host.includes(':') ? `[${host}]` : host;
-        io.stdout.write(`Serving ${path.relative(io.cwd, loaded.paths.out) || '.'}/ and the subscription routes at http://${shownHost}:${actualPort}/ (public URL ${loaded.config.site.url})\n`);
-        io.stdout.write(`  mail goes to ${transport.description}; press Ctrl-C to stop\n`);
+        io.stdout.write(`Serving ${path.relative(io.cwd, app.loaded.paths.out) || '.'}/ and the subscription routes at ${running.url} (public URL ${app.loaded.config.site.url})\n`);
+        io.stdout.write(`  mail goes to ${app.transport().description}; press Ctrl-C to stop\n`);
         const signal = await stopped;
         io.stdout.write(`${signal}: closing (letting requests and emails in flight finish)…\n`);
-        await server.close();
+        await running.close();
         io.stdout.write('Stopped.\n');
       });
     });

@@ -50,7 +50,7 @@ describe('letterpress CLI', () => {
 
   it('start builds the site and says where it is', async () => {
     const root = await project();
-    const result = await runCli(['start'], root);
+    const result = await runCli(['start', '--once'], root);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/Published 2 issues into out\/ in [\d.]+ s: 2 rendered, 0 unchanged\./);
     expect(result.stdout).toContain('out/feed.atom');

@@ -38,7 +38,7 @@ describe('publishing semantics (DESIGN.md §4)', () => {
     await writeFile(path.join(root, 'subs.csv'), 'email,name\nann@example.org,Ann\nben@example.org,\n');
     expect((await runCli(['subscribers', 'import', 'subs.csv'], root, env)).code).toBe(0);
 
-    const first = await runCli(['start'], root, env);
+    const first = await runCli(['start', '--once'], root, env);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('archived');
     expect(first.stdout).toContain('letterpress send <slug>');
@@ -61,9 +61,9 @@ describe('publishing semantics (DESIGN.md §4)', () => {
 
     // Editing and renaming a sent issue rebuilds the site but never sends again.
     await writeFile(path.join(root, 'issues', '2024-33.md'), NEW_ISSUE.replace('A summary.', 'A better summary.'));
-    await runCli(['start'], root, env);
+    await runCli(['start', '--once'], root, env);
     await rename(path.join(root, 'issues', '2024-33.md'), path.join(root, 'issues', 'renamed.md'));
-    const afterRename = await runCli(['start'], root, env);
+    const afterRename = await runCli(['start', '--once'], root, env);
     expect(afterRename.stdout).toContain('kept its slug');
     const states = await statusOf(root);
     expect(states.find((s) => s.slug === '2024-33')).toMatchObject({ state: 'sent', counts: { sent: 3 } });

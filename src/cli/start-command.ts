@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { runDaemon } from '../schedule/daemon.ts';
+import { LetterpressError } from '../util/errors.ts';
+import { createLogger } from '../util/logger.ts';
+import type { CommandContext } from './command-context.ts';
+import { startHttpServer } from './server-commands.ts';
+
+function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new LetterpressError('E_USAGE', `--port ${JSON.stringify(value)}: use a port number from 0 to 65535`);
+  }
+  return Number(value);
+}
+
+/**
+ * `letterpress start` without `--once`: the daemon, until SIGTERM or SIGINT. Logs go to
+ * stdout, one event per line: readable on a terminal, JSON otherwise.
+ */
+export async function runStartDaemon(
+  command: Command,
+  context: CommandContext,
+  options: { port?: string; host?: string; serve: boolean },
+): Promise<void> {
+  const { io } = context;
+  await context.withApp(command, async (app) => {
+    const logger = createLogger({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true });
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, `${signal} received`);
+      stop.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const port = parsePort(options.port, app.loaded.config.server.port);
+      const host = options.host ?? app.loaded.config.server.host;
+      if (!app.loaded.config.smtp.host) {
+        logger.info({ outbox: app.outboxDir }, `no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)`);
+      }
+      await runDaemon({
+        app,
+        logger,
+        signal: stop.signal,
+        sleep: (ms) => delay(ms),
+        startServer: options.serve
+          ? () =>
+              startHttpServer(app, {
+                port,
+                host,
+                logger: false,
+                warn: (message) => logger.warn(message),
+                expectBuiltSite: false,
+              })
+          : undefined,
+      });
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  });
+}

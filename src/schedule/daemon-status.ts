@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../build/write-output.ts';
+
+/** One pass of the daemon, as `letterpress status` shows it. */
+export interface PassSummary {
+  reason: 'start' | 'file' | 'tick' | 'window' | 'once';
+  startedAt: string;
+  finishedAt: string;
+  published: string[];
+  errors: number;
+  sent: number;
+  failed: number;
+  deferred: number;
+}
+
+/** What a running daemon tells `letterpress status` (kept in `data/daemon.json`). */
+export interface DaemonStatus {
+  pid: number;
+  host: string;
+  state: 'running' | 'stopped';
+  startedAt: string;
+  updatedAt: string;
+  url?: string;
+  /** The next cron tick, and the next send window when one is configured. */
+  nextTick?: string;
+  nextWindow?: string;
+  /** Issues not yet due, with when they are. */
+  scheduled: { slug: string; publishAt: string }[];
+  /** Published issues whose email waits for the send window. */
+  waitingForWindow: string[];
+  /** The newest passes first, at most ten. */
+  lastPasses: PassSummary[];
+}
+
+export const DAEMON_STATUS_FILE = 'daemon.json';
+
+/** Writes the status atomically, so `status` never reads half a file. */
+export async function writeDaemonStatus(dataDir: string, status: DaemonStatus): Promise<void> {
+  await writeFileAtomic(path.join(dataDir, DAEMON_STATUS_FILE), `${JSON.stringify(status, null, 1)}\n`);
+}
+
+/** The last status a daemon wrote, or undefined when none ever ran here. */
+export async function readDaemonStatus(dataDir: string): Promise<DaemonStatus | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dataDir, DAEMON_STATUS_FILE), 'utf8')) as DaemonStatus;
+  } catch {
+    return undefined;
+  }
+}

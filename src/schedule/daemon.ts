@@ -1,0 +1,242 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
+import type { BuildReport } from '../build/build-site.ts';
+import { isEditorTemporary } from '../build/list-issue-files.ts';
+import { loadIssues } from '../build/load-issues.ts';
+import type { App } from '../cli/app.ts';
+import type { SendEvent } from '../deliver/run-send.ts';
+import type { SendReport } from '../deliver/send-issue.ts';
+import type { Logger } from '../util/logger.ts';
+import { writeDaemonStatus, type DaemonStatus, type PassSummary } from './daemon-status.ts';
+import { waitUntilSettled } from './wait-until-settled.ts';
+
+export interface DaemonDependencies {
+  app: App;
+  logger: Logger;
+  /** Starts the HTTP server (archive, feeds, subscriptions); the daemon closes it on shutdown. */
+  startServer?: () => Promise<{ url: string; close(): Promise<void> }>;
+  /** Aborted on SIGTERM/SIGINT: stop picking up, let messages in flight finish, exit. */
+  signal: AbortSignal;
+  sleep: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+type PassReason = PassSummary['reason'];
+
+/**
+ * Published issues whose email waits for the send window: planned and not started, and
+ * without a `publish_at` of their own (an explicit time wins over the window).
+ */
+async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
+  const store = await app.store();
+  const waiting = new Set<string>();
+  for (const record of await store.listIssues()) {
+    if (record.state !== 'planned') continue;
+    const { issues } = await loadIssues([path.resolve(app.loaded.root, record.sourceFile)], {
+      root: app.loaded.root,
+      timezone: app.loaded.config.timezone,
+      maxBytes: app.loaded.config.limits.maxIssueBytes,
+    });
+    if (issues[0] && issues[0].issue.publishAt === undefined) waiting.add(record.slug);
+  }
+  return waiting;
+}
+
+/** One pass: publish what is due (store + out/), then send what may go now; logs each step. */
+export async function runPass(
+  app: App,
+  logger: Logger,
+  options: {
+    reason: PassReason;
+    archiveNew?: boolean;
+    holdForWindow: boolean;
+    signal?: AbortSignal;
+    /** Error lines the previous pass already logged. */
+    reported?: ReadonlySet<string>;
+  },
+): Promise<{ summary: PassSummary; build: BuildReport; sends: SendReport[]; waiting: Set<string>; errors: Set<string> }> {
+  const startedAt = new Date(app.clock.now()).toISOString();
+  const build = await app.build(undefined, { archiveNew: options.archiveNew });
+  const errors = new Set<string>();
+  for (const d of build.diagnostics) {
+    if (d.severity !== 'error') continue;
+    const line = `${d.file}:${d.line}:${d.column}: ${d.message}`;
+    errors.add(line);
+    // One line per problem, with file:line:column, so an editor can find it; a file that stays
+    // broken is reported again only after it changed (not at every tick).
+    if (!options.reported?.has(line)) logger.error({ file: d.file, line: d.line, column: d.column, code: d.code }, line);
+  }
+  const published = (build.registered?.added ?? []).filter((entry) => entry.state === 'published').map((entry) => entry.slug);
+  for (const entry of build.registered?.added ?? []) {
+    logger.info({ slug: entry.slug, state: entry.state }, entry.state === 'archived' ? `archived ${entry.slug} (on the site, not emailed)` : `published ${entry.slug}`);
+  }
+  if (build.rendered.length > 0) logger.info({ rendered: build.rendered }, `site rebuilt: ${build.rendered.join(', ')}`);
+
+  const waiting = options.holdForWindow ? await issuesWaitingForWindow(app) : new Set<string>();
+  for (const slug of waiting) logger.info({ slug }, `${slug} waits for the send window`);
+  const onEvent = (event: SendEvent) => {
+    if (event.kind === 'start') logger.info({ slug: event.slug, total: event.total }, `sending ${event.slug} to ${event.total} subscribers`);
+    if (event.kind === 'waiting-for-lease') logger.info({ holder: event.holder }, 'another runner is sending; waiting for the send lease');
+    if (event.kind === 'requeued-orphans') logger.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
+  };
+  const sends = await app.send({ signal: options.signal, hold: waiting, onEvent });
+  for (const report of sends) {
+    const fields = { slug: report.slug, sent: report.sent, failed: report.failed, bounced: report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
+    if (report.stoppedBy) logger.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message}`);
+    else if (report.sent + report.failed + report.bounced + report.skipped + report.deferred > 0) logger.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred`);
+  }
+  const summary: PassSummary = {
+    reason: options.reason,
+    startedAt,
+    finishedAt: new Date(app.clock.now()).toISOString(),
+    published,
+    errors: build.diagnostics.filter((d) => d.severity === 'error').length,
+    sent: sends.reduce((sum, r) => sum + r.sent, 0),
+    failed: sends.reduce((sum, r) => sum + r.failed + r.bounced, 0),
+    deferred: sends.reduce((sum, r) => sum + r.remainingDeferred, 0),
+  };
+  return { summary, build, sends, waiting, errors };
+}
+
+/**
+ * `letterpress start`: the long-lived process. It serves HTTP, watches `issues/` (a change is
+ * picked up once the files have settled) and also looks at every cron tick in case the watcher
+ * missed something; each look is a pass (publish, build, send). Passes never overlap. Sending
+ * takes the store's send lease, so two daemons on one store never send the same rows. On
+ * shutdown it stops picking up, lets messages in flight finish (bounded), and leaves nothing
+ * `sending`.
+ */
+export async function runDaemon(deps: DaemonDependencies): Promise<void> {
+  const { app, logger } = deps;
+  const { config, paths } = app.loaded;
+  const now = deps.now ?? Date.now;
+  const startedAt = new Date(now()).toISOString();
+  const sendAbort = new AbortController();
+  const passes: PassSummary[] = [];
+  let scheduled: { slug: string; publishAt: string }[] = [];
+  let waitingForWindow: string[] = [];
+  let url: string | undefined;
+  let tick: ScheduledTask | undefined;
+  let windowTask: ScheduledTask | undefined;
+  let watcher: FSWatcher | undefined;
+
+  const writeStatus = (state: DaemonStatus['state']) =>
+    writeDaemonStatus(paths.data, {
+      pid: process.pid,
+      host: hostname(),
+      state,
+      startedAt,
+      updatedAt: new Date(now()).toISOString(),
+      url,
+      nextTick: tick?.getNextRun()?.toISOString(),
+      nextWindow: windowTask?.getNextRun()?.toISOString(),
+      scheduled,
+      waitingForWindow,
+      lastPasses: passes.slice(0, 10),
+    }).catch((error: unknown) => logger.warn({ err: error }, 'cannot write data/daemon.json'));
+
+  let pending: PassReason | undefined;
+  let windowOpen = false;
+  let first = true;
+  let reported = new Set<string>();
+  let running: Promise<void> | undefined;
+
+  const loop = async () => {
+    while (pending !== undefined && !deps.signal.aborted) {
+      const reason = pending;
+      pending = undefined;
+      const window = windowOpen;
+      windowOpen = false;
+      try {
+        const settled = await waitUntilSettled({
+          dir: paths.issues,
+          settleMs: config.schedule.settleMs,
+          maxWaitMs: Math.max(10 * config.schedule.settleMs, 10_000),
+          now,
+          sleep: deps.sleep,
+        });
+        if (!settled) logger.warn('issue files keep changing; building what is there now');
+        if (deps.signal.aborted) break;
+        const result = await runPass(app, logger, {
+          reason: window ? 'window' : reason,
+          archiveNew: first && config.schedule.skipMissed,
+          holdForWindow: config.schedule.sendWindow !== undefined && !window,
+          signal: sendAbort.signal,
+          reported,
+        });
+        first = false;
+        reported = result.errors;
+        scheduled = result.build.scheduled;
+        waitingForWindow = [...result.waiting];
+        passes.unshift(result.summary);
+        passes.length = Math.min(passes.length, 10);
+      } catch (error) {
+        // A pass that fails (a store or template problem) is logged; the daemon stays up and
+        // the next change or tick tries again.
+        logger.error({ err: error, code: (error as { code?: string }).code }, `pass failed: ${(error as Error).message}`);
+      }
+      await writeStatus('running');
+    }
+    running = undefined;
+  };
+
+  const request = (reason: PassReason) => {
+    if (deps.signal.aborted) return;
+    pending ??= reason;
+    running ??= loop();
+  };
+
+  const server = deps.startServer ? await deps.startServer() : undefined;
+  if (server) {
+    url = server.url;
+    logger.info({ url }, `archive and subscriptions at ${url}`);
+  }
+  logger.info(
+    { issues: paths.issues, transport: app.transport().description },
+    `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; mail goes to ${app.transport().description}`,
+  );
+
+  try {
+    watcher = watch(paths.issues, { recursive: true }, (_event, name) => {
+      const file = name ? path.basename(name.toString()) : '';
+      if (file && isEditorTemporary(file)) return;
+      request('file');
+    });
+    watcher.on('error', (error) => logger.warn({ err: error }, 'the file watcher failed; the cron tick still picks up changes'));
+  } catch (error) {
+    logger.warn({ err: error }, `cannot watch ${paths.issues}; changes are picked up at each cron tick`);
+  }
+  tick = scheduleCron(config.schedule.tick, () => request('tick'), { timezone: config.timezone, noOverlap: true, name: 'tick' });
+  if (config.schedule.sendWindow) {
+    windowTask = scheduleCron(
+      config.schedule.sendWindow,
+      () => {
+        windowOpen = true;
+        request('window');
+      },
+      { timezone: config.timezone, name: 'send-window' },
+    );
+    logger.info({ nextWindow: windowTask.getNextRun()?.toISOString() }, `new issues are emailed at the send window (${config.schedule.sendWindow}, ${config.timezone})`);
+  }
+  request('start');
+
+  await new Promise<void>((resolve) => {
+    if (deps.signal.aborted) return resolve();
+    deps.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+
+  logger.info('stopping: no new work is picked up; messages in flight finish');
+  watcher?.close();
+  await tick.stop();
+  await windowTask?.stop();
+  sendAbort.abort();
+  const inFlight = running ?? Promise.resolve();
+  const timeoutMs = config.schedule.shutdownTimeoutSeconds * 1000;
+  const finished = await Promise.race([inFlight.then(() => true), deps.sleep(timeoutMs).then(() => false)]);
+  if (!finished) logger.warn(`messages still in flight after ${config.schedule.shutdownTimeoutSeconds} s; they are re-sent by the next run if unconfirmed`);
+  await server?.close();
+  await writeStatus('stopped');
+  logger.info('stopped');
+}

@@ -1,0 +1,90 @@
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { importRows, issueStatus, TEST_SECRET, type IssueStatus, type SubscriberRow } from './send-project.ts';
+import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
+import { createTempProject, runCli } from './temp-project.ts';
+import { spawnDaemon, type DaemonChild, type LogLine } from './daemon-child.ts';
+import type { SMTPServerOptions } from 'smtp-server';
+
+/**
+ * A daemon test's world: a fresh project (shipped config, templates and sample issues, never
+ * built, so the daemon's first pass archives the samples), the given subscribers imported, an
+ * SMTP sink on loopback, and the env that points a child daemon at it with fast settings.
+ */
+export interface DaemonWorld {
+  root: string;
+  sink: SmtpSink;
+  env: Record<string, string>;
+  daemons: DaemonChild[];
+  start(extraArgs?: string[], env?: Record<string, string>): DaemonChild;
+  status(slug: string): Promise<IssueStatus>;
+  dispose(): Promise<void>;
+}
+
+export async function createDaemonWorld(
+  rows: readonly SubscriberRow[],
+  options: { env?: Record<string, string>; smtp?: SMTPServerOptions; sink?: SmtpSink } = {},
+): Promise<DaemonWorld> {
+  const sink = options.sink ?? (await startSmtpSink(options.smtp));
+  const env: Record<string, string> = {
+    LETTERPRESS_SMTP_URL: sink.url,
+    LETTERPRESS_SECRET: TEST_SECRET,
+    LETTERPRESS_SCHEDULE_TICK: '* * * * * *',
+    LETTERPRESS_SCHEDULE_SETTLEMS: '200',
+    LETTERPRESS_SERVER_PORT: '0',
+    ...options.env,
+  };
+  const root = await createTempProject();
+  await importRows(root, rows, env);
+  const daemons: DaemonChild[] = [];
+  return {
+    root,
+    sink,
+    env,
+    daemons,
+    start(extraArgs = ['--port', '0'], extraEnv = {}) {
+      const daemon = spawnDaemon(root, { ...env, ...extraEnv }, extraArgs);
+      daemons.push(daemon);
+      return daemon;
+    },
+    status: (slug) => issueStatus(root, slug, env),
+    async dispose() {
+      await Promise.all(daemons.map((daemon) => daemon.kill()));
+      if (!options.sink) await sink.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The first pass is over once both samples are archived (the fresh store's backlog). */
+export async function waitForFirstPass(daemon: DaemonChild): Promise<void> {
+  await daemon.waitFor((line) => line.slug === '2024-18' && line.state === 'archived', 20_000, 'the sample 2024-18 archived');
+  await daemon.waitFor((line) => line.slug === '2024-32' && line.state === 'archived', 20_000, 'the sample 2024-32 archived');
+}
+
+/** `status --json` of every issue. */
+export async function allStatus(root: string, env: Record<string, string>): Promise<IssueStatus[]> {
+  const result = await runCli(['status', '--json'], root, env);
+  if (result.code !== 0) throw new Error(`status failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as IssueStatus[];
+}
+
+/** Polls `check` until it holds or `timeoutMs` passes (then throws with `what`). */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export const readText = (file: string) => readFile(file, 'utf8').catch(() => '');
+export const outFile = (root: string, ...parts: string[]) => path.join(root, 'out', ...parts);
+export const logText = (lines: readonly LogLine[]) => lines.map((line) => JSON.stringify(line)).join('\n');
