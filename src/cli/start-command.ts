@@ -40,11 +40,11 @@ export async function runStartDaemon(
       if (!app.loaded.config.smtp.host) {
         logger.info({ outbox: app.outboxDir }, `no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)`);
       }
-      await runDaemon({
+      const { finished } = await runDaemon({
         app,
         logger,
         signal: stop.signal,
-        sleep: (ms) => delay(ms),
+        sleep: (ms, signal) => delay(ms, undefined, { signal }),
         startServer: options.serve
           ? () =>
               startHttpServer(app, {
@@ -56,6 +56,14 @@ export async function runStartDaemon(
               })
           : undefined,
       });
+      if (!finished) {
+        // The shutdown timeout bounds the stop: SMTP transactions that still hang are given up
+        // on as a crash would give them up. Closing the app would wait for them (the transport
+        // waits for busy connections, up to smtp.timeouts.socketMs), so the process ends here.
+        // Their rows stay `sending` under this dead process's lease; the next run puts them back
+        // in the queue (at most one duplicate per connection, with the same Message-ID).
+        process.exit(0);
+      }
     } finally {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);

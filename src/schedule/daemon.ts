@@ -19,7 +19,11 @@ export interface DaemonDependencies {
   startServer?: () => Promise<{ url: string; close(): Promise<void> }>;
   /** Aborted on SIGTERM/SIGINT: stop picking up, let messages in flight finish, exit. */
   signal: AbortSignal;
-  sleep: (ms: number) => Promise<void>;
+  /**
+   * Waits `ms`. When `signal` aborts, the wait ends early (resolving or rejecting, either is
+   * fine): the shutdown timer must not keep the process alive after a clean stop.
+   */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
 }
 
@@ -108,7 +112,7 @@ export async function runPass(
  * shutdown it stops picking up, lets messages in flight finish (bounded), and leaves nothing
  * `sending`.
  */
-export async function runDaemon(deps: DaemonDependencies): Promise<void> {
+export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: boolean }> {
   const { app, logger } = deps;
   const { config, paths } = app.loaded;
   const now = deps.now ?? Date.now;
@@ -234,9 +238,22 @@ export async function runDaemon(deps: DaemonDependencies): Promise<void> {
   sendAbort.abort();
   const inFlight = running ?? Promise.resolve();
   const timeoutMs = config.schedule.shutdownTimeoutSeconds * 1000;
-  const finished = await Promise.race([inFlight.then(() => true), deps.sleep(timeoutMs).then(() => false)]);
+  // The timeout's timer is cancelled once the pass is done: left running it would keep the
+  // process alive for the whole timeout after a clean stop.
+  const timeout = new AbortController();
+  const finished = await Promise.race([
+    inFlight.then(() => true),
+    deps.sleep(timeoutMs, timeout.signal).then(
+      () => false,
+      () => false,
+    ),
+  ]);
+  timeout.abort();
   if (!finished) logger.warn(`messages still in flight after ${config.schedule.shutdownTimeoutSeconds} s; they are re-sent by the next run if unconfirmed`);
   await server?.close();
   await writeStatus('stopped');
   logger.info('stopped');
+  // `finished: false`: a pass is still waiting on SMTP after the timeout. The caller must not
+  // wait for it (closing the app would: up to smtp.timeouts.socketMs).
+  return { finished };
 }
