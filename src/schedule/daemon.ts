@@ -76,6 +76,9 @@ export async function runPass(
   for (const entry of build.registered?.added ?? []) {
     logger.info({ slug: entry.slug, state: entry.state }, entry.state === 'archived' ? `archived ${entry.slug} (on the site, not emailed)` : `published ${entry.slug}`);
   }
+  if (build.registered?.backlog) {
+    logger.info('these issues were there before the store: they stay on the site and are never emailed; to email one: letterpress send <slug>');
+  }
   if (build.rendered.length > 0) logger.info({ rendered: build.rendered }, `site rebuilt: ${build.rendered.join(', ')}`);
 
   const waiting = options.holdForWindow ? await issuesWaitingForWindow(app) : new Set<string>();
