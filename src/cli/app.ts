@@ -7,7 +7,7 @@ import { buildSite, type BuildProgress, type BuildReport } from '../build/build-
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
 import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
-import { createHolderId } from '../deliver/runner-lease.ts';
+import { acquireRunnerLease, createHolderId } from '../deliver/runner-lease.ts';
 import { runSend, type SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import { createSmtpTransport } from '../deliver/smtp-transport.ts';
@@ -54,6 +54,9 @@ export interface App {
   outboxDir: string;
   close(): Promise<void>;
 }
+
+/** The lease that serialises recording issues in the store (publishing), across processes. */
+const PUBLISH_LEASE = 'publish';
 
 const abortableSleep = async (ms: number, signal?: AbortSignal) => {
   try {
@@ -126,19 +129,31 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       clock,
       onProgress,
       register: async (entries) => {
-        const report = await registerDueIssues(opened, entries, {
-          now: clock.now(),
-          fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
-          explicit: options.publish,
-          archiveNew: options.archiveNew,
+        // Two processes recording issues at once (two daemons, a daemon and a `build`) could
+        // otherwise both see a new store and disagree about the backlog: take turns.
+        const lease = await acquireRunnerLease(PUBLISH_LEASE, createHolderId(), {
+          store: opened,
+          clock,
+          sleep: (ms) => sleep(ms),
+          leaseMs: 30_000,
         });
-        // "Planned when published": the recipients are the subscribers active right now.
-        for (const { slug, state } of report.added) {
-          if (state !== 'published') continue;
-          await opened.planDeliveries(slug, clock.now().toISOString());
-          await opened.setIssueState(slug, 'planned');
+        try {
+          const report = await registerDueIssues(opened, entries, {
+            now: clock.now(),
+            fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
+            explicit: options.publish,
+            archiveNew: options.archiveNew,
+          });
+          // "Planned when published": the recipients are the subscribers active right now.
+          for (const { slug, state } of report.added) {
+            if (state !== 'published') continue;
+            await opened.planDeliveries(slug, clock.now().toISOString());
+            await opened.setIssueState(slug, 'planned');
+          }
+          return report;
+        } finally {
+          await lease.release();
         }
-        return report;
       },
     });
   };
