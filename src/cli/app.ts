@@ -75,7 +75,6 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   const outboxDir = path.join(loaded.paths.data, 'outbox');
   let store: Promise<Store> | undefined;
   let transport: Transport | undefined;
-  let keyring: Promise<Keyring> | undefined;
 
   const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root }));
 
@@ -104,10 +103,10 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     return transport;
   };
 
+  // Read afresh each time (one small query): after `letterpress secret rotate`, the next send
+  // run of a long-lived daemon signs with the new key.
   const getKeyring = () =>
-    (keyring ??= getStore().then((opened) =>
-      loadKeyring({ envSecret: loaded.secrets.tokenSecret, store: opened, now: clock.now() }),
-    ));
+    getStore().then((opened) => loadKeyring({ envSecret: loaded.secrets.tokenSecret, store: opened, now: clock.now() }));
 
   const readDkimKey = async (): Promise<string | undefined> => {
     const dkim = loaded.config.sender.dkim;

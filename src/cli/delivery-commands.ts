@@ -100,7 +100,8 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .option('--no-build', 'do not rebuild out/ first')
     .action(async (slug: string | undefined, options: { dryRun?: boolean; to?: string; build: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
-        if (options.build) {
+        // A dry run or a test copy changes nothing: no build, so nothing is recorded or planned.
+        if (options.build && !options.dryRun && options.to === undefined) {
           const report = await app.build();
           for (const d of report.diagnostics.filter((x) => x.severity === 'error')) io.stderr.write(`${formatDiagnostic(d)}\n`);
           reportRegistration(app, context, report.registered);

@@ -10,6 +10,9 @@ import { LetterpressError } from '../util/errors.ts';
 import type { App } from './app.ts';
 import type { CommandContext } from './command-context.ts';
 
+/** How often a running server re-reads the signing keys (after `secret rotate`). */
+const KEYRING_REFRESH_MS = 60_000;
+
 function parsePort(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
@@ -60,6 +63,17 @@ export async function startHttpServer(
     });
   }
   const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey });
+  // The mailer and the routes hold this one key ring: refreshing it in place makes a key added
+  // by `letterpress secret rotate` sign new links within a minute, with no restart.
+  const refresh = setInterval(() => {
+    loadKeyring({ envSecret: loaded.secrets.tokenSecret, store, now: clock.now() }).then(
+      (fresh) => Object.assign(keyring, fresh),
+      () => {
+        // The store is busy or gone; the current keys stay in use and the next refresh retries.
+      },
+    );
+  }, KEYRING_REFRESH_MS);
+  refresh.unref();
   const warning = checkSiteUrl(loaded.config.site.url);
   if (warning !== undefined) options.warn(`warning: ${warning}`);
   if (options.expectBuiltSite !== false && !existsSync(path.join(loaded.paths.out, 'index.html'))) {
@@ -77,6 +91,7 @@ export async function startHttpServer(
   try {
     await server.listen({ port, host });
   } catch (error) {
+    clearInterval(refresh);
     await server.close();
     const code = (error as NodeJS.ErrnoException).code;
     throw new LetterpressError('E_LISTEN', `cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (try --port)' : (error as Error).message}`, {
@@ -86,7 +101,13 @@ export async function startHttpServer(
   const address = server.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${shownHost}:${actualPort}/`, close: () => server.close() };
+  return {
+    url: `http://${shownHost}:${actualPort}/`,
+    close: async () => {
+      clearInterval(refresh);
+      await server.close();
+    },
+  };
 }
 
 /** `letterpress serve` (the subscription server, archive and feeds) and `letterpress secret rotate`. */
@@ -132,7 +153,7 @@ export function registerServerCommands(program: Command, context: CommandContext
         if (app.loaded.secrets.tokenSecret !== undefined) {
           io.stdout.write('  note: LETTERPRESS_SECRET is set, so it keeps signing new links; unset it to sign with the stored keys.\n');
         }
-        io.stdout.write('  a running `letterpress serve` picks the new key up by itself.\n');
+        io.stdout.write('  a running `letterpress serve` or daemon signs with it within a minute, by itself.\n');
       });
     });
 }

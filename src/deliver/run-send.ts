@@ -130,6 +130,7 @@ export async function runSend(
     sleep: (ms) => deps.sleep(ms, deps.signal),
     leaseMs,
     onWait: (holder, until) => deps.onEvent?.({ kind: 'waiting-for-lease', holder, until }),
+    signal: deps.signal,
   });
   const signal = deps.signal ? AbortSignal.any([deps.signal, lease.lost]) : lease.lost;
   try {

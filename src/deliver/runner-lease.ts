@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { LeaseStore } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
+import { LetterpressError } from '../util/errors.ts';
 
 /** A held lease: `lost` aborts if a renewal fails (another runner took over after we stalled). */
 export interface RunnerLease {
@@ -19,6 +20,8 @@ export interface LeaseDependencies {
   onWait?: (holder: string, until: string) => void;
   /** Whether the process behind a holder id still runs; defaults to a local pid check. */
   isHolderAlive?: (holder: string) => boolean;
+  /** Stops waiting (Ctrl-C, shutdown): the wait ends with E_ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** A holder id that names this process: `host:pid:random`. */
@@ -53,6 +56,9 @@ export async function acquireRunnerLease(name: string, holder: string, deps: Lea
   const untilFrom = (now: Date) => new Date(now.getTime() + deps.leaseMs).toISOString();
   let warned = false;
   for (;;) {
+    if (deps.signal?.aborted) {
+      throw new LetterpressError('E_ABORTED', `stopped while waiting for the "${name}" lease; nothing was sent`);
+    }
     const now = deps.clock.now();
     if (await deps.store.acquireLease(name, holder, untilFrom(now), now.toISOString())) break;
     const current = await deps.store.getLease?.(name);

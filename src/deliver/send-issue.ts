@@ -79,12 +79,16 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   const progress = () => deps.onProgress?.({ slug, done, total, ...tally });
 
   const stopped = () => stoppedBy !== undefined || deps.signal?.aborted === true;
+  // Ends a wait for retries at once when the run stops (shutdown, or a session error).
+  const stopController = new AbortController();
+  const stopSignal = deps.signal ? AbortSignal.any([deps.signal, stopController.signal]) : stopController.signal;
   /** The first failure that ends the run is the one reported; every worker stops claiming. */
   const stopWith = (error: unknown, code: string) => {
     stoppedBy ??=
       error instanceof LetterpressError
         ? error
         : new LetterpressError(code, `sending failed: ${(error as Error).message}`, { cause: error });
+    stopController.abort();
   };
 
   /** Claims the next batch; when nothing is claimable, waits for due retries within the bound. */
@@ -98,14 +102,19 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         now: iso(now),
         leaseUntil: iso(new Date(now.getTime() + deps.leaseMs)),
       });
-      if (claimed.length > 0) {
-        for (const row of claimed) held.add(row.delivery.id);
-        local.push(...claimed);
+      // A row this run still has in flight can come back when its lease lapsed during a slow
+      // batch: it is already being sent, so it must not be sent a second time.
+      const fresh = claimed.filter((row) => !held.has(row.delivery.id));
+      if (fresh.length > 0) {
+        for (const row of fresh) held.add(row.delivery.id);
+        local.push(...fresh);
         // SQLite calls are synchronous and a fast transport answers at once: give timers and
         // I/O (lease renewal, an HTTP server in the same process) a turn once per batch.
         await yieldToEventLoop();
         return;
       }
+      // Only rows already in flight came back (the claim renewed their leases): claim again.
+      if (claimed.length > 0) continue;
       const next = await store.nextDeferredAt(slug);
       if (next === undefined) {
         exhausted = true;
@@ -117,7 +126,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         exhausted = true;
         return;
       }
-      await deps.sleep(Math.max(0, dueAt - clock.now().getTime()), deps.signal);
+      await deps.sleep(Math.max(0, dueAt - clock.now().getTime()), stopSignal);
     }
   };
 

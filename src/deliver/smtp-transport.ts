@@ -254,6 +254,10 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
   };
 
   const pump = () => {
+    // A session error stops the run that met it, not the process: once every message of that
+    // run has been answered, the next send (the next daemon pass, a confirmation email) tries
+    // the server afresh — a relay that restarted is usable again.
+    if (sessionError && queue.length === 0 && slots.every((slot) => !slot.busy)) sessionError = undefined;
     for (const slot of slots) {
       if (slot.busy || queue.length === 0) continue;
       const job = queue.shift()!;

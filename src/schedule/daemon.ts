@@ -180,6 +180,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
         passes.unshift(result.summary);
         passes.length = Math.min(passes.length, 10);
       } catch (error) {
+        if ((error as { code?: string }).code === 'E_ABORTED' && deps.signal.aborted) break;
         // A pass that fails (a store or template problem) is logged; the daemon stays up and
         // the next change or tick tries again.
         logger.error({ err: error, code: (error as { code?: string }).code }, `pass failed: ${(error as Error).message}`);

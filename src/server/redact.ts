@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /**
  * What the server's logs may show of a request: never an address or a token in clear, since
@@ -22,10 +22,16 @@ export function redactUrl(url: string): string {
     .replace(/(^|&)(token|email)=[^&]*/gi, '$1$2=…')}`;
 }
 
-/** An address as logs show it: the first character of the local part, the domain, and a short hash to tell addresses apart. */
+/**
+ * Keyed per process: the short hash tells addresses apart within one run's logs, but nobody
+ * holding the logs can confirm a guessed address by hashing it (a plain hash would allow that).
+ */
+const LOG_HASH_KEY = randomBytes(32);
+
+/** An address as logs show it: the first character of the local part, the domain, and a short keyed hash to tell addresses apart. */
 export function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');
-  const hash = createHash('sha256').update(email.toLowerCase(), 'utf8').digest('hex').slice(0, 10);
+  const hash = createHmac('sha256', LOG_HASH_KEY).update(email.toLowerCase(), 'utf8').digest('hex').slice(0, 10);
   if (at <= 0) return `***#${hash}`;
   return `${email.slice(0, 1)}***@${email.slice(at + 1)}#${hash}`;
 }

@@ -5,6 +5,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { LetterpressError } from '../util/errors.ts';
 import { loadMigrations, loadQueries, type Migration } from './load-sql.ts';
+import { emailKey } from './email-address.ts';
 import type {
   Delivery,
   DeliveryCounts,
@@ -183,10 +184,8 @@ function describeSqliteError(code: string, message: string): string {
   return message;
 }
 
-/** Case-insensitive identity of an address: the UNIQUE key column and the suppression hash input. */
-function toEmailKey(email: string): string {
-  return email.toLowerCase();
-}
+/** Case-insensitive identity of an address (the one rule, `emailKey`): the UNIQUE key column and the suppression hash input. */
+const toEmailKey = emailKey;
 
 function hashEmailKey(emailKey: string): string {
   return createHash('sha256').update(emailKey, 'utf8').digest('hex');
@@ -277,6 +276,9 @@ class SqliteStore implements Store {
     const emailKey = toEmailKey(input.email);
     const existing = this.#sql.subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
     if (existing === undefined) return this.#insertSubscriber(input, emailKey, at);
+    // A web form only ever adds: what a visitor types never changes a subscriber already on
+    // file (an active one must not drop back to pending because someone used the form).
+    if (input.source === 'form') return { outcome: 'unchanged', subscriber: existing };
     if (STICKY_STATUSES.has(existing.status) && input.status !== existing.status && input.resubscribe !== true) {
       return { outcome: 'refused', subscriber: existing, reason: describeRefusal(existing) };
     }
