@@ -43,6 +43,8 @@ export interface App {
   store(): Promise<Store>;
   transport(): Transport;
   keyring(): Promise<Keyring>;
+  /** The PEM of `sender.dkim.privateKeyPath`, or undefined when DKIM is off (E_CONFIG names an unreadable file). */
+  dkimPrivateKey(): Promise<string | undefined>;
   send(options?: {
     slug?: string;
     signal?: AbortSignal;
@@ -165,6 +167,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     store: getStore,
     transport: getTransport,
     keyring: getKeyring,
+    dkimPrivateKey: readDkimKey,
     async send(options = {}) {
       const opened = await getStore();
       return runSend(

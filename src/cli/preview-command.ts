@@ -4,28 +4,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.ts';
 import { DEFAULT_PREVIEW_PORT, newestIssueFile, startPreviewServer } from '../server/preview-server.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { parsePort, waitForStopSignal } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
-
-/** Resolves when the process is asked to stop (Ctrl+C, or a service manager's SIGTERM). */
-function untilStopped(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^[0-9]{1,5}$/.test(value) || port > 65535) {
-    throw new LetterpressError('E_USAGE', `--port must be a number from 0 to 65535, got "${value}"`);
-  }
-  return port;
-}
 
 /**
  * `letterpress preview [file]`: the editor's live preview of one issue file (the newest in
@@ -35,7 +15,7 @@ function parsePort(value: string): number {
 export function registerPreviewCommand(
   program: Command,
   context: CommandContext,
-  waitForStop: () => Promise<void> = untilStopped,
+  waitForStop: () => Promise<unknown> = waitForStopSignal,
 ): void {
   program
     .command('preview')
@@ -45,7 +25,7 @@ export function registerPreviewCommand(
     .action(async (file: string | undefined, options: { port: string }, command: Command) => {
       const { io } = context;
       const loaded = await loadConfig({ root: context.rootOf(command), env: io.env });
-      const port = parsePort(options.port);
+      const port = parsePort(options.port, DEFAULT_PREVIEW_PORT);
       const target = file !== undefined ? path.resolve(io.cwd, file) : await newestIssueFile(loaded.paths.issues);
       if (target === undefined) {
         throw new LetterpressError(

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadKeyring, rotateKeyring } from '../deliver/keyring.ts';
@@ -8,31 +7,12 @@ import { createServer } from '../server/create-server.ts';
 import { checkSiteUrl } from '../server/site-url-check.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { App } from './app.ts';
+import { parsePort, waitForStopSignal } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
 
 /** How often a running server re-reads the signing keys (after `secret rotate`). */
 const KEYRING_REFRESH_MS = 60_000;
 
-function parsePort(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new LetterpressError('E_USAGE', `--port ${JSON.stringify(value)}: use a port number from 0 to 65535`);
-  }
-  return Number(value);
-}
-
-/** Resolves on the first SIGINT or SIGTERM, and stops listening for both. */
-function waitForStopSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      resolve(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
 
 /**
  * Wires and starts the HTTP server of an app (archive, feeds, subscription routes) on
@@ -54,14 +34,7 @@ export async function startHttpServer(
   const store = await app.store();
   const keyring = await app.keyring();
   const transport = app.transport();
-  const dkim = loaded.config.sender.dkim;
-  let dkimPrivateKey: string | undefined;
-  if (dkim) {
-    const file = path.resolve(loaded.root, dkim.privateKeyPath);
-    dkimPrivateKey = await readFile(file, 'utf8').catch((error: unknown) => {
-      throw new LetterpressError('E_CONFIG', `sender.dkim.privateKeyPath: cannot read ${file}: ${(error as Error).message}`, { cause: error });
-    });
-  }
+  const dkimPrivateKey = await app.dkimPrivateKey();
   const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey });
   // The mailer and the routes hold this one key ring: refreshing it in place makes a key added
   // by `letterpress secret rotate` sign new links within a minute, with no restart.

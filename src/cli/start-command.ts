@@ -2,18 +2,11 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { runDaemon } from '../schedule/daemon.ts';
-import { LetterpressError } from '../util/errors.ts';
 import { createLogger } from '../util/logger.ts';
+import { parsePort } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
 import { startHttpServer } from './server-commands.ts';
 
-function parsePort(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new LetterpressError('E_USAGE', `--port ${JSON.stringify(value)}: use a port number from 0 to 65535`);
-  }
-  return Number(value);
-}
 
 /**
  * `letterpress start` without `--once`: the daemon, until SIGTERM or SIGINT. Logs go to

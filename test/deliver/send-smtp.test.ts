@@ -176,7 +176,7 @@ describe(`send ${SLUG} to ${ACTIVE} subscribers over SMTP`, () => {
   });
 
   it('has exactly one List-Unsubscribe (http URL with a token) and the One-Click List-Unsubscribe-Post', () => {
-    for (const { message, mail } of parsed) {
+    for (const { message } of parsed) {
       const lines = headerLines(message.raw);
       const unsubscribe = lines.filter((line) => /^List-Unsubscribe:/i.test(line));
       expect(unsubscribe).toHaveLength(1);

@@ -169,7 +169,7 @@ describe('letterpress preview', () => {
       const missing = await runCli(['preview', 'issues/nope.md', '--port', '0'], empty);
       expect(missing.stderr).toContain('issues/nope.md: no such file');
       const badPort = await runCli(['preview', '--port', 'http'], empty);
-      expect(badPort.stderr).toContain('--port must be a number');
+      expect(badPort.stderr).toContain('--port "http": use a port number from 0 to 65535');
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
