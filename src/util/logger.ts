@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { prettyFactory } from 'pino-pretty';
 
 export type { Logger };
 
@@ -11,13 +11,13 @@ export type { Logger };
 export function createLogger(options: { write: (line: string) => void; pretty: boolean; level?: string }): Logger {
   const level = options.level ?? 'info';
   if (!options.pretty) return pino({ level, base: undefined }, { write: options.write });
-  const stream = pretty({
+  // pino-pretty's own stream wants a real Writable (it calls `.on`); formatting each JSON line
+  // ourselves keeps output synchronous and lets any `write` function be the destination.
+  const prettify = prettyFactory({
     colorize: true,
     translateTime: 'SYS:HH:MM:ss',
     ignore: 'pid,hostname',
     singleLine: true,
-    destination: { write: (line: string) => options.write(line) } as unknown as NodeJS.WritableStream,
-    sync: true,
   });
-  return pino({ level, base: undefined }, stream);
+  return pino({ level, base: undefined }, { write: (line: string) => options.write(prettify(line)) });
 }
