@@ -21,7 +21,10 @@ import { LetterpressError } from '../util/errors.ts';
 
 /** The process-level facts every command receives instead of reading globals. */
 export interface AppEnvironment {
+  /** The project root (found by the CLI; relative paths in the config resolve against it). */
   root: string;
+  /** The working directory, only for naming files in messages (default: the root). */
+  cwd?: string;
   env: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
   /** Replaces the configured transport (tests, benchmarks). */
@@ -70,7 +73,7 @@ const abortableSleep = async (ms: number, signal?: AbortSignal) => {
 
 /** The one place where configuration and implementations are put together. */
 export async function createApp(environment: AppEnvironment): Promise<App> {
-  const loaded = await loadConfig({ root: environment.root, env: environment.env });
+  const loaded = await loadConfig({ root: environment.root, env: environment.env, cwd: environment.cwd });
   const clock = environment.clock ?? systemClock;
   const sleep = environment.sleep ?? abortableSleep;
   const random = environment.random ?? Math.random;

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { findProjectRoot } from '../config/find-project-root.ts';
+import { findUnknownEnvVariables, loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { createApp, type App, type AppEnvironment } from './app.ts';
 import type { CliIo } from './main.ts';
 
@@ -7,9 +9,34 @@ import type { CliIo } from './main.ts';
 export interface CommandContext {
   io: CliIo;
   setExitCode(code: number): void;
-  /** Creates the app for the command's `--root`, runs `fn`, and always closes the app. */
+  /** Creates the app for the command's project, runs `fn`, and always closes the app. */
   withApp<T>(command: Command, fn: (app: App) => Promise<T>): Promise<T>;
+  /** Loads the config of the command's project (for commands that need no store). */
+  loadConfig(command: Command): Promise<LoadedConfig>;
+  /**
+   * The command's project root: the one found for it before it ran, or (for a command that
+   * runs without a project, such as `init`) `--root`, else the working directory.
+   */
   rootOf(command: Command): string;
+  /**
+   * Runs before every command's action (the program's preAction hook): warns about unknown
+   * `LETTERPRESS_*` variables and finds the project, unless the command runs without one.
+   */
+  prepare(command: Command): Promise<void>;
+}
+
+type OptionTest = (options: Record<string, unknown>) => boolean;
+
+const withoutProject = new WeakMap<Command, OptionTest>();
+
+/**
+ * Declares that `command` needs no project tree (it works from the store and the environment,
+ * or creates the project), so no `config/letterpress.json` is searched for; with `when`, only
+ * for the options it accepts (`config --env`). One line per command, next to its definition.
+ */
+export function runsWithoutProject<C extends Command>(command: C, when: OptionTest = () => true): C {
+  withoutProject.set(command, when);
+  return command;
 }
 
 /** Builds the context; `overrides` lets tests and benchmarks swap the transport or the clock. */
@@ -18,13 +45,25 @@ export function createCommandContext(
   setExitCode: (code: number) => void,
   overrides: Omit<AppEnvironment, 'root' | 'env'> = {},
 ): CommandContext {
-  const rootOf = (command: Command): string => path.resolve(io.cwd, command.optsWithGlobals().root as string);
+  const found = new WeakMap<Command, string>();
+  const givenRoot = (command: Command): string | undefined => command.optsWithGlobals().root as string | undefined;
+  const rootOf = (command: Command): string => found.get(command) ?? path.resolve(io.cwd, givenRoot(command) ?? '.');
   return {
     io,
     setExitCode,
     rootOf,
+    async prepare(command) {
+      for (const { name, suggestion } of findUnknownEnvVariables(io.env)) {
+        io.stderr.write(
+          `letterpress: warning: ${name} is not a Letterpress variable and is ignored; ${suggestion ? `did you mean ${suggestion}?` : '`letterpress config --env` lists the known ones'}\n`,
+        );
+      }
+      if (withoutProject.get(command)?.(command.opts())) return;
+      found.set(command, await findProjectRoot({ cwd: io.cwd, root: givenRoot(command) }));
+    },
+    loadConfig: (command) => loadConfig({ root: rootOf(command), env: io.env, cwd: io.cwd }),
     async withApp(command, fn) {
-      const app = await createApp({ ...overrides, root: rootOf(command), env: io.env });
+      const app = await createApp({ ...overrides, root: rootOf(command), env: io.env, cwd: io.cwd });
       try {
         return await fn(app);
       } finally {

@@ -15,7 +15,7 @@ import {
   type ScaffoldFile,
 } from '../config/scaffold-project.ts';
 import { LetterpressError } from '../util/errors.ts';
-import type { CommandContext } from './command-context.ts';
+import { runsWithoutProject, type CommandContext } from './command-context.ts';
 
 /** The templates that ship with the package, copied into every new project. */
 const SHIPPED_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
@@ -198,7 +198,7 @@ function summarizeWritten(written: readonly string[]): string[] {
 /** Registers `letterpress init [dir]`. */
 export function registerInitCommand(program: Command, context: CommandContext): void {
   const { io } = context;
-  program
+  const init = program
     .command('init')
     .description('start a new newsletter: write config/, templates/, issues/ (with an example draft) and .gitignore')
     .argument('[dir]', 'where to create the project (default: the current directory, or --root)')
@@ -237,4 +237,5 @@ export function registerInitCommand(program: Command, context: CommandContext): 
       io.stdout.write(`  npx letterpress subscribers add you@example.org   # your first reader\n`);
       io.stdout.write(`  npx letterpress start                             # publish and send what is due (start --once: one pass)\n`);
     });
+  runsWithoutProject(init);
 }

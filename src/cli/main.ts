@@ -3,11 +3,11 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { checkIssues } from '../build/check-issues.ts';
 import { listIssueFiles } from '../build/list-issue-files.ts';
-import { listEnvOverrides, loadConfig } from '../config/load-config.ts';
+import { ENV_SHORTCUTS, findUnknownEnvVariables, listEnvOverrides } from '../config/load-config.ts';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { AppEnvironment } from './app.ts';
-import { createCommandContext } from './command-context.ts';
+import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
 import { registerPreviewCommand } from './preview-command.ts';
@@ -57,12 +57,16 @@ function createProgram(
   const program = new Command('letterpress')
     .description('Markdown issue files in, a newsletter out: email, web archive and Atom/RSS/JSON feeds.')
     .version(PACKAGE_VERSION, '-V, --version', 'print the version')
-    .option('--root <dir>', 'project root (config/, issues/, templates/, out/, data/)', '.')
+    .option(
+      '--root <dir>',
+      'project root (config/, issues/, templates/, out/, data/); default: the nearest directory at or above this one that holds config/letterpress.json',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .exitOverride();
-
-  const rootOf = (command: Command): string => path.resolve(io.cwd, command.optsWithGlobals().root as string);
+    .exitOverride()
+    // Every command's action runs after this: the project is found (or the command declared
+    // with runsWithoutProject skips it) before anything is read or created.
+    .hook('preAction', (_program, actionCommand) => context.prepare(actionCommand));
 
   const runBuild = async (command: Command, options: { strict?: boolean; json?: boolean }, verb: string, then?: (app: import('./app.ts').App) => Promise<void>) =>
     context.withApp(command, async (app) => {
@@ -111,7 +115,7 @@ function createProgram(
     .argument('[files...]', 'issue files to check')
     .option('--json', 'print [{file, line, column, severity, code, message}]')
     .action(async (files: string[], options: { json?: boolean }, command: Command) => {
-      const loaded = await loadConfig({ root: rootOf(command), env: io.env });
+      const loaded = await context.loadConfig(command);
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
@@ -152,18 +156,27 @@ function createProgram(
   registerPreviewCommand(program, context);
   registerServerCommands(program, context);
 
-  program
+  const configCommand = program
     .command('config')
     .description('print the effective configuration (config file + LETTERPRESS_* env overrides)')
-    .option('--env', 'list the environment variable of every config key instead')
+    .option('--env', 'list the environment variable of every config key, and any unknown LETTERPRESS_* set here, instead')
     .action(async (options: { env?: boolean }, command: Command) => {
       if (options.env) {
         for (const { key, env } of listEnvOverrides()) io.stdout.write(`${env.padEnd(40)} ${key}\n`);
+        for (const { env, meaning } of ENV_SHORTCUTS) io.stdout.write(`${env.padEnd(40)} ${meaning}\n`);
+        const unknown = findUnknownEnvVariables(io.env);
+        if (unknown.length) {
+          io.stdout.write(`\nSet here but unknown (ignored):\n`);
+          for (const { name, suggestion } of unknown) {
+            io.stdout.write(`${name.padEnd(40)} ${suggestion ? `did you mean ${suggestion}?` : 'no similar name'}\n`);
+          }
+        }
         return;
       }
-      const loaded = await loadConfig({ root: rootOf(command), env: io.env });
+      const loaded = await context.loadConfig(command);
       io.stdout.write(`${JSON.stringify(loaded.config, null, 2)}\n`);
     });
+  runsWithoutProject(configCommand, (options) => options.env === true);
 
   return program;
 }
@@ -191,7 +204,10 @@ export async function main(
       return error.exitCode;
     }
     if (error instanceof LetterpressError) {
-      io.stderr.write(`letterpress: ${error.message}${error.code.startsWith('E_') ? ` [${error.code}]` : ''}\n`);
+      // The code goes on the first line; what follows it (an excerpt with a caret) stays as it is.
+      const [first, ...rest] = error.message.split('\n');
+      const code = error.code.startsWith('E_') ? ` [${error.code}]` : '';
+      io.stderr.write(`letterpress: ${first}${code}\n${rest.map((line) => `${line}\n`).join('')}`);
       return 1;
     }
     io.stderr.write(`letterpress: unexpected error: ${(error as Error).stack ?? String(error)}\n`);

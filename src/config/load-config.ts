@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { LetterpressError } from '../util/errors.ts';
+import { formatSourceExcerpt } from './format-source-excerpt.ts';
+import { lineColumnAt, scanJson, type JsonLocation } from './scan-json.ts';
 import { configSchema, type Config } from './schema.ts';
+import { suggestEnvName } from './suggest-env-name.ts';
 
 /** Where the config file lives, relative to the project root. */
 export const CONFIG_FILE = path.join('config', 'letterpress.json');
@@ -104,6 +107,37 @@ export function listEnvOverrides(): { key: string; env: string }[] {
   return collectLeaves(configSchema).map((leaf) => ({ key: leaf.path.join('.'), env: envNameFor(leaf.path) }));
 }
 
+/** Variables that are not one key's override: shortcuts and secrets (environment only). */
+export const ENV_SHORTCUTS: readonly { env: string; meaning: string }[] = [
+  { env: 'LETTERPRESS_SMTP_URL', meaning: 'smtp://user:pass@host:port (sets smtp.host, port, secure, user and the password)' },
+  { env: 'LETTERPRESS_SMTP_PASS', meaning: 'the SMTP password (secret)' },
+  { env: 'LETTERPRESS_DB', meaning: 'the store (store.url)' },
+  { env: 'LETTERPRESS_SECRET', meaning: 'the token signing key (secret)' },
+];
+
+/** Every `LETTERPRESS_*` name Letterpress reads: each key's override, then the shortcuts. */
+export function listKnownEnvNames(): string[] {
+  return [...listEnvOverrides().map((entry) => entry.env), ...ENV_SHORTCUTS.map((entry) => entry.env)];
+}
+
+/**
+ * The `LETTERPRESS_*` variables in `env` that nothing reads (a typo is otherwise silently
+ * ignored), each with the closest known name when one is close enough.
+ */
+export function findUnknownEnvVariables(
+  env: Readonly<Record<string, string | undefined>>,
+): { name: string; suggestion?: string }[] {
+  const known = listKnownEnvNames();
+  const knownSet = new Set(known);
+  return Object.keys(env)
+    .filter((name) => name.toUpperCase().startsWith('LETTERPRESS_') && env[name] !== undefined && !knownSet.has(name))
+    .sort()
+    .map((name) => {
+      const suggestion = suggestEnvName(name, known);
+      return suggestion ? { name, suggestion } : { name };
+    });
+}
+
 function coerceEnvValue(leaf: Leaf, raw: string, envName: string): unknown {
   if (leaf.kind === 'number') {
     const value = Number(raw);
@@ -146,17 +180,35 @@ export function applyEnvOverrides(
   return merged;
 }
 
-/** Validates a raw config object; every problem names its key (`site.url: …`). */
-export function validateConfig(raw: unknown, source: string): Config {
+/** Where a key's value came from, for messages: a position (`config/letterpress.json:3:12`) or an env var. */
+export type ConfigOrigin = (
+  keyPath: readonly string[],
+  part: 'key' | 'value',
+) => { position: string } | { env: string } | undefined;
+
+/** `config/letterpress.json:3:12: site.url: …`, or `site.url (from LETTERPRESS_SITE_URL): …`. */
+function formatProblem(origin: ReturnType<ConfigOrigin>, key: string, message: string): string {
+  if (origin && 'env' in origin) return `${key} (from ${origin.env}): ${message}`;
+  return `${origin ? `${origin.position}: ` : ''}${key}: ${message}`;
+}
+
+/**
+ * Validates a raw config object; every problem names its key (`site.url: …`) and, when
+ * `originOf` knows it, where the value came from (the file's line and column, or the env var).
+ */
+export function validateConfig(raw: unknown, source: string, originOf: ConfigOrigin = () => undefined): Config {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const key = issue.path.join('.');
+  const problems = result.error.issues.flatMap((issue) => {
+    const keyPath = issue.path.map(String);
+    const key = keyPath.join('.');
     if (issue.code === 'unrecognized_keys') {
-      const where = key ? `${key}.` : '';
-      return `${issue.keys.map((k) => where + k).join(', ')}: unknown key (check the spelling; see README "Configuration")`;
+      return issue.keys.map((name) => {
+        const full = key ? `${key}.${name}` : name;
+        return formatProblem(originOf([...keyPath, name], 'key'), full, 'unknown key (check the spelling; see README "Configuration")');
+      });
     }
-    return `${key || '(top level)'}: ${issue.message}`;
+    return [formatProblem(originOf(keyPath, 'value'), key || '(top level)', issue.message)];
   });
   return fail(`${source}: invalid configuration:\n  ${problems.join('\n  ')}`);
 }
@@ -165,16 +217,45 @@ function fail(message: string): never {
   throw new LetterpressError('E_CONFIG', message);
 }
 
+/** Which keys each shortcut sets, so a bad value from one is blamed on the variable. */
+const SHORTCUT_KEYS: Record<string, readonly string[]> = {
+  LETTERPRESS_DB: ['store.url'],
+  LETTERPRESS_SMTP_URL: ['smtp.host', 'smtp.port', 'smtp.secure', 'smtp.user'],
+};
+
+/** `file` as a person reads it: relative to `cwd` when inside it, else absolute. */
+function displayPath(cwd: string, file: string): string {
+  const relative = path.relative(cwd, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+/** The E_CONFIG error for text that is not JSON: `file:line:column: invalid JSON: reason`, the line and a caret. */
+function invalidJsonError(text: string, shown: string, file: string, cause: unknown): LetterpressError {
+  const scan = scanJson(text);
+  // The scanner accepts exactly JSON; should it ever disagree with JSON.parse, V8's offset still helps.
+  const offset = scan.error?.offset ?? Number(/position (\d+)/.exec((cause as Error).message)?.[1] ?? 0);
+  const reason = scan.error?.reason ?? (cause as Error).message;
+  const { line, column } = lineColumnAt(text, offset);
+  return new LetterpressError(
+    'E_CONFIG',
+    `${shown}:${line}:${column}: invalid JSON: ${reason}\n${formatSourceExcerpt(text, line, column)}`,
+    { cause, file, line, column },
+  );
+}
+
 /**
  * Reads `config/letterpress.json` under `root` (optional), applies env overrides and
- * validates. Relative paths in the config resolve against the root.
+ * validates. Relative paths in the config resolve against the root; `cwd` only shapes how
+ * the file is named in messages.
  */
 export async function loadConfig(options: {
   root: string;
   env: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
 }): Promise<LoadedConfig> {
   const root = path.resolve(options.root);
   const file = path.join(root, CONFIG_FILE);
+  const shown = displayPath(path.resolve(options.cwd ?? root), file);
   let fileConfig: Record<string, unknown> = {};
   let configFile: string | undefined;
   let text: string | undefined;
@@ -182,30 +263,46 @@ export async function loadConfig(options: {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new LetterpressError('E_CONFIG', `${file}: cannot read: ${(error as Error).message}`, { cause: error });
+      throw new LetterpressError('E_CONFIG', `${shown}: cannot read: ${(error as Error).message}`, { cause: error, file });
     }
   }
+  let locations = new Map<string, JsonLocation>();
   if (text !== undefined) {
     configFile = file;
+    text = text.replace(/^\uFEFF/, '');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
+      parsed = JSON.parse(text);
     } catch (error) {
-      throw new LetterpressError('E_CONFIG', `${file}: not valid JSON: ${(error as Error).message}`, {
-        cause: error,
-        file,
-      });
+      throw invalidJsonError(text, shown, file, error);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      fail(`${file}: the config must be a JSON object`);
+      fail(`${shown}: the config must be a JSON object ({…}), not ${Array.isArray(parsed) ? 'a list' : JSON.stringify(parsed)}`);
     }
     fileConfig = parsed as Record<string, unknown>;
     delete fileConfig.$schema;
+    locations = scanJson(text).locations;
   }
   const { config: merged, secrets } = applyEnvShortcuts(applyEnvOverrides(fileConfig, options.env), options.env);
+  const sourceText = text;
+  const originOf: ConfigOrigin = (keyPath, part) => {
+    const key = keyPath.join('.');
+    const shortcut = Object.keys(SHORTCUT_KEYS).find((name) => options.env[name] && SHORTCUT_KEYS[name]!.includes(key));
+    if (shortcut) return { env: shortcut };
+    const envName = envNameFor(keyPath);
+    if (options.env[envName] !== undefined && part === 'value') return { env: envName };
+    const location = locations.get(key);
+    if (location === undefined || sourceText === undefined) return undefined;
+    const at = lineColumnAt(sourceText, part === 'key' ? (location.keyOffset ?? location.valueOffset) : location.valueOffset);
+    return { position: `${shown}:${at.line}:${at.column}` };
+  };
+  const overridden = listKnownEnvNames().some((name) => options.env[name] !== undefined);
   const config = validateConfig(
     merged,
-    configFile ? `${configFile} (with LETTERPRESS_* overrides)` : 'configuration (defaults with LETTERPRESS_* overrides)',
+    configFile
+      ? `${shown}${overridden ? ' (with LETTERPRESS_* overrides)' : ''}`
+      : 'configuration (defaults with LETTERPRESS_* overrides)',
+    originOf,
   );
   const resolve = (p: string) => path.resolve(root, p);
   return {
