@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load-config.ts';
 import { DEFAULT_PREVIEW_PORT, newestIssueFile, startPreviewServer } from '../server/preview-server.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { parsePort, waitForStopSignal } from './cli-options.ts';
@@ -24,7 +23,7 @@ export function registerPreviewCommand(
     .option('--port <port>', 'port on 127.0.0.1', String(DEFAULT_PREVIEW_PORT))
     .action(async (file: string | undefined, options: { port: string }, command: Command) => {
       const { io } = context;
-      const loaded = await loadConfig({ root: context.rootOf(command), env: io.env });
+      const loaded = await context.loadConfig(command);
       const port = parsePort(options.port, DEFAULT_PREVIEW_PORT);
       const target = file !== undefined ? path.resolve(io.cwd, file) : await newestIssueFile(loaded.paths.issues);
       if (target === undefined) {
