@@ -8,7 +8,12 @@ export interface PassSummary {
   startedAt: string;
   finishedAt: string;
   published: string[];
+  /** Issue files with errors (kept under its first name for readers of older status files). */
   errors: number;
+  /** The same count as `errors`. */
+  fileErrors?: number;
+  /** Sends this pass that a session error stopped (dead relay, login refused…). */
+  transportErrors?: number;
   sent: number;
   failed: number;
   deferred: number;
