@@ -5,8 +5,7 @@ import { loadIssues } from '../build/load-issues.ts';
 import { classifyIssue } from '../build/build-site.ts';
 import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
 import { dryRunSend, sendTestCopy } from '../deliver/preview-send.ts';
-import { isLocalHolderAlive } from '../deliver/runner-lease.ts';
-import { readDaemonStatus, type DaemonStatus } from '../schedule/daemon-status.ts';
+import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
@@ -60,13 +59,6 @@ export function reportRegistration(app: App, context: CommandContext, registered
   for (const entry of registered.renamed) {
     io.stdout.write(`  ${entry.file}: same content as the published issue ${entry.frozenSlug}; kept its slug and never re-sent\n`);
   }
-}
-
-/** The daemon's last word, with whether it still runs (a killed daemon cannot say it stopped). */
-async function readDaemonView(dataDir: string): Promise<(DaemonStatus & { alive: boolean }) | undefined> {
-  const status = await readDaemonStatus(dataDir);
-  if (!status) return undefined;
-  return { ...status, alive: status.state === 'running' && isLocalHolderAlive(`${status.host}:${status.pid}:x`) };
 }
 
 /**

@@ -215,6 +215,9 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
     url = server.url;
     logger.info({ url }, `archive and subscriptions at ${url}`);
   }
+  // Said at once, not after the first pass: a second `start` on the same port can then name
+  // this daemon, and `status` shows it running.
+  await writeStatus('running');
   logger.info(
     { issues: paths.issues, transport: app.transport().description },
     `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; mail goes to ${app.transport().description}`,
