@@ -9,6 +9,7 @@ import type { App } from '../cli/app.ts';
 import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Logger } from '../util/logger.ts';
+import { formatLocalTime } from '../util/timezone.ts';
 import { writeDaemonStatus, type DaemonStatus, type PassSummary } from './daemon-status.ts';
 import { waitUntilSettled } from './wait-until-settled.ts';
 
@@ -48,9 +49,9 @@ async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
   return waiting;
 }
 
-/** ", retried at …" for a log line, when a retry is scheduled. */
-function nextRetryText(nextRetryAt: string | undefined): string {
-  return nextRetryAt === undefined ? '' : `; the next pass retries at ${nextRetryAt}`;
+/** "; the next pass retries at …" for a log line (in the configured timezone), when one is scheduled. */
+function nextRetryText(nextRetryAt: string | undefined, timezone: string): string {
+  return nextRetryAt === undefined ? '' : `; the next pass retries at ${formatLocalTime(nextRetryAt, timezone, { seconds: true })}`;
 }
 
 /** One pass: publish what is due (store + out/), then send what may go now; logs each step. */
@@ -99,7 +100,7 @@ export async function runPass(
   for (const report of sends) {
     const fields = { slug: report.slug, sent: report.sent, failed: report.failed, bounced: report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
     if (report.stoppedBy) {
-      const retry = report.stoppedBy.code === 'E_ABORTED' ? '' : nextRetryText(options.nextRetryAt?.());
+      const retry = report.stoppedBy.code === 'E_ABORTED' ? '' : nextRetryText(options.nextRetryAt?.(), app.loaded.config.timezone);
       logger.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]; every unsent message stays queued${retry}`);
     }
     else if (report.sent + report.failed + report.bounced + report.skipped + report.deferred > 0) logger.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred`);
