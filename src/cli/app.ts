@@ -54,6 +54,8 @@ export interface App {
     onEvent?: (event: SendEvent) => void;
     /** Published issues not to start now (waiting for the send window). */
     hold?: ReadonlySet<string>;
+    /** When this sender tries again after a session error (the daemon's next pass). */
+    nextRetryAt?: () => string | undefined;
   }): Promise<SendReport[]>;
   /** Where the outbox transport writes (shown to the user). */
   outboxDir: string;
@@ -187,6 +189,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           dkimPrivateKey: await readDkimKey(),
           signal: options.signal,
           onEvent: options.onEvent,
+          nextRetryAt: options.nextRetryAt,
         },
         options.slug,
         { hold: options.hold },

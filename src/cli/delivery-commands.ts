@@ -5,12 +5,12 @@ import { loadIssues } from '../build/load-issues.ts';
 import { classifyIssue } from '../build/build-site.ts';
 import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
 import { dryRunSend, sendTestCopy } from '../deliver/preview-send.ts';
-import { isLocalHolderAlive } from '../deliver/runner-lease.ts';
-import { readDaemonStatus, type DaemonStatus } from '../schedule/daemon-status.ts';
+import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
 import { createSendProgress, formatSendSummary } from './send-progress.ts';
+import { formatDaemonView, formatIssueStatus, passErrors, type IssueStatusView } from './format-status.ts';
 
 /** Sends what is due and prints the summary; shared by `send` and `start`. */
 export async function sendAndReport(app: App, context: CommandContext, slug?: string): Promise<void> {
@@ -61,30 +61,15 @@ export function reportRegistration(app: App, context: CommandContext, registered
   }
 }
 
-/** The daemon's last word, with whether it still runs (a killed daemon cannot say it stopped). */
-async function readDaemonView(dataDir: string): Promise<(DaemonStatus & { alive: boolean }) | undefined> {
-  const status = await readDaemonStatus(dataDir);
-  if (!status) return undefined;
-  return { ...status, alive: status.state === 'running' && isLocalHolderAlive(`${status.host}:${status.pid}:x`) };
-}
-
-/** The daemon part of `letterpress status`, as lines. */
-export function formatDaemonView(daemon: DaemonStatus & { alive: boolean }): string[] {
-  const lines = [
-    daemon.alive
-      ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${daemon.startedAt})${daemon.url ? `, serving ${daemon.url}` : ''}`
-      : `daemon: not running (last seen ${daemon.updatedAt}${daemon.state === 'running' ? ', it did not stop cleanly' : ''})`,
-  ];
-  if (daemon.alive && daemon.nextTick) lines.push(`  next look at issues/: ${daemon.nextTick}`);
-  if (daemon.alive && daemon.nextWindow) lines.push(`  next send window: ${daemon.nextWindow}`);
-  for (const item of daemon.scheduled) lines.push(`  scheduled: ${item.slug} at ${item.publishAt}`);
-  for (const slug of daemon.waitingForWindow) lines.push(`  waiting for the send window: ${slug}`);
-  for (const pass of daemon.lastPasses.slice(0, 3)) {
-    lines.push(
-      `  pass (${pass.reason}) ${pass.finishedAt}: ${pass.published.length ? `published ${pass.published.join(', ')}; ` : ''}sent ${pass.sent}, failed ${pass.failed}, deferred ${pass.deferred}${pass.errors ? `, ${pass.errors} file errors` : ''}`,
-    );
-  }
-  return lines;
+/**
+ * The daemon's error counts of its latest pass for `status --json --daemon`: `errors` (all of
+ * them, as before), split into `fileErrors` (broken issue files) and `transportErrors` (sends a
+ * session error stopped: dead relay, refused login).
+ */
+function withErrorCounts(daemon: DaemonStatus & { alive: boolean }) {
+  const latest = daemon.lastPasses[0];
+  const { fileErrors, transportErrors } = latest ? passErrors(latest) : { fileErrors: 0, transportErrors: 0 };
+  return { ...daemon, errors: fileErrors + transportErrors, fileErrors, transportErrors };
 }
 
 /** `send`, `publish` and `status`. */
@@ -170,34 +155,45 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
 
   program
     .command('status')
-    .description('per-issue state and delivery counts')
+    .description('per-issue state, delivery counts and why a send is stalled; with --daemon the daemon\'s view')
     .argument('[slug]', 'only this issue')
-    .option('--json', 'print [{slug, title, state, publishedAt, counts}]')
-    .option('--daemon', 'with --json: print {issues: [...], daemon: {...}} including the daemon\'s view')
+    .option('--json', 'print [{slug, title, state, publishedAt, counts, stalled}] (times in UTC)')
+    .option('--daemon', 'with --json: print {issues: [...], daemon: {..., errors, fileErrors, transportErrors}}')
     .action(async (slug: string | undefined, options: { json?: boolean; daemon?: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
         const store = await app.store();
         const records = (await store.listIssues()).filter((record) => slug === undefined || record.slug === slug);
         if (slug !== undefined && records.length === 0) throw new LetterpressError('E_UNKNOWN_ISSUE', `no issue has the slug "${slug}"`);
-        const rows = [];
+        const daemon = await readDaemonView(app.loaded.paths.data);
+        const rows: IssueStatusView[] = [];
         for (const record of records) {
           const counts = await store.countDeliveries(record.slug);
-          rows.push({ slug: record.slug, title: record.title, state: record.state, publishedAt: record.publishedAt, counts, nextRetryAt: counts.deferred ? await store.nextDeferredAt(record.slug) : undefined });
+          const stall = await store.getSendStall(record.slug);
+          rows.push({
+            slug: record.slug,
+            title: record.title,
+            state: record.state,
+            publishedAt: record.publishedAt,
+            counts,
+            // Only a running daemon retries by itself, at its next pass.
+            stalled: stall
+              ? { code: stall.code, message: stall.message, since: stall.since, nextRetryAt: daemon?.alive ? (daemon.nextTick ?? stall.nextRetryAt) : null }
+              : null,
+            nextDeferredAt: counts.deferred ? await store.nextDeferredAt(record.slug) : undefined,
+          });
         }
-        const daemon = await readDaemonView(app.loaded.paths.data);
         if (options.json) {
-          const issues = rows.map(({ nextRetryAt: _, ...row }) => row);
-          io.stdout.write(`${JSON.stringify(options.daemon ? { issues, daemon: daemon ?? null } : issues, null, 2)}\n`);
+          const issues = rows.map(({ nextDeferredAt: _, ...row }) => row);
+          io.stdout.write(`${JSON.stringify(options.daemon ? { issues, daemon: daemon ? withErrorCounts(daemon) : null } : issues, null, 2)}\n`);
           return;
         }
+        const timezone = app.loaded.config.timezone;
         if (rows.length === 0) io.stdout.write('No issues recorded yet: run `letterpress build`.\n');
+        else io.stdout.write(`Issues (times in ${timezone}):\n`);
         for (const row of rows) {
-          const c = row.counts;
-          io.stdout.write(
-            `${row.slug.padEnd(20)} ${row.state.padEnd(9)} queued ${c.queued}, sending ${c.sending}, sent ${c.sent}, deferred ${c.deferred}, failed ${c.failed}, bounced ${c.bounced}, skipped ${c.skipped}${row.nextRetryAt ? ` (next retry ${row.nextRetryAt})` : ''}  ${row.title}\n`,
-          );
+          for (const line of formatIssueStatus(row, { timezone, daemonAlive: daemon?.alive === true })) io.stdout.write(`${line}\n`);
         }
-        if (daemon && slug === undefined) for (const line of formatDaemonView(daemon)) io.stdout.write(`${line}\n`);
+        if (daemon && slug === undefined) for (const line of formatDaemonView(daemon, { timezone })) io.stdout.write(`${line}\n`);
       });
     });
 }

@@ -6,6 +6,9 @@ import { createSubscriptionMailer } from '../deliver/subscription-mailer.ts';
 import { createServer } from '../server/create-server.ts';
 import { checkSiteUrl } from '../server/site-url-check.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { createLogWriter } from '../util/logger.ts';
+import { formatLocalTime } from '../util/timezone.ts';
+import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import { parsePort, waitForStopSignal } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
@@ -27,6 +30,8 @@ export async function startHttpServer(
     warn: (message: string) => void;
     /** Warn when out/ has no archive yet (not for the daemon, whose first pass builds it). */
     expectBuiltSite?: boolean;
+    /** The command being run, for the "pick another port" hint. */
+    command: 'serve' | 'start';
   },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const { loaded, clock } = app;
@@ -67,9 +72,11 @@ export async function startHttpServer(
     clearInterval(refresh);
     await server.close();
     const code = (error as NodeJS.ErrnoException).code;
-    throw new LetterpressError('E_LISTEN', `cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (try --port)' : (error as Error).message}`, {
-      cause: error,
-    });
+    const reason =
+      code === 'EADDRINUSE'
+        ? describePortInUse({ port, command: options.command, daemon: await readDaemonView(loaded.paths.data), timezone: loaded.config.timezone })
+        : (error as Error).message;
+    throw new LetterpressError('E_LISTEN', `cannot listen on ${host}:${port}: ${reason}`, { cause: error });
   }
   const address = server.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
@@ -81,6 +88,51 @@ export async function startHttpServer(
       await server.close();
     },
   };
+}
+
+/**
+ * Why a port is taken and what to do, in plain words: our own daemon (from data/daemon.json)
+ * is named with its pid and start time; the hint shows the flag and the npm form, since
+ * `npm start --port N` would hand the flag to npm, not to Letterpress.
+ */
+export function describePortInUse(options: {
+  port: number;
+  command: 'serve' | 'start';
+  daemon: (DaemonStatus & { alive: boolean }) | undefined;
+  timezone: string;
+}): string {
+  const { port, daemon } = options;
+  const other = port >= 65535 ? port - 1 : port + 1;
+  const holder =
+    daemon?.alive === true
+      ? `the port is in use by the Letterpress daemon already running here (pid ${daemon.pid}, since ${formatLocalTime(daemon.startedAt, options.timezone, { seconds: true })}${daemon.url ? `, serving ${daemon.url}` : ''})\n  stop it first (Ctrl-C in its terminal, or kill ${daemon.pid}), or`
+      : 'the port is in use by another program\n ';
+  const npm = options.command === 'start' ? ` (with npm: npm start -- --port ${other})` : '';
+  return `${holder} pick another port: letterpress ${options.command} --port ${other}${npm},\n  or set server.port in config/letterpress.json`;
+}
+
+/**
+ * What to do next, in plain words, once the server listens: where issues go, the URL, how to
+ * subscribe and where mail goes. Shown by `start` and `serve` on a terminal.
+ */
+export function describeNextSteps(app: App, options: { url?: string; cwd: string; daemon: boolean }): string[] {
+  const { loaded } = app;
+  const relative = (dir: string) => `${path.relative(options.cwd, dir) || '.'}/`;
+  const lines: string[] = [];
+  if (options.url) lines.push(`Letterpress is running: the archive is at ${options.url}`);
+  else lines.push('Letterpress is running (not serving HTTP: --no-serve).');
+  if (options.daemon) {
+    lines.push(`  new issue: drop a Markdown file into ${relative(loaded.paths.issues)}; it goes on the site and out by email when due`);
+    lines.push('  try one first: npx letterpress preview issues/FILE.md (drafts too)');
+  }
+  if (options.url) lines.push(`  subscribe: ${new URL('subscribe', options.url)} or npx letterpress subscribers add you@example.org`);
+  lines.push(
+    loaded.config.smtp.host
+      ? `  mail goes to ${app.transport().description}`
+      : `  mail: no SMTP server set, so messages are written to ${relative(app.outboxDir)} (set LETTERPRESS_SMTP_URL to send)`,
+  );
+  lines.push(`  ${options.daemon ? 'what happened: npx letterpress status; ' : ''}stop: Ctrl-C`);
+  return lines;
 }
 
 /** `letterpress serve` (the subscription server, archive and feeds) and `letterpress secret rotate`. */
@@ -100,12 +152,14 @@ export function registerServerCommands(program: Command, context: CommandContext
         const running = await startHttpServer(app, {
           port,
           host,
-          // Request logs go to stderr as JSON lines, with tokens and addresses redacted.
-          logger: { level: 'info', stream: { write: (line: string) => io.stderr.write(line) } },
+          // Request logs go to stderr, tokens and addresses redacted: JSON lines through a pipe,
+          // readable lines on a terminal (fastify's own lines included).
+          logger: { level: 'info', stream: { write: createLogWriter({ write: (line) => io.stderr.write(line), pretty: io.stderr.isTTY === true }) } },
           warn: (message) => io.stderr.write(`letterpress: ${message}\n`),
+          command: 'serve',
         });
         io.stdout.write(`Serving ${path.relative(io.cwd, app.loaded.paths.out) || '.'}/ and the subscription routes at ${running.url} (public URL ${app.loaded.config.site.url})\n`);
-        io.stdout.write(`  mail goes to ${app.transport().description}; press Ctrl-C to stop\n`);
+        for (const line of describeNextSteps(app, { url: running.url, cwd: io.cwd, daemon: false }).slice(1)) io.stdout.write(`${line}\n`);
         const signal = await stopped;
         io.stdout.write(`${signal}: closing (letting requests and emails in flight finish)…\n`);
         await running.close();

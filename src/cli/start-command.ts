@@ -1,11 +1,10 @@
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { runDaemon } from '../schedule/daemon.ts';
 import { createLogger } from '../util/logger.ts';
 import { parsePort } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
-import { startHttpServer } from './server-commands.ts';
+import { describeNextSteps, startHttpServer } from './server-commands.ts';
 
 
 /**
@@ -30,23 +29,31 @@ export async function runStartDaemon(
     try {
       const port = parsePort(options.port, app.loaded.config.server.port);
       const host = options.host ?? app.loaded.config.server.host;
-      if (!app.loaded.config.smtp.host) {
-        logger.info({ outbox: app.outboxDir }, `no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)`);
-      }
+      // What to do next, once: plain lines for a person on a terminal, one event for a log.
+      const announce = (url: string | undefined) => {
+        const lines = describeNextSteps(app, { url, cwd: io.cwd, daemon: true });
+        if (io.stdout.isTTY === true) io.stdout.write(`${lines.join('\n')}\n`);
+        else logger.info({ url, issues: app.loaded.paths.issues, outbox: app.loaded.config.smtp.host ? undefined : app.outboxDir }, lines.map((line) => line.trim()).join('; '));
+      };
+      if (!options.serve) announce(undefined);
       const { finished } = await runDaemon({
         app,
         logger,
         signal: stop.signal,
         sleep: (ms, signal) => delay(ms, undefined, { signal }),
         startServer: options.serve
-          ? () =>
-              startHttpServer(app, {
+          ? async () => {
+              const server = await startHttpServer(app, {
                 port,
                 host,
                 logger: false,
                 warn: (message) => logger.warn(message),
                 expectBuiltSite: false,
-              })
+                command: 'start',
+              });
+              announce(server.url);
+              return server;
+            }
           : undefined,
       });
       if (!finished) {

@@ -34,6 +34,8 @@ export interface RunSendDependencies {
   dkimPrivateKey?: string;
   signal?: AbortSignal;
   onEvent?: (event: SendEvent) => void;
+  /** When a sender will try again after a session error (the daemon's next pass), if one will. */
+  nextRetryAt?: () => string | undefined;
 }
 
 /** The sender block of every message, from config with its documented defaults. */
@@ -161,6 +163,7 @@ export async function runSend(
         },
       });
       reports.push(report);
+      await recordStall(deps, report);
       deps.onEvent?.({ kind: 'done', report });
       if (report.stoppedBy) break;
     }
@@ -168,6 +171,27 @@ export async function runSend(
     await lease.release();
   }
   return reports;
+}
+
+/**
+ * Keeps the store's view of a stalled issue true for `status`, which runs in another process:
+ * a session error is recorded (the first one's time kept as "since"); a run that handled any
+ * row, or found the issue finished, clears it. An abort (Ctrl-C, shutdown) says nothing.
+ */
+async function recordStall(deps: RunSendDependencies, report: SendReport): Promise<void> {
+  const handled = report.sent + report.deferred + report.failed + report.bounced + report.skipped;
+  if (report.stoppedBy && report.stoppedBy.code !== 'E_ABORTED') {
+    if (handled > 0) await deps.store.clearSendStall(report.slug);
+    await deps.store.recordSendStall({
+      issueSlug: report.slug,
+      code: report.stoppedBy.code,
+      message: report.stoppedBy.message,
+      at: deps.clock.now().toISOString(),
+      nextRetryAt: deps.nextRetryAt?.(),
+    });
+  } else if (handled > 0 || report.complete) {
+    await deps.store.clearSendStall(report.slug);
+  }
 }
 
 function sendDependencies(deps: RunSendDependencies, signal: AbortSignal, leaseMs: number) {

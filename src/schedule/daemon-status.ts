@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../build/write-output.ts';
+import { isLocalHolderAlive } from '../deliver/runner-lease.ts';
 
 /** One pass of the daemon, as `letterpress status` shows it. */
 export interface PassSummary {
@@ -8,7 +9,12 @@ export interface PassSummary {
   startedAt: string;
   finishedAt: string;
   published: string[];
+  /** Issue files with errors (kept under its first name for readers of older status files). */
   errors: number;
+  /** The same count as `errors`. */
+  fileErrors?: number;
+  /** Sends this pass that a session error stopped (dead relay, login refused…). */
+  transportErrors?: number;
   sent: number;
   failed: number;
   deferred: number;
@@ -47,4 +53,11 @@ export async function readDaemonStatus(dataDir: string): Promise<DaemonStatus | 
   } catch {
     return undefined;
   }
+}
+
+/** The daemon's last word with whether it still runs (a killed daemon cannot say it stopped). */
+export async function readDaemonView(dataDir: string): Promise<(DaemonStatus & { alive: boolean }) | undefined> {
+  const status = await readDaemonStatus(dataDir);
+  if (!status) return undefined;
+  return { ...status, alive: status.state === 'running' && isLocalHolderAlive(`${status.host}:${status.pid}:x`) };
 }

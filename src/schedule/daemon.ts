@@ -9,6 +9,7 @@ import type { App } from '../cli/app.ts';
 import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Logger } from '../util/logger.ts';
+import { formatLocalTime } from '../util/timezone.ts';
 import { writeDaemonStatus, type DaemonStatus, type PassSummary } from './daemon-status.ts';
 import { waitUntilSettled } from './wait-until-settled.ts';
 
@@ -48,6 +49,11 @@ async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
   return waiting;
 }
 
+/** "; the next pass retries at …" for a log line (in the configured timezone), when one is scheduled. */
+function nextRetryText(nextRetryAt: string | undefined, timezone: string): string {
+  return nextRetryAt === undefined ? '' : `; the next pass retries at ${formatLocalTime(nextRetryAt, timezone, { seconds: true })}`;
+}
+
 /** One pass: publish what is due (store + out/), then send what may go now; logs each step. */
 export async function runPass(
   app: App,
@@ -59,6 +65,8 @@ export async function runPass(
     signal?: AbortSignal;
     /** Error lines the previous pass already logged. */
     reported?: ReadonlySet<string>;
+    /** When the next pass retries a stalled send (recorded for `status`). */
+    nextRetryAt?: () => string | undefined;
   },
 ): Promise<{ summary: PassSummary; build: BuildReport; sends: SendReport[]; waiting: Set<string>; errors: Set<string> }> {
   const startedAt = new Date(app.clock.now()).toISOString();
@@ -88,18 +96,24 @@ export async function runPass(
     if (event.kind === 'waiting-for-lease') logger.info({ holder: event.holder }, 'another runner is sending; waiting for the send lease');
     if (event.kind === 'requeued-orphans') logger.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
   };
-  const sends = await app.send({ signal: options.signal, hold: waiting, onEvent });
+  const sends = await app.send({ signal: options.signal, hold: waiting, onEvent, nextRetryAt: options.nextRetryAt });
   for (const report of sends) {
     const fields = { slug: report.slug, sent: report.sent, failed: report.failed, bounced: report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
-    if (report.stoppedBy) logger.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message}`);
+    if (report.stoppedBy) {
+      const retry = report.stoppedBy.code === 'E_ABORTED' ? '' : nextRetryText(options.nextRetryAt?.(), app.loaded.config.timezone);
+      logger.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]; every unsent message stays queued${retry}`);
+    }
     else if (report.sent + report.failed + report.bounced + report.skipped + report.deferred > 0) logger.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred`);
   }
+  const fileErrors = build.diagnostics.filter((d) => d.severity === 'error').length;
   const summary: PassSummary = {
     reason: options.reason,
     startedAt,
     finishedAt: new Date(app.clock.now()).toISOString(),
     published,
-    errors: build.diagnostics.filter((d) => d.severity === 'error').length,
+    errors: fileErrors,
+    fileErrors,
+    transportErrors: sends.filter((r) => r.stoppedBy !== undefined && r.stoppedBy.code !== 'E_ABORTED').length,
     sent: sends.reduce((sum, r) => sum + r.sent, 0),
     failed: sends.reduce((sum, r) => sum + r.failed + r.bounced, 0),
     deferred: sends.reduce((sum, r) => sum + r.remainingDeferred, 0),
@@ -172,6 +186,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
           holdForWindow: config.schedule.sendWindow !== undefined && !window,
           signal: sendAbort.signal,
           reported,
+          nextRetryAt: () => tick?.getNextRun()?.toISOString(),
         });
         first = false;
         reported = result.errors;
@@ -201,6 +216,9 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
     url = server.url;
     logger.info({ url }, `archive and subscriptions at ${url}`);
   }
+  // Said at once, not after the first pass: a second `start` on the same port can then name
+  // this daemon, and `status` shows it running.
+  await writeStatus('running');
   logger.info(
     { issues: paths.issues, transport: app.transport().description },
     `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; mail goes to ${app.transport().description}`,

@@ -12,6 +12,7 @@ import type {
   DeliveryState,
   IssueRecord,
   IssueState,
+  SendStall,
   Store,
   Subscriber,
   SubscriberSource,
@@ -64,6 +65,7 @@ const QUERY_FILES = {
   leases: ['acquire', 'release', 'get'],
   secrets: ['list', 'add'],
   'confirmation-log': ['history', 'latest', 'insert', 'prune'],
+  'send-stalls': ['record', 'clear', 'get'],
 } as const;
 
 type QueryFiles = typeof QUERY_FILES;
@@ -153,6 +155,7 @@ function prepareStatements(db: Database.Database, queries: Queries): Statements 
     leases: prepareAll(queries.leases),
     secrets: prepareAll(queries.secrets),
     'confirmation-log': prepareAll(queries['confirmation-log']),
+    'send-stalls': prepareAll(queries['send-stalls']),
   };
 }
 
@@ -502,6 +505,27 @@ class SqliteStore implements Store {
     const counts = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0])) as DeliveryCounts;
     for (const row of rows) counts[row.state] = row.count;
     return counts;
+  }
+
+  // Stalled sends
+
+  async recordSendStall(input: { issueSlug: string; code: string; message: string; at: string; nextRetryAt?: string }): Promise<void> {
+    const params = {
+      issueSlug: input.issueSlug,
+      code: input.code,
+      message: input.message,
+      at: toInstant(input.at, 'at'),
+      nextRetryAt: input.nextRetryAt === undefined ? null : toInstant(input.nextRetryAt, 'nextRetryAt'),
+    };
+    this.#guard(() => this.#sql['send-stalls'].record.run(params));
+  }
+
+  async clearSendStall(issueSlug: string): Promise<void> {
+    this.#guard(() => this.#sql['send-stalls'].clear.run({ issueSlug }));
+  }
+
+  async getSendStall(issueSlug: string): Promise<SendStall | undefined> {
+    return this.#guard(() => this.#sql['send-stalls'].get.get({ issueSlug }) as SendStall | undefined);
   }
 
   // Leases

@@ -153,6 +153,31 @@ export interface DeliveryLedger {
   countDeliveries(issueSlug: string): Promise<DeliveryCounts>;
 }
 
+/** The last session error of an issue whose sending is stalled (all instants UTC ISO). */
+export interface SendStall {
+  issueSlug: string;
+  code: string;
+  message: string;
+  /** When the current run of failures began. */
+  since: string;
+  /** When the latest failure happened. */
+  lastAt: string;
+  /** When a sender will try again, if one is scheduled to (the daemon's next pass). */
+  nextRetryAt: string | null;
+}
+
+/**
+ * Stalled sends, recorded by whichever process sends so that `status` (another process) can
+ * tell "in progress" from "stuck".
+ */
+export interface SendStallStore {
+  /** Records a session error; a repeat keeps the first `since`. */
+  recordSendStall(input: { issueSlug: string; code: string; message: string; at: string; nextRetryAt?: string }): Promise<void>;
+  /** Forgets the stall once a send made progress (or the issue is done). */
+  clearSendStall(issueSlug: string): Promise<void>;
+  getSendStall(issueSlug: string): Promise<SendStall | undefined>;
+}
+
 /** A named lease row: one runner at a time per name (`send`, `scheduler`). */
 export interface LeaseStore {
   /** Takes or renews the lease if free, expired, or already ours. */
@@ -168,6 +193,6 @@ export interface SecretStore {
   addSecret(kid: string, secret: string, at: string): Promise<void>;
 }
 
-export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore {
+export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore {
   close(): Promise<void>;
 }

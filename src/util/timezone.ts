@@ -63,3 +63,14 @@ export function instantToIso(instant: number, timezone: string): string {
   );
 }
 
+
+/**
+ * An instant (ISO string or ms) as people read it in `timezone`: `YYYY-MM-DD HH:mm`, with the
+ * seconds when `seconds` is set. Human output uses this; JSON keeps UTC ISO 8601.
+ */
+export function formatLocalTime(instant: string | number, timezone: string, options: { seconds?: boolean } = {}): string {
+  const ms = typeof instant === 'number' ? instant : Date.parse(instant);
+  if (Number.isNaN(ms)) return String(instant);
+  const iso = instantToIso(ms, timezone);
+  return `${iso.slice(0, 10)} ${iso.slice(11, options.seconds ? 19 : 16)}`;
+}

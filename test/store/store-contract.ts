@@ -532,6 +532,27 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
+    describe('stalled sends', () => {
+      it('keeps the first since across repeats, and forgets the stall when cleared', async () => {
+        await store.saveIssue(issueRecord('2024-18'));
+        expect(await store.getSendStall('2024-18')).toBeUndefined();
+        await store.recordSendStall({ issueSlug: '2024-18', code: 'E_SMTP_CONNECT', message: 'cannot connect', at: at(1), nextRetryAt: at(2) });
+        await store.recordSendStall({ issueSlug: '2024-18', code: 'E_SMTP_AUTH', message: 'login refused', at: at(2) });
+        expect(await store.getSendStall('2024-18')).toEqual({
+          issueSlug: '2024-18',
+          code: 'E_SMTP_AUTH',
+          message: 'login refused',
+          since: at(1),
+          lastAt: at(2),
+          nextRetryAt: null,
+        });
+        await store.clearSendStall('2024-18');
+        expect(await store.getSendStall('2024-18')).toBeUndefined();
+        await store.recordSendStall({ issueSlug: '2024-18', code: 'E_SMTP_CONNECT', message: 'cannot connect', at: at(5) });
+        expect((await store.getSendStall('2024-18'))?.since).toBe(at(5));
+      });
+    });
+
     describe('secrets', () => {
       it('keeps keys in creation order and refuses a duplicate kid', async () => {
         expect(await store.listSecrets()).toEqual([]);
