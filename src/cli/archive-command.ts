@@ -83,7 +83,7 @@ export function registerArchiveCommand(program: Command, context: CommandContext
           else {
             lines.push(
               `${outcome.slug}: archived (on the site and in the feeds, never emailed)` +
-                (outcome.removedDeliveries > 0 ? `; ${outcome.removedDeliveries} planned messages cancelled, none had been sent` : ''),
+                (outcome.removedDeliveries > 0 ? `; ${outcome.removedDeliveries} planned message${outcome.removedDeliveries === 1 ? "" : "s"} cancelled, none had been sent` : ''),
             );
           }
         }
