@@ -6,10 +6,10 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import {
-  compareNewestFirst,
   compileTemplates,
   renderFeeds,
   renderIndex,
+  sortNewestFirst,
   templatesFingerprint,
 } from '../render/index.ts';
 import type { FeedEntry, IndexEntry, IssueMeta, SiteInfo } from '../render/types.ts';
@@ -67,6 +67,9 @@ export interface BuildDependencies {
 
 const ISSUES_DIR = 'issues';
 
+/** Bumped when cached index and feed entries change shape (2: ordering facts), so they are re-rendered. */
+const RENDER_FORMAT = 2;
+
 /** Whether an issue belongs on the site at `now`: not a draft and due. */
 export function classifyIssue(issue: Issue, now: Date): 'draft' | 'scheduled' | 'due' {
   if (issue.draft) return 'draft';
@@ -109,7 +112,7 @@ export function metaFromFrozenFacts(
 
 /** Equal keys mean equal rendered files: the content, templates, site config and dates all match. */
 export function renderKeyFor(parts: { contentHash: string; templates: string; site: string; meta: IssueMeta }): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return createHash('sha256').update(JSON.stringify({ format: RENDER_FORMAT, ...parts })).digest('hex');
 }
 
 /** Where an issue's rendered files live in `out/`. */
@@ -189,6 +192,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
           sourceFile: entry.issue.sourcePath,
           firstSeen: firstSeenOf(entry),
           feedId: permalinkFor(site, entry.issue.slug),
+          email: entry.issue.email,
         })),
       )
     : undefined;
@@ -267,7 +271,8 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     }
   }
 
-  indexEntries.sort(compareNewestFirst);
+  const ordered = sortNewestFirst(indexEntries);
+  indexEntries.splice(0, indexEntries.length, ...ordered);
   const feeds = renderFeeds(feedEntries, site);
   const siteFiles: [string, string][] = [
     ['index.html', renderIndex(indexEntries, templates, site)],
@@ -297,7 +302,13 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     diagnostics,
     filesWritten,
     registered: registration
-      ? { added: registration.added, renamed: registration.renamed, backlog: registration.backlog }
+      ? {
+          added: registration.added,
+          renamed: registration.renamed,
+          backlog: registration.backlog,
+          unplan: registration.unplan,
+          ...(registration.unplanned && { unplanned: registration.unplanned }),
+        }
       : undefined,
     durationMs: performance.now() - started,
   };

@@ -1,5 +1,6 @@
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
+import { checkIssueDates } from '../issue/index.ts';
 import { compileTemplates } from '../render/index.ts';
 import { permalinkFor } from './build-site.ts';
 import { loadIssues } from './load-issues.ts';
@@ -9,7 +10,8 @@ import { siteInfoFromConfig } from './site-info.ts';
 
 /**
  * Everything `letterpress check` reports for `files`: parse diagnostics, duplicate slugs, and
- * render problems (a template or MJML error for this content), without writing anything.
+ * render problems (a template or MJML error for this content), and dates that contradict
+ * the titles' years or the numbers' order among `files`, without writing anything.
  */
 export async function checkIssues(files: readonly string[], loaded: LoadedConfig): Promise<Diagnostic[]> {
   const { issues, diagnostics } = await loadIssues(files, {
@@ -25,5 +27,6 @@ export async function checkIssues(files: readonly string[], loaded: LoadedConfig
     const meta = { date, updated: date, feedId: permalinkFor(site, issue.slug) };
     diagnostics.push(...(await renderIssueSafely(issue, meta, templates, site)).diagnostics);
   }
+  diagnostics.push(...checkIssueDates(issues.map((entry) => entry.issue)));
   return diagnostics;
 }

@@ -8,12 +8,12 @@ import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
 import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
 import { acquireRunnerLease, createHolderId } from '../deliver/runner-lease.ts';
-import { runSend, type SendEvent } from '../deliver/run-send.ts';
+import { runSend, SEND_LEASE, type SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import { createSmtpTransport } from '../deliver/smtp-transport.ts';
 import type { Keyring } from '../deliver/tokens.ts';
 import type { Transport } from '../deliver/types.ts';
-import { registerDueIssues } from '../store/issue-registry.ts';
+import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome } from '../store/issue-registry.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
@@ -41,8 +41,13 @@ export interface App {
   /** Builds out/ and records due issues in the store (new ones planned, the backlog archived). */
   build(
     onProgress?: (event: BuildProgress) => void,
-    options?: { publish?: ReadonlySet<string>; archiveNew?: boolean },
+    options?: { publish?: ReadonlySet<string>; archiveNew?: boolean; archive?: ReadonlySet<string> },
   ): Promise<BuildReport>;
+  /**
+   * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Waits for a
+   * running send to finish first, so no sender is between planning and claiming.
+   */
+  archive(slugs: readonly string[], options?: { signal?: AbortSignal; onWait?: (holder: string, until: string) => void }): Promise<ArchiveOutcome[]>;
   store(): Promise<Store>;
   transport(): Transport;
   keyring(): Promise<Keyring>;
@@ -149,6 +154,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
             fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
             explicit: options.publish,
             archiveNew: options.archiveNew,
+            archive: options.archive,
           });
           // "Planned when published": the recipients are the subscribers active right now.
           for (const { slug, state } of report.added) {
@@ -156,6 +162,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
             await opened.planDeliveries(slug, clock.now().toISOString());
             await opened.setIssueState(slug, 'planned');
           }
+          if (report.unplan.length > 0) report.unplanned = await unplanIfNoSendRuns(opened, report.unplan);
           return report;
         } finally {
           await lease.release();
@@ -164,11 +171,54 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     });
   };
 
+  // An issue whose front matter turned `email: false` while it waited to be sent. A build must
+  // not wait for a long send to end, so it only tries the send lease once.
+  const unplanIfNoSendRuns = async (opened: Store, slugs: readonly string[]): Promise<ArchiveOutcome[]> => {
+    const holder = createHolderId();
+    const now = clock.now();
+    const taken = await opened.acquireLease(SEND_LEASE, holder, new Date(now.getTime() + 30_000).toISOString(), now.toISOString());
+    if (!taken) {
+      return slugs.map((slug) => ({
+        slug,
+        outcome: 'refused' as const,
+        state: undefined,
+        reason: `its front matter says \`email: false\` but a send is running; run \`letterpress archive ${slug}\` once it ends`,
+      }));
+    }
+    try {
+      const outcomes: ArchiveOutcome[] = [];
+      for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug));
+      return outcomes;
+    } finally {
+      await opened.releaseLease(SEND_LEASE, holder);
+    }
+  };
+
+  const archive: App['archive'] = async (slugs, options = {}) => {
+    const opened = await getStore();
+    const lease = await acquireRunnerLease(SEND_LEASE, createHolderId(), {
+      store: opened,
+      clock,
+      sleep: (ms) => sleep(ms, options.signal),
+      leaseMs: loaded.config.delivery.leaseSeconds * 1000,
+      onWait: options.onWait,
+      signal: options.signal,
+    });
+    try {
+      const outcomes: ArchiveOutcome[] = [];
+      for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug));
+      return outcomes;
+    } finally {
+      await lease.release();
+    }
+  };
+
   return {
     loaded,
     clock,
     outboxDir,
     build,
+    archive,
     store: getStore,
     transport: getTransport,
     keyring: getKeyring,

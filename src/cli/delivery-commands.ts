@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { formatDiagnostic } from '../issue/diagnostic.ts';
@@ -7,6 +8,7 @@ import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
 import { dryRunSend, sendTestCopy } from '../deliver/preview-send.ts';
 import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
+import type { ArchiveOutcome } from '../store/issue-registry.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
 import { createSendProgress, formatSendSummary } from './send-progress.ts';
@@ -43,15 +45,38 @@ export async function sendAndReport(app: App, context: CommandContext, slug?: st
 }
 
 /** Tells the operator what the store did with the issues this build saw. */
-export function reportRegistration(app: App, context: CommandContext, registered: { added: { slug: string; state: string }[]; renamed: { file: string; frozenSlug: string }[]; backlog: boolean } | undefined): void {
+export function reportRegistration(
+  app: App,
+  context: CommandContext,
+  registered:
+    | {
+        added: { slug: string; state: string; reason?: string }[];
+        renamed: { file: string; frozenSlug: string }[];
+        backlog: boolean;
+        unplanned?: ArchiveOutcome[];
+      }
+    | undefined,
+): void {
   if (!registered) return;
   const { io } = context;
-  const archived = registered.added.filter((entry) => entry.state === 'archived').map((entry) => entry.slug);
+  const archived = registered.added
+    .filter((entry) => entry.state === 'archived' && entry.reason !== 'email-false')
+    .map((entry) => entry.slug);
   if (registered.backlog && archived.length > 0) {
     io.stdout.write(
       `  new store: ${archived.length} issue${archived.length === 1 ? '' : 's'} already in issues/ archived (on the site and in the feeds, never emailed): ${archived.join(', ')}\n` +
         `  to email one of them: letterpress send <slug>\n`,
     );
+  }
+  for (const entry of registered.added.filter((added) => added.reason === 'email-false')) {
+    io.stdout.write(`  archived: ${entry.slug} (email: false: on the site and in the feeds, never emailed)\n`);
+  }
+  for (const outcome of registered.unplanned ?? []) {
+    if (outcome.outcome === 'archived') {
+      io.stdout.write(`  archived: ${outcome.slug} (email: false: its ${outcome.removedDeliveries} planned messages were cancelled, none had been sent)\n`);
+    } else if (outcome.outcome === 'refused') {
+      io.stdout.write(`  ${outcome.slug}: says email: false but stays as it is: ${outcome.reason}\n`);
+    }
   }
   for (const entry of registered.added.filter((added) => added.state === 'published')) {
     io.stdout.write(`  published: ${entry.slug} (planned for every active subscriber; \`letterpress send\` sends it)\n`);
@@ -72,6 +97,29 @@ function withErrorCounts(daemon: DaemonStatus & { alive: boolean }) {
   return { ...daemon, errors: fileErrors + transportErrors, fileErrors, transportErrors };
 }
 
+/**
+ * `send <slug>` of an issue whose file says `email: false` is refused unless `--force`: the
+ * editor said "site and feeds only". The file is the one the store recorded (it follows renames).
+ */
+async function refuseEmailOff(app: App, slug: string): Promise<void> {
+  const record = await (await app.store()).getIssue(slug);
+  if (!record) return;
+  const file = path.resolve(app.loaded.root, record.sourceFile);
+  if (!existsSync(file)) return;
+  const { issues } = await loadIssues([file], {
+    root: app.loaded.root,
+    timezone: app.loaded.config.timezone,
+    maxBytes: app.loaded.config.limits.maxIssueBytes,
+  });
+  if (issues[0]?.issue.email === false) {
+    throw new LetterpressError(
+      'E_EMAIL_OFF',
+      `${record.sourceFile} says \`email: false\`: ${slug} is on the site and in the feeds only and is not emailed; ` +
+        `to email it anyway: letterpress send ${slug} --force (or remove that line)`,
+    );
+  }
+}
+
 /** `send`, `publish` and `status`. */
 export function registerDeliveryCommands(program: Command, context: CommandContext): void {
   const { io } = context;
@@ -79,11 +127,12 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
   program
     .command('send')
     .description('send published issues to their planned subscribers (an archived issue when named)')
-    .argument('[slug]', 'only this issue; an archived issue is planned and sent')
+    .argument('[slug]', 'only this issue; an archived issue is planned and sent (one with `email: false` needs --force)')
     .option('--dry-run', 'render and check every message, send nothing, change nothing')
     .option('--to <address>', 'send one test copy to this address, without touching the ledger')
     .option('--no-build', 'do not rebuild out/ first')
-    .action(async (slug: string | undefined, options: { dryRun?: boolean; to?: string; build: boolean }, command: Command) => {
+    .option('--force', 'email the named issue even though its front matter says `email: false`')
+    .action(async (slug: string | undefined, options: { dryRun?: boolean; to?: string; build: boolean; force?: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
         // A dry run or a test copy changes nothing: no build, so nothing is recorded or planned.
         if (options.build && !options.dryRun && options.to === undefined) {
@@ -118,6 +167,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           }
           return;
         }
+        if (slug !== undefined && !options.force) await refuseEmailOff(app, slug);
         await sendAndReport(app, context, slug);
       });
     });

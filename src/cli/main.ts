@@ -13,6 +13,7 @@ import { createBuildProgress, type Output } from './progress.ts';
 import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerArchiveCommand } from './archive-command.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { runStartDaemon } from './start-command.ts';
 
@@ -153,6 +154,7 @@ function createProgram(
   registerInitCommand(program, context);
   registerSubscriberCommands(program, context);
   registerDeliveryCommands(program, context);
+  registerArchiveCommand(program, context);
   registerPreviewCommand(program, context);
   registerServerCommands(program, context);
 

@@ -140,6 +140,9 @@ export async function runSend(
       if (signal.aborted) break;
       // Re-read under the lease: another runner may have planned or finished it meanwhile.
       const record = (await store.getIssue(target.slug)) ?? target;
+      // An archived issue is planned only when named: a run picked it while it was waiting to be
+      // sent, and `letterpress archive` took it back before this runner got the lease.
+      if (record.state === 'archived' && slug === undefined) continue;
       if (record.state === 'published' || record.state === 'archived') {
         const rows = await store.planDeliveries(record.slug, clock.now().toISOString());
         await store.setIssueState(record.slug, 'planned');

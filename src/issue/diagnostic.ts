@@ -33,6 +33,8 @@ export type DiagnosticCode =
   | 'W_ITEM_NUMBER' // item numbers skip or repeat within a section
   | 'W_NUMBER_MISMATCH' // front matter `number` disagrees with the title
   | 'W_CONTROL_CHAR' // control characters removed
+  | 'W_DATE_YEAR' // front matter `date` is in another year than the title says
+  | 'W_DATE_ORDER' // issue numbers and dates run in opposite directions
   | 'W_MJML'; // MJML validation warnings that did not stop the render
 
 /** True when any diagnostic in the list is an error. */

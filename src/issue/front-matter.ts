@@ -15,6 +15,8 @@ export interface FrontMatterFields {
   /** ISO 8601 with offset. */
   publishAt?: string;
   draft?: boolean;
+  /** `false`: on the site and in the feeds only, never emailed (state `archived`). */
+  email?: boolean;
 }
 
 export interface FrontMatter {
@@ -31,7 +33,7 @@ export interface FrontMatter {
 /** Slugs end up in URLs and file names: lowercase ASCII, digits and dashes, at most 80. */
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,79}$/;
 
-const KNOWN_KEYS = ['title', 'number', 'date', 'slug', 'summary', 'publish_at', 'draft'] as const;
+const KNOWN_KEYS = ['title', 'number', 'date', 'slug', 'summary', 'publish_at', 'draft', 'email'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
 
 const OPENING_FENCE = /^---[ \t]*$/;
@@ -151,8 +153,9 @@ function readField(key: KnownKey, value: unknown, result: FrontMatter, timezone:
       fields.slug = value;
       return undefined;
     case 'draft':
+    case 'email':
       if (typeof value !== 'boolean') return `must be true or false, not ${describe(value)}`;
-      fields.draft = value;
+      fields[key] = value;
       return undefined;
   }
 }

@@ -57,9 +57,18 @@ export interface Issue {
    * fallback (first-seen time), never the build time.
    */
   date?: string;
+  /** Where the front-matter `date` was written; absent when there is none. */
+  datePosition?: SourcePosition;
+  /**
+   * The year the title announces (`云计算技术动态 2024 年第十八期` → 2024): how an undated issue
+   * is ordered among the others, since no invented date is ever shown for it.
+   */
+  year?: number;
   /** Not before this instant (ISO 8601 with offset); absent means "when published". */
   publishAt?: string;
   draft: boolean;
+  /** False when the front matter says `email: false`: site and feeds only, never emailed. */
+  email: boolean;
   /** Preheader / feed summary: front matter `summary`, else derived from the first items. */
   summary: string;
   /** The newsletter name when the title follows `<name> <year> 年第<n>期`; informational. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseIssueNumber } from './chinese-numerals.ts';
+import { parseTitleYear } from './parse-title-year.ts';
 import { decodeIssueFile } from './decode-issue-file.ts';
 import { hasErrors, type Diagnostic } from './diagnostic.ts';
 import { parseFrontMatter } from './front-matter.ts';
@@ -79,6 +80,7 @@ export function parseIssue(text: string, file: string, options: { timezone: stri
   // when the text is edited, and only then to the content hash.
   const slug =
     fields.slug ?? (slugFromFileName(file) || (number !== undefined ? `issue-${number}` : `issue-${contentHash.slice(0, 12)}`));
+  const year = parseTitleYear(title);
   const seriesName = SERIES_TITLE.exec(title)?.[1]?.trim() || undefined;
   const summary = fields.summary ?? deriveSummary(body);
 
@@ -89,8 +91,11 @@ export function parseIssue(text: string, file: string, options: { timezone: stri
     title,
     ...(number !== undefined && { number }),
     ...(fields.date !== undefined && { date: fields.date }),
+    ...(frontMatter.positions.date && { datePosition: frontMatter.positions.date }),
+    ...(year !== undefined && { year }),
     ...(fields.publishAt !== undefined && { publishAt: fields.publishAt }),
     draft: fields.draft ?? false,
+    email: fields.email ?? true,
     summary,
     ...(seriesName !== undefined && { seriesName }),
     isDigest: body.isDigest,

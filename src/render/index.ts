@@ -24,7 +24,8 @@ export { renderConfirmationEmail } from './render-confirmation-email.ts';
 export { EMAIL_HTML_BUDGET_BYTES, MJML_OPTIONS, renderEmail, renderEmailMjml, renderEmailSubject } from './render-email.ts';
 export { EMPTY_FEED_UPDATED, renderFeeds, stripControlChars } from './render-feeds.ts';
 export { renderFeedEntry, renderIndexEntry, renderIssue } from './render-issue.ts';
-export { compareNewestFirst, renderIndex, renderPage } from './render-page.ts';
+export { sortNewestFirst, type OrderFacts } from './order-issues.ts';
+export { renderIndex, renderPage } from './render-page.ts';
 export { displayWidth, wrapText } from './wrap-text.ts';
 export {
   EMAIL_SLOTS,

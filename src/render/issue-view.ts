@@ -50,7 +50,8 @@ export interface IssueView {
   slug: string;
   number: number | null;
   permalink: string;
-  date: string;
+  /** The front matter's date, or null: an undated issue shows no date rather than an invented one. */
+  date: string | null;
   updated: string;
   wasUpdated: boolean;
   summary: string;
@@ -157,9 +158,10 @@ export function buildIssueView(
       slug: issue.slug,
       number: issue.number ?? null,
       permalink,
-      date: meta.date,
+      date: issue.date ?? null,
       updated: meta.updated,
-      wasUpdated: Date.parse(meta.updated) > Date.parse(meta.date),
+      // "Updated on" only makes sense next to a shown date.
+      wasUpdated: issue.date !== undefined && Date.parse(meta.updated) > Date.parse(meta.date),
       summary: issue.summary,
       isDigest: issue.isDigest,
       introHtml: html(issue.intro),

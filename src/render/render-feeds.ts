@@ -2,7 +2,7 @@ import { Feed, type FeedOptions, type Item } from 'feed';
 import { LetterpressError } from '../util/errors.ts';
 import { toInstant } from './format-date.ts';
 import { escapeHtml } from './markdown.ts';
-import { compareNewestFirst } from './render-page.ts';
+import { sortNewestFirst } from './order-issues.ts';
 import type { FeedEntry, RenderedFeeds, SiteInfo } from './types.ts';
 
 /** The `updated` of a feed with no entries: fixed, so an empty feed is still deterministic. */
@@ -78,12 +78,11 @@ function stringifyJson(value: unknown): string {
 
 /**
  * Renders the Atom 1.0, RSS 2.0 and JSON Feed 1.1 documents from rendered entries: the
- * newest `site.feedLimit` issues, full content, and a feed date taken from the entries (the
+ * newest `site.feedLimit` issues (in the archive's order, `sortNewestFirst`), full content, and a feed date taken from the entries (the
  * latest `updated` among them), never from the clock, so the same entries give the same bytes.
  */
 export function renderFeeds(entries: FeedEntry[], site: SiteInfo): RenderedFeeds {
-  const newest = [...entries]
-    .sort((a, b) => compareNewestFirst({ ...a, date: a.published }, { ...b, date: b.published }))
+  const newest = sortNewestFirst(entries)
     .slice(0, Math.max(0, site.feedLimit))
     .map(cleanEntry);
   const updated = new Date(

@@ -29,6 +29,8 @@ export function renderFeedEntry(issue: Issue, meta: IssueMeta, templates: Templa
     categories: [...new Set(issue.sections.map((section) => section.title))],
   };
   if (issue.number !== undefined) entry.number = issue.number;
+  if (issue.year !== undefined) entry.year = issue.year;
+  if (issue.date !== undefined) entry.date = issue.date;
   return entry;
 }
 
@@ -37,11 +39,13 @@ export function renderIndexEntry(issue: Issue, meta: IssueMeta): IndexEntry {
   const entry: IndexEntry = {
     slug: issue.slug,
     title: issue.title,
-    date: meta.date,
+    published: meta.date,
     summary: issue.summary,
     path: `issues/${encodeURIComponent(issue.slug)}/`,
   };
   if (issue.number !== undefined) entry.number = issue.number;
+  if (issue.year !== undefined) entry.year = issue.year;
+  if (issue.date !== undefined) entry.date = issue.date;
   return entry;
 }
 

@@ -23,7 +23,10 @@ export interface SiteInfo {
  * store), so that rendering stays a pure function of its inputs.
  */
 export interface IssueMeta {
-  /** Publication date, ISO 8601 instant with offset; never the build time. */
+  /**
+   * The stable publication instant (feeds' `published`): front matter `date`, else first
+   * seen; never the build time. Pages and emails show only the front matter's date.
+   */
   date: string;
   /** When the issue's content last changed (equals `date` until the first edit). */
   updated: string;
@@ -61,6 +64,9 @@ export interface FeedEntry {
   contentHtml: string;
   categories: string[];
   number?: number;
+  /** Ordering facts (order-issues.ts): the title's year and the front matter's date. */
+  year?: number;
+  date?: string;
 }
 
 /** What the index page lists per issue. */
@@ -68,7 +74,12 @@ export interface IndexEntry {
   slug: string;
   title: string;
   number?: number;
-  date: string;
+  /** The date shown: front matter `date` only; absent for an undated issue. */
+  date?: string;
+  /** The stable publication instant (front matter `date`, else first seen), for ordering. */
+  published?: string;
+  /** The year the title announces, for ordering undated issues. */
+  year?: number;
   summary: string;
   /** Relative link from the site root, e.g. `issues/2024-18/`. */
   path: string;

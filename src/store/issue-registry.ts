@@ -1,4 +1,4 @@
-import type { IssueRecord, IssueState, IssueStore } from './types.ts';
+import type { DeliveryCounts, DeliveryLedger, IssueRecord, IssueState, IssueStore } from './types.ts';
 
 /** One due issue as the build sees it, with the values it would use on first publish. */
 export interface RegistryEntry {
@@ -11,6 +11,8 @@ export interface RegistryEntry {
   firstSeen: string;
   /** Feed id for a first publish (the permalink). */
   feedId: string;
+  /** False when the front matter says `email: false`: recorded `archived`, never planned. */
+  email?: boolean;
 }
 
 /** What the store has frozen for an issue: the build must use these, not recompute them. */
@@ -25,8 +27,19 @@ export interface FrozenIssueFacts {
 
 export interface RegisterReport {
   facts: Map<string, FrozenIssueFacts>;
-  /** Slugs recorded for the first time now, with the state they got. */
-  added: { slug: string; state: IssueState }[];
+  /**
+   * Slugs recorded for the first time now (or moved to `published` by name), with the state
+   * they got and, for `archived`, why: a new store's backlog, `email: false`, `letterpress
+   * archive`, or a daemon skipping what became due while it was down.
+   */
+  added: { slug: string; state: IssueState; reason?: 'backlog' | 'email-false' | 'requested' | 'missed' }[];
+  /**
+   * Recorded issues waiting to be emailed (`published`/`planned`) whose front matter now says
+   * `email: false`: the caller unplans them under the send lease (`archiveRecordedIssue`).
+   */
+  unplan: string[];
+  /** What the caller did about `unplan` (filled in by the caller that holds the send lease). */
+  unplanned?: ArchiveOutcome[];
   /** Files recognised as a renamed, already published issue: `from` is the frozen slug. */
   renamed: { file: string; slug: string; frozenSlug: string }[];
   /** True when this call created the first records of an empty store (the backlog). */
@@ -53,6 +66,8 @@ export async function registerDueIssues(
     explicit?: ReadonlySet<string>;
     /** Archive every issue recorded now (a daemon skipping what became due while it was down). */
     archiveNew?: boolean;
+    /** Slugs to record as `archived` if they are new (`letterpress archive <file>`). */
+    archive?: ReadonlySet<string>;
   },
 ): Promise<RegisterReport> {
   const now = options.now.toISOString();
@@ -60,6 +75,7 @@ export async function registerDueIssues(
   const facts = new Map<string, FrozenIssueFacts>();
   const added: RegisterReport['added'] = [];
   const renamed: RegisterReport['renamed'] = [];
+  const unplan: string[] = [];
   const currentSlugs = new Set(entries.map((entry) => entry.slug));
 
   for (const entry of entries) {
@@ -77,8 +93,20 @@ export async function registerDueIssues(
       }
     }
     if (!record) {
-      const state: IssueState =
-        (backlog || options.archiveNew) && !options.explicit?.has(entry.slug) ? 'archived' : 'published';
+      // `email: false` wins over everything, even `letterpress publish`: only `send --force` mails it.
+      const reason: RegisterReport['added'][number]['reason'] =
+        entry.email === false
+          ? 'email-false'
+          : options.explicit?.has(entry.slug)
+            ? undefined
+            : options.archive?.has(entry.slug)
+              ? 'requested'
+              : backlog
+                ? 'backlog'
+                : options.archiveNew
+                  ? 'missed'
+                  : undefined;
+      const state: IssueState = reason === undefined ? 'published' : 'archived';
       record = {
         slug: entry.slug,
         title: entry.title,
@@ -91,15 +119,16 @@ export async function registerDueIssues(
         feedId: entry.feedId,
       };
       await store.saveIssue(record);
-      added.push({ slug: entry.slug, state });
+      added.push({ slug: entry.slug, state, ...(reason && { reason }) });
       facts.set(entry.slug, { slug: record.slug, firstSeen: record.firstSeenAt, feedId: record.feedId, state });
       continue;
     }
-    if (record.state === 'archived' && options.explicit?.has(entry.slug)) {
+    if (record.state === 'archived' && options.explicit?.has(entry.slug) && entry.email !== false) {
       record = { ...record, state: 'published' };
       await store.setIssueState(record.slug, 'published');
       added.push({ slug: record.slug, state: 'published' });
     }
+    if (entry.email === false && (record.state === 'published' || record.state === 'planned')) unplan.push(record.slug);
     const edited = record.contentHash !== entry.contentHash;
     const moved = record.sourceFile !== entry.sourceFile;
     if (edited || moved || record.title !== entry.title) {
@@ -120,5 +149,43 @@ export async function registerDueIssues(
       state: record.state,
     });
   }
-  return { facts, added, renamed, backlog };
+  return { facts, added, renamed, backlog, unplan };
+}
+
+/** What `archiveRecordedIssue` did with one slug. */
+export type ArchiveOutcome =
+  | { slug: string; outcome: 'archived'; from: IssueState; removedDeliveries: number }
+  | { slug: string; outcome: 'already-archived' }
+  | { slug: string; outcome: 'refused'; state: IssueState | undefined; reason: string };
+
+/**
+ * Makes a recorded issue `archived` (site and feeds only): an issue waiting to be emailed
+ * loses its planned, never-attempted delivery rows; one that is being or was emailed is
+ * refused with the reason, since nothing can be unsent. Call it holding the send lease, so
+ * no sender is between reading the issue's state and claiming its rows.
+ */
+export async function archiveRecordedIssue(store: IssueStore & Pick<DeliveryLedger, 'unplanIssue' | 'countDeliveries'>, slug: string): Promise<ArchiveOutcome> {
+  const record = await store.getIssue(slug);
+  if (!record) {
+    return { slug, outcome: 'refused', state: undefined, reason: `no issue has the slug "${slug}" (name the issue file to archive an issue not recorded yet)` };
+  }
+  if (record.state === 'archived') return { slug, outcome: 'already-archived' };
+  if (record.state === 'published' || record.state === 'planned') {
+    const result = await store.unplanIssue(slug);
+    if (result.outcome === 'archived') return { slug, outcome: 'archived', from: record.state, removedDeliveries: result.removed };
+    return refusal(slug, result.state ?? record.state, await store.countDeliveries(slug));
+  }
+  return refusal(slug, record.state, await store.countDeliveries(slug));
+}
+
+function refusal(slug: string, state: IssueState, counts: DeliveryCounts): ArchiveOutcome {
+  const went = counts.sent + counts.failed + counts.bounced + counts.skipped;
+  const total = went + counts.queued + counts.sending + counts.deferred;
+  const reason =
+    state === 'sent'
+      ? `it was already emailed (state sent, ${counts.sent} sent): it stays on the site and in the feeds as it is`
+      : state === 'sending' || state === 'planned' || state === 'published'
+        ? `it is being emailed (state ${state}, ${went} of ${total} messages done): what went out cannot be unsent; \`letterpress status ${slug}\` shows the rest`
+        : `it is in state ${state}, which cannot be archived`;
+  return { slug, outcome: 'refused', state, reason };
 }

@@ -48,7 +48,7 @@ const QUERY_FILES = {
     'insert-suppression',
     'delete-suppression',
   ],
-  issues: ['get', 'find-by-content-hash', 'list', 'save', 'set-state', 'has-any'],
+  issues: ['get', 'find-by-content-hash', 'list', 'save', 'set-state', 'archive-unsent', 'has-any'],
   deliveries: [
     'plan-chunk-end',
     'plan-chunk',
@@ -61,6 +61,8 @@ const QUERY_FILES = {
     'list-all',
     'list-by-state',
     'count-by-state',
+    'count-unplannable',
+    'delete-planned',
   ],
   leases: ['acquire', 'release', 'get'],
   secrets: ['list', 'add'],
@@ -498,6 +500,23 @@ class SqliteStore implements Store {
     const params = { issueSlug, state: filter.state, afterId: filter.afterId ?? 0, limit: filter.limit };
     const statement = filter.state === undefined ? this.#sql.deliveries['list-all'] : this.#sql.deliveries['list-by-state'];
     return this.#guard(() => statement.all(params) as Delivery[]);
+  }
+
+  async unplanIssue(
+    issueSlug: string,
+  ): Promise<{ outcome: 'archived'; removed: number } | { outcome: 'refused'; state: IssueState | undefined }> {
+    return this.#guard(() =>
+      this.#immediate(() => {
+        const record = this.#sql.issues.get.get({ slug: issueSlug }) as IssueRecord | undefined;
+        const { count } = this.#sql.deliveries['count-unplannable'].get({ issueSlug }) as { count: number };
+        if (!record || (record.state !== 'published' && record.state !== 'planned') || count > 0) {
+          return { outcome: 'refused' as const, state: record?.state };
+        }
+        const removed = this.#sql.deliveries['delete-planned'].run({ issueSlug }).changes;
+        this.#sql.issues['archive-unsent'].run({ slug: issueSlug });
+        return { outcome: 'archived' as const, removed };
+      }),
+    );
   }
 
   async countDeliveries(issueSlug: string): Promise<DeliveryCounts> {

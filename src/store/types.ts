@@ -151,6 +151,14 @@ export interface DeliveryLedger {
     filter: { state?: DeliveryState; afterId?: number; limit: number },
   ): Promise<Delivery[]>;
   countDeliveries(issueSlug: string): Promise<DeliveryCounts>;
+  /**
+   * Takes back the plan of an issue nothing was sent for (state `published` or `planned`,
+   * every row still `queued` and never attempted): deletes its rows and makes it `archived`,
+   * in one transaction. Anything else is refused with the state found, and nothing changes.
+   */
+  unplanIssue(
+    issueSlug: string,
+  ): Promise<{ outcome: 'archived'; removed: number } | { outcome: 'refused'; state: IssueState | undefined }>;
 }
 
 /** The last session error of an issue whose sending is stalled (all instants UTC ISO). */

@@ -126,3 +126,17 @@ describe('parseFrontMatter', () => {
     expect(diagnostics[1]?.message).toContain('did you mean "publish_at"');
   });
 });
+
+describe('front matter `email`', () => {
+  it('reads email: false (site and feeds only) and email: true', () => {
+    expect(parseFrontMatter('---\nemail: false\n---\n# A\n', 'a.md', SHANGHAI).fields).toEqual({ email: false });
+    expect(parseFrontMatter('---\nemail: true\n---\n# A\n', 'a.md', SHANGHAI).fields).toEqual({ email: true });
+  });
+
+  it.each(['email: no', 'email: "false"', 'email: 0', 'email: [false]'])('rejects %s with E_FIELD at its line', (line) => {
+    const { diagnostics, fields } = parseFrontMatter(`---\ntitle: A\n${line}\n---\n`, 'a.md', SHANGHAI);
+    expect(fields.email).toBeUndefined();
+    expect(diagnostics.map((d) => [d.code, d.line, d.severity])).toEqual([['E_FIELD', 3, 'error']]);
+    expect(diagnostics[0]?.message).toContain('front-matter field "email" must be true or false');
+  });
+});

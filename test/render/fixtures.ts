@@ -133,6 +133,8 @@ export function sampleIssue(overrides: Partial<Issue> = {}): Issue {
     number: 18,
     date: '2024-05-06T00:00:00+08:00',
     draft: false,
+    email: true,
+    year: 2024,
     summary: '本期看点：分布式计算的第五个时代、VAST Data 架构、I/O Passthru、RDMA、大模型分离式推理与内存墙。',
     seriesName: '云计算技术动态',
     isDigest: true,

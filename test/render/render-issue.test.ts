@@ -30,6 +30,8 @@ describe('renderIssue', () => {
       title: '云计算技术动态 2024 年第十八期',
       number: 18,
       date: '2024-05-06T00:00:00+08:00',
+      published: '2024-05-06T00:00:00+08:00',
+      year: 2024,
       summary: sampleIssue().summary,
       path: 'issues/2024-18/',
     });

@@ -39,14 +39,15 @@ describe('renderPage', () => {
 
   it('formats dates in the site timezone and locale', () => {
     const meta = sampleMeta({ date: '2024-05-05T16:30:00Z', updated: '2024-05-05T16:30:00Z' });
-    const zh = renderPage(sampleIssue(), meta, templates, sampleSite());
+    const issue = sampleIssue({ date: '2024-05-05T16:30:00Z' });
+    const zh = renderPage(issue, meta, templates, sampleSite());
     expect(zh).toContain('<time datetime="2024-05-06T00:30:00+08:00">2024年5月6日</time>');
-    const en = renderPage(sampleIssue(), meta, templates, englishSite());
+    const en = renderPage(issue, meta, templates, englishSite());
     expect(en).toContain('<time datetime="2024-05-06T00:30:00+08:00">May 6, 2024</time>');
     expect(en).toContain('<html lang="en">');
     expect(en).toContain('Issue #18');
     expect(en).toContain('In this issue');
-    const ny = renderPage(sampleIssue(), meta, templates, englishSite({ timezone: 'America/New_York' }));
+    const ny = renderPage(issue, meta, templates, englishSite({ timezone: 'America/New_York' }));
     expect(ny).toContain('>May 5, 2024</time>');
   });
 
@@ -64,7 +65,7 @@ describe('renderPage', () => {
 
 describe('renderIndex', () => {
   const entry = (slug: string, date: string, number?: number): IndexEntry => ({
-    ...renderIndexEntry(sampleIssue({ slug, title: `Issue ${slug}`, number }), sampleMeta({ date })),
+    ...renderIndexEntry(sampleIssue({ slug, title: `Issue ${slug}`, number, date, year: undefined }), sampleMeta({ date })),
   });
 
   it('lists issues newest first (date, then number) whatever order it is given', () => {

@@ -329,6 +329,25 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.countDeliveries('other')).toMatchObject({ queued: 0 });
       });
 
+      it('unplans an issue nothing was sent for, and refuses once a row was claimed or the issue is sending', async () => {
+        await planIssue('one', 3);
+        await store.setIssueState('one', 'planned');
+        expect(await store.unplanIssue('one')).toEqual({ outcome: 'archived', removed: 3 });
+        expect((await store.getIssue('one'))?.state).toBe('archived');
+        expect(await store.countDeliveries('one')).toMatchObject({ queued: 0 });
+        expect(await store.unplanIssue('one')).toEqual({ outcome: 'refused', state: 'archived' });
+
+        await store.saveIssue(issueRecord('two', { contentHash: 'hash-two' }));
+        await store.planDeliveries('two', at(1));
+        await store.setIssueState('two', 'planned');
+        await store.claimDeliveries({ issueSlug: 'two', limit: 1, now: at(1), leaseUntil: at(5) });
+        expect(await store.unplanIssue('two')).toEqual({ outcome: 'refused', state: 'planned' });
+        expect(await store.countDeliveries('two')).toMatchObject({ queued: 2, sending: 1 });
+        await store.setIssueState('two', 'sending');
+        expect(await store.unplanIssue('two')).toEqual({ outcome: 'refused', state: 'sending' });
+        expect(await store.unplanIssue('missing')).toEqual({ outcome: 'refused', state: undefined });
+      });
+
       it('refuses to plan an issue the store does not know', async () => {
         await addSubscribers(1);
         await expect(store.planDeliveries('missing', at(0))).rejects.toMatchObject({ code: 'E_STORE' });

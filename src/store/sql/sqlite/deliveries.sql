@@ -96,6 +96,15 @@ WHERE issue_slug = :issueSlug AND state = :state AND id > :afterId
 ORDER BY id
 LIMIT :limit;
 
+-- name: count-unplannable
+-- Rows that make an issue impossible to unplan: anything claimed, attempted or finished.
+SELECT count(*) AS count
+FROM deliveries
+WHERE issue_slug = :issueSlug AND (state <> 'queued' OR attempts > 0);
+
+-- name: delete-planned
+DELETE FROM deliveries WHERE issue_slug = :issueSlug AND state = 'queued' AND attempts = 0;
+
 -- name: count-by-state
 SELECT state, count(*) AS count
 FROM deliveries

@@ -35,5 +35,9 @@ SET title = excluded.title,
 -- name: set-state
 UPDATE issues SET state = :state WHERE slug = :slug;
 
+-- name: archive-unsent
+-- Compare-and-set: only an issue nothing was sent for yet may become `archived` this way.
+UPDATE issues SET state = 'archived' WHERE slug = :slug AND state IN ('published', 'planned');
+
 -- name: has-any
 SELECT EXISTS (SELECT 1 FROM issues) AS present;
