@@ -12,43 +12,46 @@ import { domainToASCII, domainToUnicode } from 'node:url';
  * Why an address was refused, as a stable code: pages and other front ends show their own
  * sentence for it (in the site's locale), while `reason` stays the English text for the CLI.
  */
-export type EmailProblem =
-  | 'empty'
-  | 'line-break'
-  | 'control-character'
-  | 'invisible-character'
-  | 'double-quote'
-  | 'angle-bracket'
-  | 'comma'
-  | 'semicolon'
-  | 'parenthesis'
-  | 'backslash'
-  | 'square-bracket'
-  | 'colon'
-  | 'space'
-  | 'no-at'
-  | 'several-at'
-  | 'local-empty'
-  | 'local-non-ascii'
-  | 'local-too-long'
-  | 'local-dot-start'
-  | 'local-dot-end'
-  | 'local-double-dot'
-  | 'local-character'
-  | 'encoded-word'
-  | 'domain-empty'
-  | 'domain-character'
-  | 'domain-invalid'
-  | 'domain-dot-start'
-  | 'domain-dot-end'
-  | 'domain-double-dot'
-  | 'domain-no-dot'
-  | 'domain-label-too-long'
-  | 'domain-label-invalid'
-  | 'domain-label-hyphen'
-  | 'domain-numeric'
-  | 'domain-too-long'
-  | 'too-long';
+export const EMAIL_PROBLEMS = [
+  'empty',
+  'line-break',
+  'control-character',
+  'invisible-character',
+  'double-quote',
+  'angle-bracket',
+  'comma',
+  'semicolon',
+  'parenthesis',
+  'backslash',
+  'square-bracket',
+  'colon',
+  'space',
+  'no-at',
+  'several-at',
+  'local-empty',
+  'local-non-ascii',
+  'local-too-long',
+  'local-dot-start',
+  'local-dot-end',
+  'local-double-dot',
+  'local-character',
+  'encoded-word',
+  'domain-empty',
+  'domain-character',
+  'domain-invalid',
+  'domain-dot-start',
+  'domain-dot-end',
+  'domain-double-dot',
+  'domain-no-dot',
+  'domain-label-too-long',
+  'domain-label-invalid',
+  'domain-label-hyphen',
+  'domain-numeric',
+  'domain-too-long',
+  'too-long',
+] as const;
+/** One of EMAIL_PROBLEMS. */
+export type EmailProblem = (typeof EMAIL_PROBLEMS)[number];
 
 /** A refused address: the stable code, the English reason, and the offending character when one is to blame. */
 export interface EmailRefusal {
