@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { confirmTokenExpiry, signToken } from '../../src/deliver/tokens.ts';
 import { maskEmail } from '../../src/server/redact.ts';
@@ -123,6 +125,26 @@ describe('subscription pages in the site locale', () => {
     expect(limited.body).toContain('Too many requests');
     expect(limited.body).not.toContain('at most 1 a minute');
   });
+});
+
+describe('a busy store', () => {
+  it('answers 503 with a "busy, try again" page in the site locale and Retry-After', async () => {
+    fixture = await startServer();
+    await subscribe(fixture, { email: 'warm@example.org' });
+    // Another process holds the write lock past the store's busy timeout.
+    const other = new Database(path.join(fixture.app.loaded.paths.data, 'letterpress.db'));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const response = await subscribe(fixture, { email: 'locked@example.org' });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('30');
+      expect(response.body).toContain('服务器繁忙');
+      expect(response.body).not.toMatch(/SQLITE|locked/);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+  }, 20_000);
 });
 
 describe('a form sent too fast', () => {
