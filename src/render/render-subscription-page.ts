@@ -11,6 +11,7 @@ export type SubscriptionPageKind =
   | 'subscribe'
   | 'check-inbox'
   | 'invalid-email'
+  | 'resubmit'
   | 'confirm'
   | 'confirmed'
   | 'confirm-invalid'
@@ -21,15 +22,31 @@ export type SubscriptionPageKind =
   | 'not-found'
   | 'too-many-requests'
   | 'bad-request'
+  | 'busy'
   | 'error';
+
+/**
+ * Why a request was refused, as a stable code: the address problems of `normalizeEmail`
+ * (`no-at`, `domain-no-dot`, …) and the fill-time verdicts (`too-fast`, `stale-form`). Each has
+ * its own sentence in `templates/i18n` under `subscriptionReason<CodeInPascalCase>`.
+ */
+export interface SubscriptionReason {
+  code: string;
+  /** Values for the sentence's `{placeholders}` (the offending `character`). */
+  params?: Readonly<Record<string, string>>;
+}
 
 /** What a page needs besides its kind: the token its buttons carry, a detail line, form fields. */
 export interface SubscriptionPageInput {
   kind: SubscriptionPageKind;
   /** The token from the link, echoed into the button's form (confirm) or its action (unsubscribe). */
   token?: string;
-  /** A short explanation shown under the message (why an address was refused). */
-  detail?: string;
+  /** Why the request was refused, shown as a sentence in the site's locale under the message. */
+  reason?: SubscriptionReason;
+  /** What the reader typed, put back into the redisplayed form so nothing needs typing twice. */
+  values?: { email?: string; name?: string };
+  /** The address a confirmation link went to, repeated on the check-inbox page. */
+  email?: string;
   /** Hidden fields for the subscribe form (the signed fill-time stamp). */
   subscribeHidden?: ReadonlyArray<{ name: string; value: string }>;
   /** The request path, for the canonical link. */
@@ -47,6 +64,7 @@ const TITLE_KEYS: Record<SubscriptionPageKind, [title: string, message: string]>
   subscribe: ['subscriptionSubscribeTitle', 'subscriptionSubscribeText'],
   'check-inbox': ['subscriptionCheckInboxTitle', 'subscriptionCheckInboxText'],
   'invalid-email': ['subscriptionInvalidEmailTitle', 'subscriptionInvalidEmailText'],
+  resubmit: ['subscriptionResubmitTitle', 'subscriptionResubmitText'],
   confirm: ['subscriptionConfirmTitle', 'subscriptionConfirmText'],
   confirmed: ['subscriptionConfirmedTitle', 'subscriptionConfirmedText'],
   'confirm-invalid': ['subscriptionConfirmInvalidTitle', 'subscriptionConfirmInvalidText'],
@@ -57,11 +75,24 @@ const TITLE_KEYS: Record<SubscriptionPageKind, [title: string, message: string]>
   'not-found': ['subscriptionNotFoundTitle', 'subscriptionNotFoundText'],
   'too-many-requests': ['subscriptionTooManyTitle', 'subscriptionTooManyText'],
   'bad-request': ['subscriptionBadRequestTitle', 'subscriptionBadRequestText'],
+  busy: ['subscriptionBusyTitle', 'subscriptionBusyText'],
   error: ['subscriptionErrorTitle', 'subscriptionErrorText'],
 };
 
-/** Pages after which "subscribe (again)" is the useful next step. */
-const OFFERS_SUBSCRIBE: ReadonlySet<SubscriptionPageKind> = new Set(['confirm-invalid', 'link-invalid', 'invalid-email']);
+/** Pages after which "subscribe (again)" is the useful next step, and the words of that link. */
+const SUBSCRIBE_LINKS: Partial<Record<SubscriptionPageKind, string>> = {
+  'confirm-invalid': 'subscriptionSubscribeLink',
+  'link-invalid': 'subscriptionSubscribeLink',
+  'check-inbox': 'subscriptionCheckInboxRetry',
+};
+
+/** A second line under the message, for pages that need one. */
+const NOTE_KEYS: Partial<Record<SubscriptionPageKind, string>> = {
+  'check-inbox': 'subscriptionCheckInboxSpam',
+};
+
+/** How much of what the reader typed is shown back (the fields' maxlength, with room to spare). */
+const MAX_ECHO = { email: 320, name: 200 } as const;
 
 function formsFor(input: SubscriptionPageInput): FormView[] {
   // Root-relative actions: the pages live at the server's top level, next to the routes they post to.
@@ -69,6 +100,7 @@ function formsFor(input: SubscriptionPageInput): FormView[] {
   switch (input.kind) {
     case 'subscribe':
     case 'invalid-email':
+    case 'resubmit':
       return [{ action: '/subscribe', buttonKey: 'subscriptionSubscribeButton', hidden: input.subscribeHidden ?? [], emailFields: true }];
     case 'confirm':
       return [{ action: '/confirm', buttonKey: 'subscriptionConfirmButton', hidden: [{ name: 'token', value: input.token ?? '' }], emailFields: false }];
@@ -91,7 +123,12 @@ function formsFor(input: SubscriptionPageInput): FormView[] {
 export function renderSubscriptionPage(templates: Templates, site: SiteInfo, input: SubscriptionPageInput): string {
   const [titleKey, messageKey] = TITLE_KEYS[input.kind];
   const siteView = buildSiteView(site);
-  const title = templates.strings[site.locale][titleKey] ?? titleKey;
+  const text = (key: string): string | undefined => lookupString(templates, site, key);
+  const title = text(titleKey) ?? titleKey;
+  const message = text(messageKey) ?? '';
+  const noteKey = NOTE_KEYS[input.kind];
+  const reasonText = input.reason === undefined ? undefined : text(reasonKey(input.reason.code));
+  const linkKey = SUBSCRIBE_LINKS[input.kind];
   return templates.render('web/subscription.html.hbs', {
     locale: site.locale,
     timezone: site.timezone,
@@ -101,10 +138,47 @@ export function renderSubscriptionPage(templates: Templates, site: SiteInfo, inp
     description: site.description,
     canonical: `${site.url}${input.path}`,
     kind: input.kind,
-    titleKey,
-    messageKey,
-    detail: input.detail ?? null,
+    heading: title,
+    // The address is the one part worth seeing at a glance (a typo shows there): set in bold.
+    messageHtml: fillHtml(message, { email: input.email ?? '' }, (value) => `<strong class="subscription-address">${value}</strong>`),
+    detail: reasonText === undefined ? null : fillText(reasonText, input.reason?.params ?? {}),
+    note: noteKey === undefined ? null : (text(noteKey) ?? null),
     forms: formsFor(input),
-    subscribeHref: OFFERS_SUBSCRIBE.has(input.kind) && input.kind !== 'invalid-email' ? '/subscribe' : null,
+    emailValue: (input.values?.email ?? '').slice(0, MAX_ECHO.email),
+    nameValue: (input.values?.name ?? '').slice(0, MAX_ECHO.name),
+    subscribeHref: linkKey === undefined ? null : '/subscribe',
+    subscribeLinkText: linkKey === undefined ? null : (text(linkKey) ?? null),
   });
+}
+
+/** The i18n key of a reason's sentence: `domain-no-dot` → `subscriptionReasonDomainNoDot`. */
+export function reasonKey(code: string): string {
+  return `subscriptionReason${code.replace(/(^|-)([a-z0-9])/g, (_m, _dash: string, letter: string) => letter.toUpperCase())}`;
+}
+
+/** A string in the site's locale, else in English (a template set made for one locale may lack newer keys). */
+function lookupString(templates: Templates, site: SiteInfo, key: string): string | undefined {
+  return templates.strings[site.locale]?.[key] ?? templates.strings.en?.[key];
+}
+
+function fillText(text: string, params: Readonly<Record<string, string>>): string {
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => params[name] ?? whole);
+}
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character]!);
+}
+
+/** A string as safe HTML: its text escaped, each `{placeholder}` filled with the escaped value, wrapped. */
+function fillHtml(text: string, params: Readonly<Record<string, string>>, wrap: (escaped: string) => string): string {
+  return text
+    .split(/(\{\w+\})/)
+    .map((part) => {
+      const name = /^\{(\w+)\}$/.exec(part)?.[1];
+      if (name !== undefined && name in params) return wrap(escapeHtml(params[name]!));
+      return escapeHtml(part);
+    })
+    .join('');
 }

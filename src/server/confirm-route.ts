@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Subscriber, SubscriberStatus } from '../store/types.ts';
+import { maskEmail } from './redact.ts';
 import { tokenOf, type ServerContext } from './server-context.ts';
 
 /** What confirming does to a subscriber in a given status. */
@@ -35,23 +36,31 @@ export function registerConfirmRoutes(app: FastifyInstance, context: ServerConte
   });
 
   app.post('/confirm', { config: { rateLimit }, compress: false }, async (request, reply) => {
+    // One line per request: the keyed hash of the address (never the address) and what happened.
+    const logConfirm = (fields: { outcome: 'activated' | 'unchanged' | 'refused'; reason?: string; subscriber?: Subscriber; subscriberId?: number; from?: string }) => {
+      const { subscriber, subscriberId, ...rest } = fields;
+      const who = subscriber === undefined ? (subscriberId === undefined ? {} : { subscriberId }) : { subscriberId: subscriber.id, subscriber: maskEmail(subscriber.email) };
+      request.log.info({ event: 'confirm', ...who, ...rest }, `confirm: ${fields.outcome}${fields.reason === undefined ? '' : ` (${fields.reason})`}`);
+    };
     const verified = await context.verify(tokenOf(request), 'confirm');
     if (!verified.ok) {
-      request.log.info({ reason: verified.reason }, 'confirm: token refused');
+      logConfirm({ outcome: 'refused', reason: verified.reason });
       return context.respond(request, reply, 400, invalid);
     }
     const id = verified.subscriberId;
     const subscriber = await context.store.getSubscriber(id);
     const action = decideConfirm(subscriber);
     if (action === 'refuse') {
-      request.log.info({ subscriberId: id, status: subscriber?.status ?? 'erased' }, 'confirm: not confirmable');
+      logConfirm({ outcome: 'refused', reason: subscriber?.status ?? 'erased', subscriber, subscriberId: id });
       return context.respond(request, reply, 400, invalid);
     }
-    if (action === 'activate' && !inFlight.has(id)) {
+    if (action === 'already-active') logConfirm({ outcome: 'unchanged', reason: 'already-active', subscriber });
+    else if (inFlight.has(id)) logConfirm({ outcome: 'unchanged', reason: 'in-progress', subscriber });
+    else {
       inFlight.add(id);
       try {
         await context.store.setSubscriberStatus(id, 'active', context.clock.now().toISOString());
-        request.log.info({ subscriberId: id, from: subscriber!.status }, 'confirm: subscriber active');
+        logConfirm({ outcome: 'activated', from: subscriber!.status, subscriber });
         if (context.loaded.config.server.welcomeLatestIssue) {
           const active: Subscriber = (await context.store.getSubscriber(id)) ?? { ...subscriber!, status: 'active' };
           await context.dispatchMail(request.log, 'welcome', () => context.mailer.sendWelcome(active));

@@ -48,7 +48,9 @@ const KEYRING_RELOAD_MS = 10_000;
 const LOG_KEEP_MS = 2 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
-const KIND_BY_STATUS: Readonly<Record<number, SubscriptionPageKind>> = { 404: 'not-found', 429: 'too-many-requests' };
+const KIND_BY_STATUS: Readonly<Record<number, SubscriptionPageKind>> = { 404: 'not-found', 429: 'too-many-requests', 503: 'busy' };
+/** How long a visitor is asked to wait when the store is busy. */
+const BUSY_RETRY_SECONDS = 30;
 
 /**
  * Builds the HTTP server: the archive and feeds from out/, the subscription routes
@@ -141,11 +143,13 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   const perIpUnsubscribe = { max: serverConfig.limits.perIpPerMinute * UNSUBSCRIBE_LIMIT_FACTOR, timeWindow: 60_000 };
 
   app.setErrorHandler((error: { statusCode?: number; code?: string; message?: string }, request, reply) => {
-    const status = clientErrorStatus(error, request) ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const status = clientErrorStatus(error, request) ?? (isTemporary(error) ? 503 : 500);
+    if (status === 503) request.log.warn({ code: error.code, message: maskEmailsIn(String(error.message ?? '')) }, 'request refused: busy');
+    else if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: error.code, statusCode: status }, 'request refused');
     const kind: SubscriptionPageKind = KIND_BY_STATUS[status] ?? (status >= 500 ? 'error' : 'bad-request');
     if (status === 429) reply.header('retry-after', '60');
+    if (status === 503) reply.header('retry-after', String(BUSY_RETRY_SECONDS));
     return context.respond(request, reply, status, { kind, json: { ok: false, error: kind } });
   });
 
@@ -197,6 +201,17 @@ function clientErrorStatus(error: { statusCode?: number }, request: FastifyReque
   const type = String(request.headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith('multipart/') && !(error instanceof LetterpressError) && error.statusCode === undefined) return 400;
   return undefined;
+}
+
+/**
+ * Whether an error means "try again shortly" rather than a bug: the store stayed locked by
+ * another process (a long planning run, a backup) past its busy timeout.
+ */
+function isTemporary(error: { statusCode?: number }): boolean {
+  if (error.statusCode === 503) return true;
+  if (!(error instanceof LetterpressError) || error.code !== 'E_STORE') return false;
+  const cause = (error.cause ?? {}) as { code?: unknown };
+  return typeof cause.code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(cause.code);
 }
 
 /** Fastify's logger option with serializers that never show a token, an address or a cookie. */

@@ -5,8 +5,10 @@ import type { Keyring } from '../deliver/tokens.ts';
  * The subscribe form's fill-time check without script: the page the server renders carries a
  * hidden `started` field, `<unix seconds>.<kid>.<mac>`, signed with the token keys under a
  * label of its own (so it can never pass as a link token). A form posted back sooner than the
- * configured minimum came from a bot. Forms that carry no stamp (the static archive pages) skip
- * the check; the honeypot and the limits still apply to them.
+ * configured minimum came from a bot or from autofill: the server asks to press the button once
+ * more, on a page with a fresh stamp, so a person gets through and a bot that resubmits at once
+ * does not. Forms that carry no stamp (the static archive pages) skip the check; the honeypot
+ * and the limits still apply to them.
  */
 
 /** Field name of the stamp in the subscribe form. */

@@ -1,7 +1,26 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance } from 'fastify';
-import type { SubscriberStatus } from '../store/types.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Subscriber, SubscriberStatus } from '../store/types.ts';
+import { maskEmail } from './redact.ts';
 import { tokenOf, type ServerContext } from './server-context.ts';
+
+/** What an unsubscribe or resubscribe request did, for its one log line. */
+interface LinkOutcome {
+  outcome: 'unsubscribed' | 'resubscribed' | 'unchanged' | 'refused';
+  reason?: string;
+  from?: SubscriberStatus;
+}
+
+/** The one line each unsubscribe and resubscribe logs: the keyed hash of the address, never the address. */
+function logLink(request: FastifyRequest, event: 'unsubscribe' | 'resubscribe', subscriber: Subscriber | undefined, fields: LinkOutcome, subscriberId?: number): void {
+  const who = subscriber === undefined ? (subscriberId === undefined ? {} : { subscriberId }) : { subscriberId: subscriber.id, subscriber: maskEmail(subscriber.email) };
+  request.log.info({ event, ...who, ...fields }, `${event}: ${fields.outcome}${fields.reason === undefined ? '' : ` (${fields.reason})`}`);
+}
+
+/** Why nothing changed for a subscriber in this status, in the words of the log. */
+function unchangedReason(status: SubscriberStatus, wanted: 'unsubscribed' | 'active'): string {
+  return status === wanted ? `already-${wanted}` : status;
+}
 
 /** What an unsubscribe does: set the status, or nothing (already off the list). */
 export function decideUnsubscribe(status: SubscriberStatus): 'unsubscribe' | 'unchanged' {
@@ -44,30 +63,41 @@ export async function registerUnsubscribeRoutes(app: FastifyInstance, context: S
     const token = tokenOf(request);
     const verified = await context.verify(token, 'unsub');
     if (!verified.ok) {
-      request.log.info({ reason: verified.reason }, 'unsubscribe: token refused');
+      logLink(request, 'unsubscribe', undefined, { outcome: 'refused', reason: verified.reason });
       return context.respond(request, reply, 400, invalid);
     }
     const subscriber = await context.store.getSubscriber(verified.subscriberId);
     if (subscriber === undefined) {
       // Erased: nothing left to unsubscribe, and nothing to offer back.
+      logLink(request, 'unsubscribe', undefined, { outcome: 'unchanged', reason: 'erased' }, verified.subscriberId);
       return context.respond(request, reply, 200, { kind: 'unsubscribed', json: { ok: true } });
     }
     if (decideUnsubscribe(subscriber.status) === 'unsubscribe') {
       await context.store.setSubscriberStatus(subscriber.id, 'unsubscribed', context.clock.now().toISOString());
-      request.log.info({ subscriberId: subscriber.id }, 'unsubscribe: subscriber unsubscribed');
+      logLink(request, 'unsubscribe', subscriber, { outcome: 'unsubscribed', from: subscriber.status });
+    } else {
+      logLink(request, 'unsubscribe', subscriber, { outcome: 'unchanged', reason: unchangedReason(subscriber.status, 'unsubscribed') });
     }
     return context.respond(request, reply, 200, { kind: 'unsubscribed', token: token as string, json: { ok: true } });
   });
 
   app.post('/resubscribe', { config: { rateLimit: limits.resubscribe }, compress: false }, async (request, reply) => {
     const verified = await context.verify(tokenOf(request), 'unsub');
-    if (!verified.ok) return context.respond(request, reply, 400, invalid);
+    if (!verified.ok) {
+      logLink(request, 'resubscribe', undefined, { outcome: 'refused', reason: verified.reason });
+      return context.respond(request, reply, 400, invalid);
+    }
     const subscriber = await context.store.getSubscriber(verified.subscriberId);
     const action = subscriber === undefined ? 'refuse' : decideResubscribe(subscriber.status);
-    if (action === 'refuse') return context.respond(request, reply, 400, invalid);
+    if (action === 'refuse') {
+      logLink(request, 'resubscribe', subscriber, { outcome: 'refused', reason: subscriber?.status ?? 'erased' }, verified.subscriberId);
+      return context.respond(request, reply, 400, invalid);
+    }
     if (action === 'activate') {
       await context.store.setSubscriberStatus(subscriber!.id, 'active', context.clock.now().toISOString());
-      request.log.info({ subscriberId: subscriber!.id }, 'resubscribe: subscriber active');
+      logLink(request, 'resubscribe', subscriber, { outcome: 'resubscribed', from: subscriber!.status });
+    } else {
+      logLink(request, 'resubscribe', subscriber, { outcome: 'unchanged', reason: unchangedReason(subscriber!.status, 'active') });
     }
     return context.respond(request, reply, 200, { kind: 'resubscribed', json: { ok: true } });
   });

@@ -45,7 +45,7 @@ describe('subscribing and unsubscribing in a real browser', () => {
     const root = await createTempProject();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    app = await createApp({ root, env: { LETTERPRESS_SITE_URL: base, LETTERPRESS_SECRET: 'e2e-subscription-secret-0123456789abcdef' } });
+    app = await createApp({ root, env: { LETTERPRESS_SITE_URL: base, LETTERPRESS_SECRET: 'e2e-subscription-secret-0123456789abcdef', LETTERPRESS_SERVER_LIMITS_MINFILLSECONDS: '4' } });
     await app.build();
     const store = await app.store();
     const keyring = await app.keyring();
@@ -101,6 +101,45 @@ describe('subscribing and unsubscribing in a real browser', () => {
     await page.screenshot({ path: path.join(SHOTS, '6-unsubscribed.png') });
     expect((await store.findSubscriberByEmail('reader@example.org'))?.status).toBe('unsubscribed');
 
+    expect(outside).toEqual([]);
+  });
+
+  it('says why an address is refused in the site language, keeps what was typed, and asks again after an instant submit', async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    page.on('request', (request) => {
+      if (!isLocal(request.url())) outside.push(request.url());
+    });
+
+    // The archive's form (no fill-time stamp): an address the browser accepts but we do not.
+    await page.goto(`${base}/`);
+    await page.fill('form[action$="/subscribe"] input[name="email"]', 'foo@bar');
+    await page.fill('form[action$="/subscribe"] input[name="name"]', '小王');
+    await Promise.all([page.waitForNavigation(), page.click('form[action$="/subscribe"] [type="submit"]')]);
+    await page.screenshot({ path: path.join(SHOTS, '7-invalid-375.png'), fullPage: true });
+    expect(await page.textContent('.subscription-detail')).toContain('@ 后面的域名缺少点号');
+    expect(await page.inputValue('input[name="email"]')).toBe('foo@bar');
+    expect(await page.inputValue('input[name="name"]')).toBe('小王');
+
+    // The server's own form, filled and sent at once, as autofill would: faster than
+    // server.limits.minFillSeconds (4 s here, so a slow machine still counts as fast).
+    await page.goto(`${base}/subscribe`);
+    await page.fill('input[name="email"]', 'quick@example.org');
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/subscribe"] [type="submit"]')]);
+    await page.screenshot({ path: path.join(SHOTS, '8-too-fast-375.png'), fullPage: true });
+    expect(await page.textContent('h1')).toContain('请再点击一次');
+    expect(await page.inputValue('input[name="email"]')).toBe('quick@example.org');
+    const store = await app.store();
+    expect(await store.findSubscriberByEmail('quick@example.org')).toBeUndefined();
+
+    // A person reads the page, then presses the button again.
+    await page.waitForTimeout((app.loaded.config.server.limits.minFillSeconds + 0.5) * 1000);
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/subscribe"] [type="submit"]')]);
+    await page.screenshot({ path: path.join(SHOTS, '9-check-inbox-375.png'), fullPage: true });
+    expect(await page.textContent('.subscription-address')).toBe('quick@example.org');
+    expect(await page.textContent('main')).toContain('垃圾邮件文件夹');
+    expect((await store.findSubscriberByEmail('quick@example.org'))?.status).toBe('pending');
+    // Nothing overflows the narrow screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     expect(outside).toEqual([]);
   });
 });

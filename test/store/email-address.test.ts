@@ -144,13 +144,39 @@ describe('normalizeEmail', () => {
     const domain = `${Array.from({ length: 20 }, () => '例子').join('.')}.com`;
     const result = normalizeEmail(`${'a'.repeat(20)}@${domain}`);
     expect(domain.length).toBeLessThan(100);
-    expect(result).toEqual({ ok: false, reason: 'is longer than 254 characters' });
+    expect(result).toEqual({ ok: false, code: 'too-long', reason: 'is longer than 254 characters' });
   });
 
   it('refuses a domain longer than 253 octets', () => {
     const domain = `${Array.from({ length: 4 }, () => 'd'.repeat(63)).join('.')}.com`;
     expect(domain.length).toBe(259);
     expect(reasonFor(`a@${domain}`)).toBe('domain is longer than 253 characters');
+  });
+});
+
+describe('normalizeEmail reason codes', () => {
+  it.each([
+    ['', 'empty'],
+    ['ann.example.com', 'no-at'],
+    ['a@@b.co', 'several-at'],
+    ['foo@bar', 'domain-no-dot'],
+    ['用户@例子.测试', 'local-non-ascii'],
+    ['a b@c.de', 'space'],
+    ['a@b.c\r\nBcc: x@y.z', 'line-break'],
+    ['Ann <a@b.co>', 'angle-bracket'],
+    ['@example.com', 'local-empty'],
+    ['ann@', 'domain-empty'],
+    [`${'a'.repeat(65)}@example.com`, 'local-too-long'],
+    ['an..n@example.com', 'local-double-dot'],
+    ['a@-example.com', 'domain-label-hyphen'],
+    ['a@1.2.3.4', 'domain-numeric'],
+    ['=?utf-8?q?x?=@example.org', 'encoded-word'],
+  ])('gives %j the stable code %s', (input, code) => {
+    expect(normalizeEmail(input)).toMatchObject({ ok: false, code });
+  });
+
+  it('names the offending character where one is to blame', () => {
+    expect(normalizeEmail('a@ex_ample.com')).toMatchObject({ ok: false, code: 'domain-character', character: '_' });
   });
 });
 
