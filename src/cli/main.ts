@@ -192,7 +192,8 @@ export async function main(
     }
     if (error instanceof LetterpressError) {
       io.stderr.write(`letterpress: ${error.message}${error.code.startsWith('E_') ? ` [${error.code}]` : ''}\n`);
-      return 1;
+      // A store locked by another process is temporary: retry later (75).
+      return error.code === 'E_STORE_BUSY' ? 75 : 1;
     }
     io.stderr.write(`letterpress: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     return 70;

@@ -44,6 +44,8 @@ export interface ServerDependencies {
 /** One unsubscribe per mail provider IP is legitimate traffic: that route gets this many times the per-IP limit. */
 export const UNSUBSCRIBE_LIMIT_FACTOR = 10;
 const KEYRING_RELOAD_MS = 10_000;
+/** What a 503 for a locked store tells the client: a writer's lock rarely lasts longer. */
+export const STORE_BUSY_RETRY_SECONDS = 5;
 /** Confirmation-log rows older than this are never read by a limit (the window is one day). */
 const LOG_KEEP_MS = 2 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -52,7 +54,7 @@ const KIND_BY_STATUS: Readonly<Record<number, SubscriptionPageKind>> = { 404: 'n
 
 /**
  * Builds the HTTP server: the archive and feeds from out/, the subscription routes
- * (`/subscribe`, `/confirm`, `/unsubscribe`, `/resubscribe`) and `/healthz`. Reads no config or
+ * (`/subscribe`, `/confirm`, `/unsubscribe`, `/resubscribe`), `/healthz` and `/readyz`. Reads no config or
  * env of its own; the caller listens and closes.
  */
 export async function createServer(deps: ServerDependencies): Promise<FastifyInstance> {
@@ -68,6 +70,17 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
     // Trust X-Forwarded-For from exactly this many hops (what fastify does for a number).
     trustProxy: serverConfig.trustProxy > 0 ? (_address: string, hop: number) => hop < serverConfig.trustProxy : false,
     return503OnClosing: true,
+    // A client that sends headers and part of a body, or nothing at all, never holds a
+    // connection for longer than this (408, or the socket is closed).
+    requestTimeout: serverConfig.requestTimeoutMs,
+    connectionTimeout: serverConfig.requestTimeoutMs,
+    keepAliveTimeout: serverConfig.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: serverConfig.requestTimeoutMs,
+      requestTimeout: serverConfig.requestTimeoutMs,
+      // Node checks both timeouts only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(serverConfig.requestTimeoutMs / 4))),
+    },
   });
 
   const siteWarning = checkSiteUrl(loaded.config.site.url);
@@ -141,6 +154,13 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   const perIpUnsubscribe = { max: serverConfig.limits.perIpPerMinute * UNSUBSCRIBE_LIMIT_FACTOR, timeWindow: 60_000 };
 
   app.setErrorHandler((error: { statusCode?: number; code?: string; message?: string }, request, reply) => {
+    if (error.code === 'E_STORE_BUSY') {
+      // Nothing was recorded: mail providers retry a one-click unsubscribe that answers 503
+      // with Retry-After, and the retry records it.
+      request.log.warn({ code: error.code }, 'the store is locked by another process: answered 503');
+      reply.header('retry-after', String(STORE_BUSY_RETRY_SECONDS));
+      return context.respond(request, reply, 503, { kind: 'error', json: { ok: false, error: 'busy' } });
+    }
     const status = clientErrorStatus(error, request) ?? 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: error.code, statusCode: status }, 'request refused');
@@ -153,13 +173,21 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
     context.respond(request, reply, 404, { kind: 'not-found', json: { ok: false, error: 'not-found' } }),
   );
 
-  app.get('/healthz', async (request, reply) => {
+  // Liveness only: a store that is merely busy must not get the instance restarted or taken out.
+  app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ ok: true }));
+
+  app.get('/readyz', async (request, reply) => {
     try {
-      await store.hasIssues();
-      return reply.header('cache-control', 'no-store').send({ ok: true });
+      await store.checkReady();
+      return reply.header('cache-control', 'no-store').send({ ok: true, store: 'ready' });
     } catch (error) {
-      request.log.error({ err: error }, 'healthz: the store does not answer');
-      return reply.code(503).header('cache-control', 'no-store').send({ ok: false });
+      const code = (error as { code?: string }).code;
+      request.log.warn({ code }, 'readyz: the store cannot record changes now');
+      return reply
+        .code(503)
+        .header('cache-control', 'no-store')
+        .header('retry-after', String(STORE_BUSY_RETRY_SECONDS))
+        .send({ ok: false, store: code === 'E_STORE_BUSY' ? 'busy' : 'error' });
     }
   });
 
@@ -177,7 +205,8 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
   pruneTimer.unref();
   app.addHook('onReady', async () => {
-    await prune();
+    // Not awaited: a store locked by another process must not hold up listening.
+    void prune();
   });
   app.addHook('onClose', async () => {
     clearInterval(pruneTimer);
