@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 /** What is at a store path: nothing yet, a Letterpress store, or a file that must not be taken for one. */
@@ -39,13 +39,16 @@ export function inspectStoreFile(file: string): StoreFileState {
   } finally {
     closeSync(fd);
   }
-  const fromHeader = checkHeader(header, size);
+  // After a crash mid-checkpoint the file may be shorter than its header says, the rest still
+  // in the WAL, which SQLite replays: only without a WAL is a short file really cut short.
+  const hasWal = existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0;
+  const fromHeader = checkHeader(header, size, hasWal);
   if (fromHeader !== undefined) return { state: 'bad', reason: fromHeader };
   return checkTables(file);
 }
 
 /** Why the first bytes and the size do not make a whole SQLite database, or undefined when they do. */
-function checkHeader(header: Buffer, size: number): string | undefined {
+function checkHeader(header: Buffer, size: number, hasWal: boolean): string | undefined {
   if (size === 0) return 'the file is empty (0 bytes)';
   if (size < HEADER_BYTES || !header.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
     return `it is not a SQLite database (${size} bytes without the SQLite header)`;
@@ -58,7 +61,7 @@ function checkHeader(header: Buffer, size: number): string | undefined {
   const changeCounter = header.readUInt32BE(24);
   const pageCount = header.readUInt32BE(28);
   const validFor = header.readUInt32BE(92);
-  if (validFor === changeCounter && pageCount > 0 && size < pageCount * pageSize) {
+  if (!hasWal && validFor === changeCounter && pageCount > 0 && size < pageCount * pageSize) {
     return `it is truncated (${size} bytes; its header says ${pageCount * pageSize})`;
   }
   return undefined;
