@@ -239,7 +239,7 @@ async function initStore(context: CommandContext, root: string, options: InitOpt
         throw initError(`${what}; nothing was changed. To replace it anyway with an empty store: letterpress init --store --force (the old file is moved aside, not deleted)`);
       }
     } else {
-      what = `${shown} is not a usable store (${found.reason})`;
+      what = `${shown} is not a usable store: ${found.reason}`;
     }
     const suffix = `${found.state === 'store' ? 'replaced' : 'broken'}-${fileStamp(new Date())}`;
     const target = `${file}.${suffix}`;

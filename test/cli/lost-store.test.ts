@@ -86,7 +86,7 @@ describe('letterpress init --store', () => {
     expect(piped.stderr).toContain('pass --yes');
     const declined = await runTyped(['init', '--store'], root, ['n'], true);
     expect(declined.code).toBe(1);
-    expect(declined.stdout).toMatch(/is not a usable store \(the file is empty \(0 bytes\)\)\. Move it to data\/letterpress\.db\.broken-\S+ and create a new, empty store\? \[y\/N\]/);
+    expect(declined.stdout).toMatch(/is not a usable store: the file is empty \(0 bytes\)\. Move it to data\/letterpress\.db\.broken-\S+ and create a new, empty store\? \[y\/N\]/);
     expect((await stat(store)).size).toBe(0);
 
     const accepted = await runTyped(['init', '--store'], root, ['y'], true);
