@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
+import { holdWriteLock } from '../helpers/store-locker.ts';
 import { createTempProject, runCli } from '../helpers/temp-project.ts';
 
 const ENV = { LETTERPRESS_SECRET: 'lost-store-secret-0123456789abcdefghij', LETTERPRESS_SERVER_PORT: '0' };
@@ -137,4 +138,20 @@ describe('letterpress init --store', () => {
     expect(result.stdout).toContain('Created a new, empty store at data/letterpress.db.');
     expect(await readdir(path.join(root, 'data'))).toEqual(['letterpress.db']);
   });
+});
+
+describe('a store locked by another process', () => {
+  it('makes a command give up after store.lockWaitMs with E_STORE_BUSY, exit 75 (try again), having changed nothing', async () => {
+    const { root, store } = await usedProject();
+    const lock = await holdWriteLock(store);
+    try {
+      const result = await runCli(['subscribers', 'add', 'late@example.org'], root, { ...ENV, LETTERPRESS_STORE_LOCKWAITMS: '200' });
+      expect(result.code).toBe(75);
+      expect(result.stderr).toContain('the database stayed locked by another process for 200 ms; try again in a moment [E_STORE_BUSY]');
+    } finally {
+      await lock.release();
+    }
+    const list = await runCli(['subscribers', 'list', '--json'], root, ENV);
+    expect((JSON.parse(list.stdout) as { email: string }[]).map((row) => row.email)).toEqual(['reader@example.org']);
+  }, 60_000);
 });
