@@ -323,7 +323,8 @@ function toClaimed(row: ClaimedRow): { delivery: Delivery; subscriber: Subscribe
  * The SQLite store. better-sqlite3 is synchronous, so each method's work (and each
  * transaction) finishes before another call can start in this process; other processes are
  * kept apart by SQLite's write lock, taken up front (`BEGIN IMMEDIATE`) where a read decides
- * a write.
+ * a write. A call that finds the lock taken waits for it between retries (`#run`), never
+ * inside SQLite, so an HTTP server sharing the process keeps answering meanwhile.
  */
 class SqliteStore implements Store {
   readonly #file: string;
