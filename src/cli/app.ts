@@ -88,7 +88,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   let store: Promise<Store> | undefined;
   let transport: Transport | undefined;
 
-  const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root }));
+  const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs }));
 
   const getTransport = (): Transport => {
     if (environment.transport) return environment.transport;

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ import {
   type InitAnswers,
   type ScaffoldFile,
 } from '../config/scaffold-project.ts';
+import { inspectStoreFile } from '../store/inspect-store-file.ts';
+import { openStore, resolveStoreFile } from '../store/open-store.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { runsWithoutProject, type CommandContext } from './command-context.ts';
 
@@ -29,6 +31,7 @@ interface InitOptions {
   timezone?: string;
   yes?: boolean;
   force?: boolean;
+  store?: boolean;
 }
 
 /** Reads every file under `dir` as `{path, content}` with `/`-separated relative paths. */
@@ -195,6 +198,78 @@ function summarizeWritten(written: readonly string[]): string[] {
   return lines.map((line) => (line === 'issues/example.md' ? `${line} (an example draft: never published while it says draft: true)` : line));
 }
 
+/** A file name suffix for now, without characters some file systems refuse (`:`). */
+function fileStamp(now: Date): string {
+  return `${now.toISOString().slice(0, 19).replace(/:/g, '-')}Z`;
+}
+
+/** Asks a yes/no question on the terminal; anything but y/yes is no. */
+async function confirm(input: NodeJS.ReadableStream, context: CommandContext, question: string): Promise<boolean> {
+  context.io.stdout.write(`${question} [y/N]: `);
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    const next = await lines[Symbol.asyncIterator]().next();
+    if (next.done) context.io.stdout.write('\n');
+    return !next.done && /^y(es)?$/i.test(next.value.trim());
+  } finally {
+    lines.close();
+  }
+}
+
+/**
+ * `letterpress init --store`: starts over with a new, empty store on purpose. A file that is
+ * not a usable store (empty, truncated, foreign) is moved aside after confirmation (a terminal,
+ * or --yes/--force), never deleted; a working store is replaced only with --force. Its `-wal`
+ * and `-shm` files move with it: left beside the new store, SQLite would replay them into it.
+ */
+async function initStore(context: CommandContext, root: string, options: InitOptions): Promise<void> {
+  const { io } = context;
+  const loaded = await loadConfig({ root, env: io.env });
+  const file = resolveStoreFile({ url: loaded.config.store.url, root: loaded.root });
+  const shown = displayPath(io.cwd, file);
+  const found = inspectStoreFile(file);
+  let movedTo: string | undefined;
+  if (found.state !== 'missing') {
+    let what: string;
+    if (found.state === 'store') {
+      const store = await openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs });
+      const subscribers = await store.countSubscribers().finally(() => store.close());
+      what = `${shown} is a working Letterpress store with ${subscribers} subscriber${subscribers === 1 ? '' : 's'}`;
+      if (!options.force) {
+        throw initError(`${what}; nothing was changed. To replace it anyway with an empty store: letterpress init --store --force (the old file is moved aside, not deleted)`);
+      }
+    } else {
+      what = `${shown} is not a usable store: ${found.reason}`;
+    }
+    const suffix = `${found.state === 'store' ? 'replaced' : 'broken'}-${fileStamp(new Date())}`;
+    const target = `${file}.${suffix}`;
+    if (!options.yes && !options.force) {
+      const input = io.stdin;
+      if (!input?.isTTY) throw initError(`${what}; nothing was changed. Not a terminal, so nothing can be asked: pass --yes to move it to ${displayPath(io.cwd, target)} and create a new, empty store`);
+      if (!(await confirm(input, context, `${what}. Move it to ${displayPath(io.cwd, target)} and create a new, empty store?`))) {
+        throw initError('nothing was changed');
+      }
+    }
+    for (const sidecar of ['-wal', '-shm', '-journal']) {
+      try {
+        await rename(`${file}${sidecar}`, `${target}${sidecar}`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    await rename(file, target);
+    movedTo = target;
+  }
+  const fresh = await openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs });
+  await fresh.close();
+  if (movedTo !== undefined) io.stdout.write(`Moved the old store to ${displayPath(io.cwd, movedTo)} (kept, not deleted).\n`);
+  io.stdout.write(`Created a new, empty store at ${shown}.\n`);
+  if (movedTo !== undefined) {
+    io.stdout.write('  it has no subscribers and no issues: the next build archives what is in issues/ (never emailed);\n');
+    io.stdout.write('  unsubscribe links already sent verify only while LETTERPRESS_SECRET is the key that signed them.\n');
+  }
+}
+
 /** Registers `letterpress init [dir]`. */
 export function registerInitCommand(program: Command, context: CommandContext): void {
   const { io } = context;
@@ -209,9 +284,11 @@ export function registerInitCommand(program: Command, context: CommandContext): 
     .option('--locale <locale>', 'en or zh-CN')
     .option('--timezone <zone>', 'IANA timezone (default: this machine\'s)')
     .option('-y, --yes', 'take the defaults for every answer not given as a flag; ask nothing')
-    .option('--force', 'write into a non-empty directory (existing files are still never overwritten)')
+    .option('--force', 'write into a non-empty directory (existing files are still never overwritten); with --store: replace even a working store')
+    .option('--store', 'only make a new, empty store (data/letterpress.db) in an existing project: a lost or damaged one is moved aside after confirmation (or --yes), never deleted')
     .action(async (dir: string | undefined, options: InitOptions, command: Command) => {
       const target = dir === undefined ? context.rootOf(command) : path.resolve(io.cwd, dir);
+      if (options.store) return initStore(context, target, options);
       const shown = displayPath(io.cwd, target);
       await checkTarget(target, shown, options.force ?? false);
       const answers = await resolveAnswers(context, options);

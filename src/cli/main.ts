@@ -210,7 +210,8 @@ export async function main(
       const [first, ...rest] = error.message.split('\n');
       const code = error.code.startsWith('E_') ? ` [${error.code}]` : '';
       io.stderr.write(`letterpress: ${first}${code}\n${rest.map((line) => `${line}\n`).join('')}`);
-      return 1;
+      // A store locked by another process is temporary: retry later (75).
+      return error.code === 'E_STORE_BUSY' ? 75 : 1;
     }
     io.stderr.write(`letterpress: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     return 70;

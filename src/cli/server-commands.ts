@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
 import { loadKeyring, rotateKeyring } from '../deliver/keyring.ts';
 import { createSubscriptionMailer } from '../deliver/subscription-mailer.ts';
 import { createServer } from '../server/create-server.ts';
@@ -85,7 +86,7 @@ export async function startHttpServer(
     url: `http://${shownHost}:${actualPort}/`,
     close: async () => {
       clearInterval(refresh);
-      await server.close();
+      await closeWithin(server, loaded.config.server.shutdownTimeoutSeconds * 1000);
     },
   };
 }
@@ -135,6 +136,20 @@ export function describeNextSteps(app: App, options: { url?: string; cwd: string
   return lines;
 }
 
+/**
+ * Closes the server: no new connections, idle ones closed at once, requests in flight given up
+ * to `timeoutMs` to finish; then every connection still open (a client that stopped halfway
+ * through its request) is cut, so a stop never waits on a client.
+ */
+export async function closeWithin(server: FastifyInstance, timeoutMs: number): Promise<void> {
+  const cut = setTimeout(() => server.server.closeAllConnections(), timeoutMs);
+  try {
+    await server.close();
+  } finally {
+    clearTimeout(cut);
+  }
+}
+
 /** `letterpress serve` (the subscription server, archive and feeds) and `letterpress secret rotate`. */
 export function registerServerCommands(program: Command, context: CommandContext): void {
   const { io } = context;
@@ -161,7 +176,7 @@ export function registerServerCommands(program: Command, context: CommandContext
         io.stdout.write(`Serving ${path.relative(io.cwd, app.loaded.paths.out) || '.'}/ and the subscription routes at ${running.url} (public URL ${app.loaded.config.site.url})\n`);
         for (const line of describeNextSteps(app, { url: running.url, cwd: io.cwd, daemon: false }).slice(1)) io.stdout.write(`${line}\n`);
         const signal = await stopped;
-        io.stdout.write(`${signal}: closing (letting requests and emails in flight finish)…\n`);
+        io.stdout.write(`${signal}: closing (requests and emails in flight get up to ${app.loaded.config.server.shutdownTimeoutSeconds} s to finish)…\n`);
         await running.close();
         io.stdout.write('Stopped.\n');
       });

@@ -27,6 +27,9 @@ export async function runStartDaemon(
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
+      // Open the store first: a lost or damaged one stops the daemon here (E_STORE), rather
+      // than being reported by every pass of a daemon that serves and sends nothing.
+      await app.store();
       const port = parsePort(options.port, app.loaded.config.server.port);
       const host = options.host ?? app.loaded.config.server.host;
       // What to do next, once: plain lines for a person on a terminal, one event for a log.

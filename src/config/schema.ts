@@ -140,8 +140,13 @@ export const configSchema = z.strictObject({
     store: z.strictObject({
         /** SQLite file (relative to the project root), or later a postgres:// URL. LETTERPRESS_DB too. */
         url: z.string().min(1).default('data/letterpress.db'),
+        /**
+         * How long a store call waits in all for another process's lock (retried off the event
+         * loop); then E_STORE_BUSY: a command exits 75, the HTTP server answers 503.
+         */
+        lockWaitMs: z.number().int().min(0).max(600_000).default(5_000),
       })
-      .default({ url: 'data/letterpress.db' }),
+      .default({ url: 'data/letterpress.db', lockWaitMs: 5_000 }),
     delivery: z.strictObject({
         /** Rows claimed from the ledger at a time. */
         batchSize: z.number().int().min(1).max(10_000).default(200),
@@ -184,6 +189,15 @@ export const configSchema = z.strictObject({
           .default({ perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 }),
         /** After a subscriber confirms, send them the latest issue as a welcome. */
         welcomeLatestIssue: z.boolean().default(false),
+        /**
+         * A request's headers and body must arrive within this, and a connection on which
+         * nothing moves for this long is closed: a slow client cannot hold one forever.
+         */
+        requestTimeoutMs: z.number().int().min(1000).max(600_000).default(30_000),
+        /** How long an idle keep-alive connection stays open (above a proxy's own idle timeout when behind one). */
+        keepAliveTimeoutMs: z.number().int().min(1).max(600_000).default(5_000),
+        /** On SIGTERM/SIGINT, how long requests in flight may take; connections still open then are cut. */
+        shutdownTimeoutSeconds: z.number().min(0).max(3600).default(10),
       })
       .default({
         host: '127.0.0.1',
@@ -192,6 +206,9 @@ export const configSchema = z.strictObject({
         bodyLimit: 16_384,
         limits: { perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 },
         welcomeLatestIssue: false,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 5_000,
+        shutdownTimeoutSeconds: 10,
       }),
     schedule: z.strictObject({
         /** How often the daemon looks at issues/ even if the file watcher missed a change. */

@@ -254,6 +254,9 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   });
 
   logger.info('stopping: no new work is picked up; messages in flight finish');
+  // The server closes beside the drain, within its own timeout (server.shutdownTimeoutSeconds):
+  // a client holding a half-sent request is cut then, whatever the messages still need.
+  const serverClosed = server?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
   watcher?.close();
   await tick.stop();
   await windowTask?.stop();
@@ -272,7 +275,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   ]);
   timeout.abort();
   if (!finished) logger.warn(`messages still in flight after ${config.schedule.shutdownTimeoutSeconds} s; they are re-sent by the next run if unconfirmed`);
-  await server?.close();
+  await serverClosed;
   await writeStatus('stopped');
   logger.info('stopped');
   // `finished: false`: a pass is still waiting on SMTP after the timeout. The caller must not

@@ -44,6 +44,8 @@ export interface ServerDependencies {
 /** One unsubscribe per mail provider IP is legitimate traffic: that route gets this many times the per-IP limit. */
 export const UNSUBSCRIBE_LIMIT_FACTOR = 10;
 const KEYRING_RELOAD_MS = 10_000;
+/** What a 503 for a locked store tells the client: a writer's lock rarely lasts longer. */
+export const STORE_BUSY_RETRY_SECONDS = 5;
 /** Confirmation-log rows older than this are never read by a limit (the window is one day). */
 const LOG_KEEP_MS = 2 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -54,7 +56,7 @@ const BUSY_RETRY_SECONDS = 30;
 
 /**
  * Builds the HTTP server: the archive and feeds from out/, the subscription routes
- * (`/subscribe`, `/confirm`, `/unsubscribe`, `/resubscribe`) and `/healthz`. Reads no config or
+ * (`/subscribe`, `/confirm`, `/unsubscribe`, `/resubscribe`), `/healthz` and `/readyz`. Reads no config or
  * env of its own; the caller listens and closes.
  */
 export async function createServer(deps: ServerDependencies): Promise<FastifyInstance> {
@@ -70,6 +72,17 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
     // Trust X-Forwarded-For from exactly this many hops (what fastify does for a number).
     trustProxy: serverConfig.trustProxy > 0 ? (_address: string, hop: number) => hop < serverConfig.trustProxy : false,
     return503OnClosing: true,
+    // A client that sends headers and part of a body, or nothing at all, never holds a
+    // connection for longer than this (408, or the socket is closed).
+    requestTimeout: serverConfig.requestTimeoutMs,
+    connectionTimeout: serverConfig.requestTimeoutMs,
+    keepAliveTimeout: serverConfig.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: serverConfig.requestTimeoutMs,
+      requestTimeout: serverConfig.requestTimeoutMs,
+      // Node checks both timeouts only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(serverConfig.requestTimeoutMs / 4))),
+    },
   });
 
   const siteWarning = checkSiteUrl(loaded.config.site.url);
@@ -144,12 +157,14 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
 
   app.setErrorHandler((error: { statusCode?: number; code?: string; message?: string }, request, reply) => {
     const status = clientErrorStatus(error, request) ?? (isTemporary(error) ? 503 : 500);
+    // A busy store recorded nothing: mail providers retry a one-click unsubscribe that answers
+    // 503 with Retry-After, and the retry records it.
     if (status === 503) request.log.warn({ code: error.code, message: maskEmailsIn(String(error.message ?? '')) }, 'request refused: busy');
     else if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: error.code, statusCode: status }, 'request refused');
     const kind: SubscriptionPageKind = KIND_BY_STATUS[status] ?? (status >= 500 ? 'error' : 'bad-request');
     if (status === 429) reply.header('retry-after', '60');
-    if (status === 503) reply.header('retry-after', String(BUSY_RETRY_SECONDS));
+    if (status === 503) reply.header('retry-after', String(error.code === 'E_STORE_BUSY' ? STORE_BUSY_RETRY_SECONDS : BUSY_RETRY_SECONDS));
     return context.respond(request, reply, status, { kind, json: { ok: false, error: kind } });
   });
 
@@ -157,13 +172,21 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
     context.respond(request, reply, 404, { kind: 'not-found', json: { ok: false, error: 'not-found' } }),
   );
 
-  app.get('/healthz', async (request, reply) => {
+  // Liveness only: a store that is merely busy must not get the instance restarted or taken out.
+  app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ ok: true }));
+
+  app.get('/readyz', async (request, reply) => {
     try {
-      await store.hasIssues();
-      return reply.header('cache-control', 'no-store').send({ ok: true });
+      await store.checkReady();
+      return reply.header('cache-control', 'no-store').send({ ok: true, store: 'ready' });
     } catch (error) {
-      request.log.error({ err: error }, 'healthz: the store does not answer');
-      return reply.code(503).header('cache-control', 'no-store').send({ ok: false });
+      const code = (error as { code?: string }).code;
+      request.log.warn({ code }, 'readyz: the store cannot record changes now');
+      return reply
+        .code(503)
+        .header('cache-control', 'no-store')
+        .header('retry-after', String(STORE_BUSY_RETRY_SECONDS))
+        .send({ ok: false, store: code === 'E_STORE_BUSY' ? 'busy' : 'error' });
     }
   });
 
@@ -181,7 +204,8 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
   pruneTimer.unref();
   app.addHook('onReady', async () => {
-    await prune();
+    // Not awaited: a store locked by another process must not hold up listening.
+    void prune();
   });
   app.addHook('onClose', async () => {
     clearInterval(pruneTimer);
@@ -209,6 +233,7 @@ function clientErrorStatus(error: { statusCode?: number }, request: FastifyReque
  */
 function isTemporary(error: { statusCode?: number }): boolean {
   if (error.statusCode === 503) return true;
+  if (error instanceof LetterpressError && error.code === 'E_STORE_BUSY') return true;
   if (!(error instanceof LetterpressError) || error.code !== 'E_STORE') return false;
   const cause = (error.cause ?? {}) as { code?: unknown };
   return typeof cause.code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(cause.code);

@@ -10,7 +10,12 @@ const ANY_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
  * Opens the store a config names: the one place that picks a driver from `store.url`, so the
  * rest of the code only ever sees the `Store` interfaces.
  */
-export async function openStore(options: { url: string; root: string }): Promise<Store> {
+export async function openStore(options: { url: string; root: string; lockWaitMs?: number }): Promise<Store> {
+  return openSqliteStore({ file: resolveStoreFile(options), lockWaitMs: options.lockWaitMs });
+}
+
+/** The SQLite file a store URL names (a plain path, relative to the project root), or E_STORE for a URL this version cannot open. */
+export function resolveStoreFile(options: { url: string; root: string }): string {
   const url = options.url.trim();
   if (POSTGRES_URL.test(url)) {
     throw new LetterpressError('E_STORE', `PostgreSQL stores are not supported yet: ${maskPassword(url)}; use a SQLite file path`);
@@ -20,7 +25,7 @@ export async function openStore(options: { url: string; root: string }): Promise
     throw new LetterpressError('E_STORE', `unsupported store URL: ${maskPassword(url)}; use a SQLite file path`);
   }
   if (url === '') throw new LetterpressError('E_STORE', 'the store URL is empty; use a SQLite file path');
-  return openSqliteStore({ file: path.resolve(options.root, url) });
+  return path.resolve(options.root, url);
 }
 
 /** A URL as it may appear in a message: any password replaced, so errors never leak it. */

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { LetterpressError } from '../util/errors.ts';
 import { loadMigrations, loadQueries, type Migration } from './load-sql.ts';
 import { emailKey } from './email-address.ts';
+import { inspectStoreFile, lostStoreAdvice } from './inspect-store-file.ts';
 import type {
   Delivery,
   DeliveryCounts,
@@ -86,17 +87,44 @@ interface ClaimedRow extends Delivery {
   subscriberUnsubscribedAt: string | null;
 }
 
+/** How long one SQLite call may wait for a lock, synchronously (it blocks the event loop meanwhile). */
+const BUSY_TIMEOUT_MS = 20;
+/** Default total wait for another process's lock, asynchronously, before a call gives up with E_STORE_BUSY. */
+export const DEFAULT_LOCK_WAIT_MS = 5_000;
+const FIRST_RETRY_MS = 5;
+const MAX_RETRY_MS = 100;
+
+/** Options of a SQLite store; `lockWaitMs` is config `store.lockWaitMs`. */
+export interface SqliteStoreOptions {
+  file: string;
+  /** Total time a call retries (asynchronously, with backoff) while another process holds the lock. */
+  lockWaitMs?: number;
+}
+
 /**
- * Opens (creating if needed) a SQLite store file: WAL, a busy timeout so a second process waits
- * for the write lock, and pending migrations applied in one transaction before any query runs.
+ * Opens a SQLite store file, creating it only where no file exists: WAL, a short lock wait
+ * retried off the event loop, and pending migrations applied in one transaction before any
+ * query runs. An existing file that is empty, cut short or not a Letterpress store is refused
+ * (E_STORE) without a byte written: taking it for a new store would lose every subscriber,
+ * key and suppression.
  */
-export async function openSqliteStore(options: { file: string }): Promise<Store> {
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = path.resolve(options.file);
+  const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   const queries = await loadAllQueries();
   const migrations = await loadMigrations('sqlite');
-  const db = guardStoreErrors(file, () => openDatabase(file, queries, migrations));
+  let inspected = guardStoreErrors(file, () => inspectStoreFile(file));
+  if (inspected.state === 'missing') {
+    await retryWhileBusy(file, lockWaitMs, () => createStoreFile(file, queries, migrations));
+    inspected = guardStoreErrors(file, () => inspectStoreFile(file));
+  }
+  if (inspected.state !== 'store') {
+    const reason = inspected.state === 'bad' ? inspected.reason : 'it disappeared while it was being created';
+    throw new LetterpressError('E_STORE', `${file} is not a usable Letterpress store: ${reason}. Nothing was changed; ${lostStoreAdvice(file)}`);
+  }
+  const db = await retryWhileBusy(file, lockWaitMs, () => openDatabase(file, queries, migrations));
   try {
-    return new SqliteStore(file, db, prepareStatements(db, queries));
+    return new SqliteStore(file, db, prepareStatements(db, queries), lockWaitMs);
   } catch (error) {
     db.close();
     throw error;
@@ -110,11 +138,34 @@ async function loadAllQueries(): Promise<Queries> {
   return Object.fromEntries(entries) as Queries;
 }
 
-function openDatabase(file: string, queries: Queries, migrations: readonly Migration[]): Database.Database {
+/**
+ * Makes a complete new store beside `file` and links it into place only if still nothing is
+ * there, so a crash mid-creation never leaves a half-made store that a later open would refuse,
+ * and two processes creating at once never replace each other's.
+ */
+function createStoreFile(file: string, queries: Queries, migrations: readonly Migration[]): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { timeout: 5_000 });
+  const temporary = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const db = openDatabase(temporary, queries, migrations, { create: true });
+    // Closing checkpoints the WAL into the file and removes the -wal and -shm files.
+    db.close();
+    try {
+      linkSync(temporary, file);
+    } catch (error) {
+      // Another process made the store first: use theirs.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  } finally {
+    for (const leftover of [temporary, `${temporary}-wal`, `${temporary}-shm`]) rmSync(leftover, { force: true });
+  }
+}
+
+function openDatabase(file: string, queries: Queries, migrations: readonly Migration[], options: { create?: boolean } = {}): Database.Database {
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS, fileMustExist: options.create !== true });
   try {
     db.exec(queries.connection['set-pragmas']);
+    if (options.create === true) db.exec(queries.connection['create-migrations-table']);
     applyMigrations(db, queries.connection, migrations);
     return db;
   } catch (error) {
@@ -123,25 +174,59 @@ function openDatabase(file: string, queries: Queries, migrations: readonly Migra
   }
 }
 
-/** Applies the migrations this file lacks, all or none, under the write lock. */
+/** Applies the migrations this file lacks, all or none, under the write lock (taken only when some are missing). */
 function applyMigrations(db: Database.Database, sql: Queries['connection'], migrations: readonly Migration[]): void {
-  db.exec(sql['create-migrations-table']);
   const listApplied = db.prepare(sql['list-migrations']);
   const record = db.prepare(sql['record-migration']);
-  const apply = db.transaction(() => {
-    const applied = new Set((listApplied.all() as { version: number }[]).map((row) => row.version));
-    const newest = Math.max(0, ...migrations.map((migration) => migration.version));
+  const newest = Math.max(0, ...migrations.map((migration) => migration.version));
+  const readApplied = () => new Set((listApplied.all() as { version: number }[]).map((row) => row.version));
+  const check = (applied: Set<number>) => {
     const unknown = [...applied].filter((version) => version > newest);
     if (unknown.length > 0) {
       throw new LetterpressError('E_STORE', `schema version ${Math.max(...unknown)} is newer than this Letterpress knows (${newest}); upgrade Letterpress`);
     }
-    for (const migration of migrations) {
-      if (applied.has(migration.version)) continue;
+    return migrations.filter((migration) => !applied.has(migration.version));
+  };
+  // A read first: an up-to-date store opens without waiting for another process's write lock.
+  if (check(readApplied()).length === 0) return;
+  const apply = db.transaction(() => {
+    for (const migration of check(readApplied())) {
       db.exec(migration.sql);
       record.run({ version: migration.version, name: migration.name, appliedAt: new Date().toISOString() });
     }
   });
   apply.immediate();
+}
+
+/**
+ * Runs `work` (synchronous SQLite calls), and while another process holds the lock retries it
+ * after a growing pause, off the event loop, for at most `lockWaitMs` in all; then E_STORE_BUSY
+ * (exit 75: try again later; HTTP 503). A call that failed on the lock did nothing, and a
+ * transaction that did is rolled back whole, so running it again is safe.
+ */
+async function retryWhileBusy<T>(file: string, lockWaitMs: number, work: () => T): Promise<T> {
+  const deadline = Date.now() + lockWaitMs;
+  let pause = FIRST_RETRY_MS;
+  for (;;) {
+    try {
+      return work();
+    } catch (error) {
+      if (!isBusy(error)) throw toStoreError(file, error);
+      const left = deadline - Date.now();
+      if (left <= 0) throw busyError(file, lockWaitMs, error);
+      await delay(Math.min(pause, left));
+      pause = Math.min(pause * 2, MAX_RETRY_MS);
+    }
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+function busyError(file: string, waitedMs: number, cause: unknown): LetterpressError {
+  return new LetterpressError('E_STORE_BUSY', `${file}: the database stayed locked by another process for ${waitedMs} ms; try again in a moment`, { cause });
 }
 
 function prepareStatements(db: Database.Database, queries: Queries): Statements {
@@ -243,17 +328,34 @@ function toClaimed(row: ClaimedRow): { delivery: Delivery; subscriber: Subscribe
  * The SQLite store. better-sqlite3 is synchronous, so each method's work (and each
  * transaction) finishes before another call can start in this process; other processes are
  * kept apart by SQLite's write lock, taken up front (`BEGIN IMMEDIATE`) where a read decides
- * a write.
+ * a write. A call that finds the lock taken waits for it between retries (`#run`), never
+ * inside SQLite, so an HTTP server sharing the process keeps answering meanwhile.
  */
 class SqliteStore implements Store {
   readonly #file: string;
   readonly #db: Database.Database;
   readonly #sql: Statements;
+  readonly #lockWaitMs: number;
 
-  constructor(file: string, db: Database.Database, statements: Statements) {
+  constructor(file: string, db: Database.Database, statements: Statements, lockWaitMs: number) {
     this.#file = file;
     this.#db = db;
     this.#sql = statements;
+    this.#lockWaitMs = lockWaitMs;
+  }
+
+  async checkReady(): Promise<void> {
+    // Reads go on beside another process's write transaction (WAL), so only taking the write
+    // lock shows whether a change (an unsubscribe) could be recorded now. One short try, no retry.
+    guardStoreErrors(this.#file, () => {
+      try {
+        this.#db.prepare('BEGIN IMMEDIATE').run();
+      } catch (error) {
+        if (isBusy(error)) throw busyError(this.#file, BUSY_TIMEOUT_MS, error);
+        throw error;
+      }
+      this.#db.prepare('ROLLBACK').run();
+    });
   }
 
   async close(): Promise<void> {
@@ -271,7 +373,7 @@ class SqliteStore implements Store {
     at?: string;
   }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }> {
     const at = input.at ?? new Date().toISOString();
-    return this.#guard(() => this.#immediate(() => this.#upsertSubscriberNow(input, at)));
+    return this.#run(() => this.#immediate(() => this.#upsertSubscriberNow(input, at)));
   }
 
   #upsertSubscriberNow(
@@ -319,32 +421,32 @@ class SqliteStore implements Store {
   }
 
   async getSubscriber(id: number): Promise<Subscriber | undefined> {
-    return this.#guard(() => this.#sql.subscribers['get-by-id'].get({ id }) as Subscriber | undefined);
+    return this.#run(() => this.#sql.subscribers['get-by-id'].get({ id }) as Subscriber | undefined);
   }
 
   async findSubscriberByEmail(email: string): Promise<Subscriber | undefined> {
-    return this.#guard(() => this.#sql.subscribers['get-by-key'].get({ emailKey: toEmailKey(email) }) as Subscriber | undefined);
+    return this.#run(() => this.#sql.subscribers['get-by-key'].get({ emailKey: toEmailKey(email) }) as Subscriber | undefined);
   }
 
   async listSubscribers(filter: { status?: SubscriberStatus; afterId?: number; limit: number }): Promise<Subscriber[]> {
     const params = { status: filter.status, afterId: filter.afterId ?? 0, limit: filter.limit };
     const statement = filter.status === undefined ? this.#sql.subscribers['list-all'] : this.#sql.subscribers['list-by-status'];
-    return this.#guard(() => statement.all(params) as Subscriber[]);
+    return this.#run(() => statement.all(params) as Subscriber[]);
   }
 
   async countSubscribers(filter: { status?: SubscriberStatus } = {}): Promise<number> {
     const statement = filter.status === undefined ? this.#sql.subscribers['count-all'] : this.#sql.subscribers['count-by-status'];
-    return this.#guard(() => (statement.get({ status: filter.status }) as { count: number }).count);
+    return this.#run(() => (statement.get({ status: filter.status }) as { count: number }).count);
   }
 
   async setSubscriberStatus(id: number, status: SubscriberStatus, at: string): Promise<void> {
-    this.#guard(() => this.#sql.subscribers['set-status'].run({ id, status, at }));
+    await this.#run(() => this.#sql.subscribers['set-status'].run({ id, status, at }));
   }
 
   async eraseSubscriber(email: string, at?: string): Promise<boolean> {
     const when = at ?? new Date().toISOString();
     const emailKey = toEmailKey(email);
-    return this.#guard(() =>
+    return this.#run(() =>
       this.#immediate(() => {
         const existing = this.#sql.subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
         if (existing === undefined) return false;
@@ -357,7 +459,7 @@ class SqliteStore implements Store {
 
   async confirmationHistory(email: string, since: string): Promise<{ count: number; lastSentAt: string | null }> {
     const emailHash = hashEmailKey(toEmailKey(email));
-    return this.#guard(() => {
+    return this.#run(() => {
       const { count } = this.#sql['confirmation-log'].history.get({ emailHash, since: toInstant(since, 'since') }) as { count: number };
       const { lastSentAt } = this.#sql['confirmation-log'].latest.get({ emailHash }) as { lastSentAt: string | null };
       return { count, lastSentAt };
@@ -376,7 +478,7 @@ class SqliteStore implements Store {
     const cooldownSince = toInstant(input.cooldownSince, 'cooldownSince');
     const since = toInstant(input.windowSince, 'windowSince');
     const log = this.#sql['confirmation-log'];
-    return this.#guard(() =>
+    return this.#run(() =>
       this.#immediate(() => {
         const { lastSentAt } = log.latest.get({ emailHash }) as { lastSentAt: string | null };
         if (lastSentAt !== null && lastSentAt > cooldownSince) return false;
@@ -389,34 +491,34 @@ class SqliteStore implements Store {
   }
 
   async pruneConfirmationLog(before: string): Promise<number> {
-    return this.#guard(() => this.#sql['confirmation-log'].prune.run({ before: toInstant(before, 'before') }).changes);
+    return this.#run(() => this.#sql['confirmation-log'].prune.run({ before: toInstant(before, 'before') }).changes);
   }
 
   // Issues
 
   async getIssue(slug: string): Promise<IssueRecord | undefined> {
-    return this.#guard(() => this.#sql.issues.get.get({ slug }) as IssueRecord | undefined);
+    return this.#run(() => this.#sql.issues.get.get({ slug }) as IssueRecord | undefined);
   }
 
   async findIssueByContentHash(contentHash: string): Promise<IssueRecord | undefined> {
-    return this.#guard(() => this.#sql.issues['find-by-content-hash'].get({ contentHash }) as IssueRecord | undefined);
+    return this.#run(() => this.#sql.issues['find-by-content-hash'].get({ contentHash }) as IssueRecord | undefined);
   }
 
   async listIssues(): Promise<IssueRecord[]> {
-    return this.#guard(() => this.#sql.issues.list.all() as IssueRecord[]);
+    return this.#run(() => this.#sql.issues.list.all() as IssueRecord[]);
   }
 
   async saveIssue(record: IssueRecord): Promise<void> {
-    this.#guard(() => this.#sql.issues.save.run({ ...record }));
+    await this.#run(() => this.#sql.issues.save.run({ ...record }));
   }
 
   async setIssueState(slug: string, state: IssueState): Promise<void> {
-    const { changes } = this.#guard(() => this.#sql.issues['set-state'].run({ slug, state }));
+    const { changes } = await this.#run(() => this.#sql.issues['set-state'].run({ slug, state }));
     if (changes === 0) throw new LetterpressError('E_STORE', `no issue with slug "${slug}" in the store`);
   }
 
   async hasIssues(): Promise<boolean> {
-    return this.#guard(() => (this.#sql.issues['has-any'].get() as { present: number }).present === 1);
+    return this.#run(() => (this.#sql.issues['has-any'].get() as { present: number }).present === 1);
   }
 
   // Deliveries
@@ -428,7 +530,7 @@ class SqliteStore implements Store {
     let created = 0;
     let afterId = 0;
     for (;;) {
-      const chunk = this.#guard(() => this.#immediate(() => this.#planChunk(issueSlug, afterId, at)));
+      const chunk = await this.#run(() => this.#immediate(() => this.#planChunk(issueSlug, afterId, at)));
       if (chunk === undefined) return created;
       created += chunk.created;
       afterId = chunk.lastId;
@@ -456,7 +558,7 @@ class SqliteStore implements Store {
       now: toInstant(input.now, 'now'),
       leaseUntil: toInstant(input.leaseUntil, 'leaseUntil'),
     };
-    return this.#guard(() =>
+    return this.#run(() =>
       this.#immediate(() => {
         const ids = (this.#sql.deliveries.claim.all(params) as { id: number }[]).map((row) => row.id);
         if (ids.length === 0) return [];
@@ -474,22 +576,22 @@ class SqliteStore implements Store {
     const nextAttemptAt =
       outcome.state === 'deferred' ? toInstant(outcome.nextAttemptAt ?? outcome.at, 'nextAttemptAt') : null;
     // A row erased meanwhile (the subscriber was removed mid-send) matches nothing: not an error.
-    this.#guard(() =>
+    await this.#run(() =>
       this.#sql.deliveries.mark.run({ id, state: outcome.state, reply: outcome.reply ?? null, nextAttemptAt, at: outcome.at }),
     );
   }
 
   async releaseDeliveries(ids: readonly number[], at: string): Promise<void> {
     if (ids.length === 0) return;
-    this.#guard(() => this.#sql.deliveries.release.run({ ids: JSON.stringify(ids), at }));
+    await this.#run(() => this.#sql.deliveries.release.run({ ids: JSON.stringify(ids), at }));
   }
 
   async requeueSending(issueSlug: string, at: string): Promise<number> {
-    return this.#guard(() => this.#sql.deliveries['requeue-sending'].run({ issueSlug, at }).changes);
+    return this.#run(() => this.#sql.deliveries['requeue-sending'].run({ issueSlug, at }).changes);
   }
 
   async nextDeferredAt(issueSlug: string): Promise<string | undefined> {
-    const row = this.#guard(() => this.#sql.deliveries['next-deferred-at'].get({ issueSlug }) as { nextAttemptAt: string | null });
+    const row = await this.#run(() => this.#sql.deliveries['next-deferred-at'].get({ issueSlug }) as { nextAttemptAt: string | null });
     return row.nextAttemptAt ?? undefined;
   }
 
@@ -499,13 +601,13 @@ class SqliteStore implements Store {
   ): Promise<Delivery[]> {
     const params = { issueSlug, state: filter.state, afterId: filter.afterId ?? 0, limit: filter.limit };
     const statement = filter.state === undefined ? this.#sql.deliveries['list-all'] : this.#sql.deliveries['list-by-state'];
-    return this.#guard(() => statement.all(params) as Delivery[]);
+    return this.#run(() => statement.all(params) as Delivery[]);
   }
 
   async unplanIssue(
     issueSlug: string,
   ): Promise<{ outcome: 'archived'; removed: number } | { outcome: 'refused'; state: IssueState | undefined }> {
-    return this.#guard(() =>
+    return this.#run(() =>
       this.#immediate(() => {
         const record = this.#sql.issues.get.get({ slug: issueSlug }) as IssueRecord | undefined;
         const { count } = this.#sql.deliveries['count-unplannable'].get({ issueSlug }) as { count: number };
@@ -520,7 +622,7 @@ class SqliteStore implements Store {
   }
 
   async countDeliveries(issueSlug: string): Promise<DeliveryCounts> {
-    const rows = this.#guard(() => this.#sql.deliveries['count-by-state'].all({ issueSlug }) as { state: DeliveryState; count: number }[]);
+    const rows = await this.#run(() => this.#sql.deliveries['count-by-state'].all({ issueSlug }) as { state: DeliveryState; count: number }[]);
     const counts = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0])) as DeliveryCounts;
     for (const row of rows) counts[row.state] = row.count;
     return counts;
@@ -536,41 +638,41 @@ class SqliteStore implements Store {
       at: toInstant(input.at, 'at'),
       nextRetryAt: input.nextRetryAt === undefined ? null : toInstant(input.nextRetryAt, 'nextRetryAt'),
     };
-    this.#guard(() => this.#sql['send-stalls'].record.run(params));
+    await this.#run(() => this.#sql['send-stalls'].record.run(params));
   }
 
   async clearSendStall(issueSlug: string): Promise<void> {
-    this.#guard(() => this.#sql['send-stalls'].clear.run({ issueSlug }));
+    await this.#run(() => this.#sql['send-stalls'].clear.run({ issueSlug }));
   }
 
   async getSendStall(issueSlug: string): Promise<SendStall | undefined> {
-    return this.#guard(() => this.#sql['send-stalls'].get.get({ issueSlug }) as SendStall | undefined);
+    return this.#run(() => this.#sql['send-stalls'].get.get({ issueSlug }) as SendStall | undefined);
   }
 
   // Leases
 
   async acquireLease(name: string, holder: string, until: string, now: string): Promise<boolean> {
     const params = { name, holder, until: toInstant(until, 'until'), now: toInstant(now, 'now') };
-    return this.#guard(() => this.#immediate(() => this.#sql.leases.acquire.run(params).changes === 1));
+    return this.#run(() => this.#immediate(() => this.#sql.leases.acquire.run(params).changes === 1));
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
-    this.#guard(() => this.#sql.leases.release.run({ name, holder }));
+    await this.#run(() => this.#sql.leases.release.run({ name, holder }));
   }
 
   async getLease(name: string): Promise<{ holder: string; until: string } | undefined> {
-    return this.#guard(() => this.#sql.leases.get.get({ name }) as { holder: string; until: string } | undefined);
+    return this.#run(() => this.#sql.leases.get.get({ name }) as { holder: string; until: string } | undefined);
   }
 
   // Secrets
 
   async listSecrets(): Promise<{ kid: string; secret: string; createdAt: string }[]> {
-    return this.#guard(() => this.#sql.secrets.list.all() as { kid: string; secret: string; createdAt: string }[]);
+    return this.#run(() => this.#sql.secrets.list.all() as { kid: string; secret: string; createdAt: string }[]);
   }
 
   async addSecret(kid: string, secret: string, at: string): Promise<void> {
     try {
-      this.#guard(() => this.#sql.secrets.add.run({ kid, secret, at }));
+      await this.#run(() => this.#sql.secrets.add.run({ kid, secret, at }));
     } catch (error) {
       if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new LetterpressError('E_STORE', `a secret with kid "${kid}" already exists`, { cause: error });
@@ -584,7 +686,8 @@ class SqliteStore implements Store {
     return this.#db.transaction(work).immediate();
   }
 
-  #guard<T>(work: () => T): T {
-    return guardStoreErrors(this.#file, work);
+  /** Runs synchronous SQLite work, waiting for another process's lock off the event loop. */
+  #run<T>(work: () => T): Promise<T> {
+    return retryWhileBusy(this.#file, this.#lockWaitMs, work);
   }
 }

@@ -202,5 +202,10 @@ export interface SecretStore {
 }
 
 export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore {
+  /**
+   * Resolves when the store answers and a change could be recorded now; rejects (E_STORE_BUSY
+   * while another process holds the write lock, E_STORE otherwise) without waiting. `/readyz`.
+   */
+  checkReady(): Promise<void>;
   close(): Promise<void>;
 }

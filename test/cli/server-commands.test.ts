@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sendHalfRequest } from '../helpers/half-sent-request.ts';
 import { createTempProject, REPO_ROOT, runCli } from '../helpers/temp-project.ts';
 
 const roots: string[] = [];
@@ -42,6 +43,41 @@ describe('letterpress serve', () => {
     expect(stderr).toContain('/unsubscribe?…');
     expect(stderr).not.toContain('v1.secret');
   }, 30_000);
+
+  it('exits 0 within server.shutdownTimeoutSeconds after SIGTERM while a client holds a half-sent request', async () => {
+    const root = await createTempProject();
+    roots.push(root);
+    const env = { LETTERPRESS_SECRET: 'cli-serve-secret-0123456789abcdefghijk', LETTERPRESS_SERVER_SHUTDOWNTIMEOUTSECONDS: '1' };
+    expect((await runCli(['build'], root, env)).code).toBe(0);
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/letterpress.js'), '--root', root, 'serve', '--port', '0'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const match = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      child.on('exit', () => reject(new Error('serve exited early')));
+    });
+    const { socket, closed } = await sendHalfRequest(url);
+    try {
+      const signalledAt = Date.now();
+      child.kill('SIGTERM');
+      // The request timeout (30 s by default) is far off: only the shutdown timeout ends this.
+      expect(await exited).toBe(0);
+      expect(Date.now() - signalledAt).toBeLessThan(15_000);
+      await closed;
+      expect(stdout).toContain('up to 1 s to finish');
+      expect(stdout).toContain('Stopped.');
+    } finally {
+      socket.destroy();
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 40_000);
 
   it('refuses a bad --port', async () => {
     const root = await createTempProject({ samples: false });

@@ -12,6 +12,7 @@ import { openStore } from '../../src/store/open-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { describeStoreContract } from './store-contract.ts';
+import { holdWriteLock } from '../helpers/store-locker.ts';
 
 const runFile = promisify(execFile);
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -128,6 +129,66 @@ describe('sqlite store', () => {
     const error = await openSqliteStore({ file: target }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'E_STORE' });
     expect((error as Error).message).toContain(target);
+  });
+
+  it('waits for another process\'s write lock off the event loop, then records the change once', async () => {
+    const store = await openSqliteStore({ file, lockWaitMs: 20_000 });
+    opened.push(store);
+    const { subscriber } = await store.upsertSubscriber({ email: 'leaving@example.org', status: 'active', source: 'add', at: NOW });
+    const lock = await holdWriteLock(file);
+    let released = false;
+    try {
+      // Reads go on beside the writer (WAL); readiness says a change cannot be recorded now.
+      expect((await store.getSubscriber(subscriber!.id))?.status).toBe('active');
+      await expect(store.checkReady()).rejects.toMatchObject({ code: 'E_STORE_BUSY' });
+      let settled = false;
+      const write = store.setSubscriberStatus(subscriber!.id, 'unsubscribed', LATER).finally(() => (settled = true));
+      // Timers still fire while the write waits: the wait does not block this process.
+      let ticks = 0;
+      for (let index = 0; index < 10; index += 1) {
+        await sleep(20);
+        ticks += 1;
+      }
+      expect(ticks).toBe(10);
+      expect(settled).toBe(false);
+      await lock.release();
+      released = true;
+      await write;
+    } finally {
+      if (!released) await lock.release();
+    }
+    expect(await store.getSubscriber(subscriber!.id)).toMatchObject({ status: 'unsubscribed', unsubscribedAt: LATER });
+    await expect(store.checkReady()).resolves.toBeUndefined();
+  });
+
+  it('gives up after store.lockWaitMs with E_STORE_BUSY, having changed nothing', async () => {
+    const store = await openSqliteStore({ file, lockWaitMs: 100 });
+    opened.push(store);
+    const { subscriber } = await store.upsertSubscriber({ email: 'stays@example.org', status: 'active', source: 'add', at: NOW });
+    const lock = await holdWriteLock(file);
+    try {
+      await expect(store.setSubscriberStatus(subscriber!.id, 'unsubscribed', LATER)).rejects.toMatchObject({
+        code: 'E_STORE_BUSY',
+        message: expect.stringContaining(file),
+      });
+      await expect(store.upsertSubscriber({ email: 'new@example.org', status: 'active', source: 'add', at: NOW })).rejects.toMatchObject({ code: 'E_STORE_BUSY' });
+    } finally {
+      await lock.release();
+    }
+    expect((await store.getSubscriber(subscriber!.id))?.status).toBe('active');
+    expect(await store.findSubscriberByEmail('new@example.org')).toBeUndefined();
+  });
+
+  it('opens an up-to-date store while another process holds the write lock', async () => {
+    await (await open()).close();
+    const lock = await holdWriteLock(file);
+    try {
+      const store = await openSqliteStore({ file, lockWaitMs: 100 });
+      opened.push(store);
+      expect(await store.countSubscribers()).toBe(0);
+    } finally {
+      await lock.release();
+    }
   });
 
   it('keeps one lease holder across two handles on one file', async () => {

@@ -2,8 +2,8 @@
 
 -- name: set-pragmas
 -- WAL lets readers run beside the one writer; NORMAL is durable across application crashes
--- in WAL mode; the busy timeout makes a second process wait for the write lock, not fail.
-PRAGMA busy_timeout = 5000;
+-- in WAL mode. The lock wait is short on purpose (set when the connection opens): SQLite waits
+-- synchronously, so the store retries a locked call itself, off the event loop.
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
