@@ -13,6 +13,7 @@ import { createBuildProgress, type Output } from './progress.ts';
 import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { runStartDaemon } from './start-command.ts';
 
@@ -134,6 +135,7 @@ function createProgram(
     .option('--port <port>', 'HTTP port (default: server.port, 8080; 0 picks a free one)')
     .option('--host <host>', 'HTTP address (default: server.host, 127.0.0.1)')
     .option('--no-serve', 'do not serve HTTP (another process serves the archive)')
+    .option('--allow-local', 'send via SMTP even with a loopback, localhost or example site URL or From (staging)')
     .action(async (options: { once?: boolean; port?: string; host?: string; serve: boolean }, command: Command) => {
       if (options.once) {
         return runBuild(command, {}, 'Published', async (app) => {
@@ -151,6 +153,7 @@ function createProgram(
   registerDeliveryCommands(program, context);
   registerPreviewCommand(program, context);
   registerServerCommands(program, context);
+  registerDoctorCommand(program, context);
 
   program
     .command('config')

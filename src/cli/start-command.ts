@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { runDaemon } from '../schedule/daemon.ts';
 import { createLogger } from '../util/logger.ts';
+import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { parsePort } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
 import { startHttpServer } from './server-commands.ts';
@@ -32,6 +33,10 @@ export async function runStartDaemon(
       const host = options.host ?? app.loaded.config.server.host;
       if (!app.loaded.config.smtp.host) {
         logger.info({ outbox: app.outboxDir }, `no SMTP server configured: messages go to ${path.relative(io.cwd, app.outboxDir) || app.outboxDir}/ (set LETTERPRESS_SMTP_URL to send)`);
+      } else {
+        // The kinder refusal: the daemon still serves and publishes; only sending waits (see runPass).
+        const problems = checkSendPreflight(app.loaded.config);
+        if (problems.length > 0) logger.warn({ code: 'E_PREFLIGHT', problems: problems.map((problem) => problem.check) }, `serving and publishing, but ${formatPreflightLine(problems)}`);
       }
       const { finished } = await runDaemon({
         app,
