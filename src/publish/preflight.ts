@@ -16,6 +16,8 @@ export interface PreflightProblem {
   check: PreflightCheck;
   /** What is wrong and what it would do to a send. */
   message: string;
+  /** The same in a few words, for a log line. */
+  summary: string;
   /** How to fix it: the key to set. */
   fix: string;
   /** A local or example address: waived by `delivery.allowLocalAddresses` / `--allow-local` (staging). */
@@ -82,6 +84,7 @@ export function findSendProblems(config: Config): PreflightProblem[] {
     problems.push({
       check: 'site-url',
       message: `site.url ${config.site.url} is ${siteWhy}: every link in the email, the unsubscribe link too, would lead readers nowhere`,
+      summary: `site.url ${config.site.url} is ${siteWhy}`,
       fix: 'set site.url (or LETTERPRESS_SITE_URL) to the public https:// address of the archive',
       local: true,
     });
@@ -92,6 +95,7 @@ export function findSendProblems(config: Config): PreflightProblem[] {
     problems.push({
       check: 'from',
       message: `sender.fromAddress ${from}: its domain is ${fromWhy}; receivers reject or junk such mail and replies go nowhere`,
+      summary: `sender.fromAddress ${from} is on ${fromWhy}`,
       fix: 'set sender.fromAddress (or LETTERPRESS_SENDER_FROMADDRESS) to an address on your own domain',
       local: true,
     });
@@ -100,6 +104,7 @@ export function findSendProblems(config: Config): PreflightProblem[] {
     problems.push({
       check: 'postal-address',
       message: 'site.postalAddress is not set: anti-spam laws (CAN-SPAM, and others) ask for the sender\'s postal address in every email footer',
+      summary: 'site.postalAddress is not set',
       fix: 'set site.postalAddress to your postal address (a PO box will do)',
       local: false,
     });
@@ -147,5 +152,5 @@ export function formatPreflightRefusal(problems: readonly PreflightProblem[]): s
 /** The refusal on one line, for the daemon's log (one event per line). */
 export function formatPreflightLine(problems: readonly PreflightProblem[]): string {
   const staging = problems.some((problem) => problem.local) ? '; for a staging relay: --allow-local' : '';
-  return `not sending, mail stays queued: ${problems.map((problem) => problem.message).join('; ')}${staging}; \`letterpress doctor\` explains each`;
+  return `not sending, mail stays queued: ${problems.map((problem) => problem.summary).join('; ')}${staging}; \`letterpress doctor\` explains`;
 }
