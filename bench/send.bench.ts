@@ -157,6 +157,8 @@ async function main(): Promise<void> {
     const dbFile = path.join(root, 'data', 'bench.db');
     const env = {
       LETTERPRESS_SMTP_URL: `smtp://127.0.0.1:${port}`,
+      // The sink is on loopback and the shipped config's links point there too.
+      LETTERPRESS_DELIVERY_ALLOWLOCALADDRESSES: 'true',
       LETTERPRESS_SMTP_POOL_MAXCONNECTIONS: String(SESSIONS),
       LETTERPRESS_DB: dbFile,
       LETTERPRESS_SECRET: 'bench-secret-bench-secret-bench-secret-0123',

@@ -63,7 +63,11 @@ export function createCommandContext(
     },
     loadConfig: (command) => loadConfig({ root: rootOf(command), env: io.env, cwd: io.cwd }),
     async withApp(command, fn) {
-      const app = await createApp({ ...overrides, root: rootOf(command), env: io.env, cwd: io.cwd });
+      // `--allow-local` (send, start) is `delivery.allowLocalAddresses: true` for this run, set
+      // the way every config key is, so each send path sees it without being handed a flag.
+      const allowLocal = command.opts().allowLocal === true;
+      const env = allowLocal ? { ...io.env, LETTERPRESS_DELIVERY_ALLOWLOCALADDRESSES: 'true' } : io.env;
+      const app = await createApp({ ...overrides, root: rootOf(command), env, cwd: io.cwd });
       try {
         return await fn(app);
       } finally {

@@ -13,6 +13,7 @@ import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
 import { createSendProgress, formatSendSummary } from './send-progress.ts';
 import { formatDaemonView, formatIssueStatus, passErrors, type IssueStatusView } from './format-status.ts';
+import { checkSendPreflight, formatPreflightRefusal, isOutboxMode } from '../publish/preflight.ts';
 
 /** Sends what is due and prints the summary; shared by `send` and `start`. */
 export async function sendAndReport(app: App, context: CommandContext, slug?: string): Promise<void> {
@@ -132,7 +133,8 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .option('--to <address>', 'send one test copy to this address, without touching the ledger')
     .option('--no-build', 'do not rebuild out/ first')
     .option('--force', 'email the named issue even though its front matter says `email: false`')
-    .action(async (slug: string | undefined, options: { dryRun?: boolean; to?: string; build: boolean; force?: boolean }, command: Command) => {
+    .option('--allow-local', 'send via SMTP even with a loopback, localhost or example site URL or From (staging)')
+    .action(async (slug: string | undefined, options: { dryRun?: boolean; to?: string; build: boolean; force?: boolean; allowLocal?: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
         // A dry run or a test copy changes nothing: no build, so nothing is recorded or planned.
         if (options.build && !options.dryRun && options.to === undefined) {
@@ -156,6 +158,9 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           return;
         }
         if (options.dryRun) {
+          // A dry run sends nothing, so the preflight only warns about what a real send would refuse.
+          const problems = isOutboxMode(app.loaded.config) ? [] : checkSendPreflight(app.loaded.config);
+          if (problems.length > 0) io.stderr.write(`warning: ${formatPreflightRefusal(problems).replace(/^refusing/, 'a real send would refuse')}\n`);
           const reports = await dryRunSend(deps, slug);
           if (reports.length === 0) io.stdout.write('Nothing to send: no published issue is waiting.\n');
           for (const report of reports) {

@@ -14,6 +14,7 @@ import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerArchiveCommand } from './archive-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { runStartDaemon } from './start-command.ts';
 
@@ -139,6 +140,7 @@ function createProgram(
     .option('--port <port>', 'HTTP port (default: server.port, 8080; 0 picks a free one)')
     .option('--host <host>', 'HTTP address (default: server.host, 127.0.0.1)')
     .option('--no-serve', 'do not serve HTTP (another process serves the archive)')
+    .option('--allow-local', 'send via SMTP even with a loopback, localhost or example site URL or From (staging)')
     .action(async (options: { once?: boolean; port?: string; host?: string; serve: boolean }, command: Command) => {
       if (options.once) {
         return runBuild(command, {}, 'Published', async (app) => {
@@ -157,6 +159,7 @@ function createProgram(
   registerArchiveCommand(program, context);
   registerPreviewCommand(program, context);
   registerServerCommands(program, context);
+  registerDoctorCommand(program, context);
 
   const configCommand = program
     .command('config')

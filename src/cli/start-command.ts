@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { runDaemon } from '../schedule/daemon.ts';
 import { createLogger } from '../util/logger.ts';
+import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { parsePort } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
 import { describeNextSteps, startHttpServer } from './server-commands.ts';
@@ -39,6 +40,11 @@ export async function runStartDaemon(
         else logger.info({ url, issues: app.loaded.paths.issues, outbox: app.loaded.config.smtp.host ? undefined : app.outboxDir }, lines.map((line) => line.trim()).join('; '));
       };
       if (!options.serve) announce(undefined);
+      if (app.loaded.config.smtp.host) {
+        // The kinder refusal: the daemon still serves and publishes; only sending waits (see runPass).
+        const problems = checkSendPreflight(app.loaded.config);
+        if (problems.length > 0) logger.warn({ code: 'E_PREFLIGHT', problems: problems.map((problem) => problem.check) }, `serving and publishing, but ${formatPreflightLine(problems)}`);
+      }
       const { finished } = await runDaemon({
         app,
         logger,

@@ -21,6 +21,9 @@ const cronExpression = z.string().refine((value) => isCronExpression(value), {
   message: 'not a cron expression (five or six fields, for example "0 9 * * 1" for Mondays at 9:00)',
 });
 
+/** What the footer says when no postal address is configured; the preflight treats it as missing. */
+export const POSTAL_ADDRESS_PLACEHOLDER = 'Postal address not configured';
+
 const absoluteHttpUrl = z
   .string()
   .refine((value) => /^https?:\/\/[^/\s]+/i.test(value), {
@@ -45,14 +48,14 @@ export const configSchema = z.strictObject({
           })
           .default({ name: 'Letterpress' }),
         /** The sender's postal address, shown in every email footer (anti-spam laws ask for it). */
-        postalAddress: z.string().default('Postal address not configured'),
+        postalAddress: z.string().default(POSTAL_ADDRESS_PLACEHOLDER),
       })
       .default({
         url: 'http://127.0.0.1:8080',
         title: 'Letterpress newsletter',
         description: 'A newsletter published with Letterpress.',
         author: { name: 'Letterpress' },
-        postalAddress: 'Postal address not configured',
+        postalAddress: POSTAL_ADDRESS_PLACEHOLDER,
       }),
     /** Language of the template chrome and of formatted dates. */
     locale: z.enum(SUPPORTED_LOCALES).default('en'),
@@ -162,11 +165,17 @@ export const configSchema = z.strictObject({
             waitSeconds: z.number().min(0).default(120),
           })
           .default({ baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 }),
+        /**
+         * Lets a real (SMTP) send go out with a loopback, localhost or example site URL or From
+         * (a staging relay); the preflight refuses them otherwise. `--allow-local` does the same.
+         */
+        allowLocalAddresses: z.boolean().default(false),
       })
       .default({
         batchSize: 200,
         leaseSeconds: 60,
         retry: { baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 },
+        allowLocalAddresses: false,
       }),
     server: z.strictObject({
         /** `letterpress serve` listens here (loopback by default; put a proxy in front for the world). */

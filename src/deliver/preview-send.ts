@@ -1,6 +1,7 @@
 import { normalizeEmail } from '../store/email-address.ts';
 import type { IssueRecord, Store, Subscriber } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { assertSendPreflight } from '../publish/preflight.ts';
 import { createComposer, selectIssuesToSend, type RunSendDependencies } from './run-send.ts';
 import type { OutgoingMessage, SendOutcome } from './types.ts';
 
@@ -96,6 +97,8 @@ export async function sendTestCopy(
 ): Promise<{ slug: string; outcome: SendOutcome; message: OutgoingMessage }> {
   const address = normalizeEmail(to);
   if (!address.ok) throw new LetterpressError('E_EMAIL', `--to ${JSON.stringify(to)}: ${address.reason}`);
+  // A test copy through a real relay is a real send: the same links and From a reader would get.
+  assertSendPreflight(deps.loaded.config);
   let record: IssueRecord | undefined;
   if (slug !== undefined) [record] = await selectIssuesToSend(deps.store, slug);
   else record = (await deps.store.listIssues()).at(-1);

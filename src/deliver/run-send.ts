@@ -3,6 +3,7 @@ import type { EmailRendition } from '../render/types.ts';
 import type { IssueRecord, Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { assertSendPreflight } from '../publish/preflight.ts';
 import { signToken, type Keyring } from './tokens.ts';
 import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
 import { acquireRunnerLease } from './runner-lease.ts';
@@ -124,6 +125,8 @@ export async function runSend(
   const targets = await selectIssuesToSend(store, slug, options.hold);
   const reports: SendReport[] = [];
   if (targets.length === 0) return reports;
+  // Before the lease and before planning: a refused send changes nothing in the store.
+  assertSendPreflight(loaded.config);
 
   const leaseMs = loaded.config.delivery.leaseSeconds * 1000;
   const lease = await acquireRunnerLease(SEND_LEASE, deps.holder, {

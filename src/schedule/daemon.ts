@@ -10,6 +10,7 @@ import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Logger } from '../util/logger.ts';
 import { formatLocalTime } from '../util/timezone.ts';
+import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { writeDaemonStatus, type DaemonStatus, type PassSummary } from './daemon-status.ts';
 import { waitUntilSettled } from './wait-until-settled.ts';
 
@@ -96,7 +97,19 @@ export async function runPass(
     if (event.kind === 'waiting-for-lease') logger.info({ holder: event.holder }, 'another runner is sending; waiting for the send lease');
     if (event.kind === 'requeued-orphans') logger.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
   };
-  const sends = await app.send({ signal: options.signal, hold: waiting, onEvent, nextRetryAt: options.nextRetryAt });
+  let sends: SendReport[] = [];
+  try {
+    sends = await app.send({ signal: options.signal, hold: waiting, onEvent, nextRetryAt: options.nextRetryAt });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'E_PREFLIGHT') throw error;
+    // Refused before anything was claimed: the site and feeds are published, the mail waits
+    // (still queued) until the config is fixed; said once per pass while mail is waiting.
+    const problems = checkSendPreflight(app.loaded.config);
+    logger.error(
+      { code: 'E_PREFLIGHT', problems: problems.map((problem) => problem.check) },
+      formatPreflightLine(problems),
+    );
+  }
   for (const report of sends) {
     const fields = { slug: report.slug, sent: report.sent, failed: report.failed, bounced: report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
     if (report.stoppedBy) {

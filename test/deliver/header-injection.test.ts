@@ -91,7 +91,7 @@ const headerNames = (raw: Buffer) => headerLines(raw).map((line) => line.slice(0
 beforeAll(async () => {
   sink = await startSmtpSink();
   env = { LETTERPRESS_SMTP_URL: sink.url, LETTERPRESS_SECRET: TEST_SECRET };
-  root = await createTempProject();
+  root = await createTempProject({ allowLocalAddresses: true });
   const built = await runCli(['build'], root, env);
   if (built.code !== 0) throw new Error(built.stderr);
 

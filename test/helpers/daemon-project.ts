@@ -9,7 +9,9 @@ import type { SMTPServerOptions } from 'smtp-server';
 /**
  * A daemon test's world: a fresh project (shipped config, templates and sample issues, never
  * built, so the daemon's first pass archives the samples), the given subscribers imported, an
- * SMTP sink on loopback, and the env that points a child daemon at it with fast settings.
+ * SMTP sink on loopback, and the env that points a child daemon at it with fast settings. The
+ * config allows local addresses (the sink and the shipped links are on loopback) unless
+ * `allowLocalAddresses: false`.
  */
 export interface DaemonWorld {
   root: string;
@@ -23,7 +25,7 @@ export interface DaemonWorld {
 
 export async function createDaemonWorld(
   rows: readonly SubscriberRow[],
-  options: { env?: Record<string, string>; smtp?: SMTPServerOptions; sink?: SmtpSink } = {},
+  options: { env?: Record<string, string>; smtp?: SMTPServerOptions; sink?: SmtpSink; allowLocalAddresses?: boolean } = {},
 ): Promise<DaemonWorld> {
   const sink = options.sink ?? (await startSmtpSink(options.smtp));
   const env: Record<string, string> = {
@@ -34,7 +36,7 @@ export async function createDaemonWorld(
     LETTERPRESS_SERVER_PORT: '0',
     ...options.env,
   };
-  const root = await createTempProject();
+  const root = await createTempProject({ allowLocalAddresses: options.allowLocalAddresses ?? true });
   await importRows(root, rows, env);
   const daemons: DaemonChild[] = [];
   return {

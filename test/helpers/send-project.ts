@@ -38,10 +38,16 @@ export function activeRows(count: number, prefix = 'reader'): SubscriberRow[] {
 
 /**
  * A temp project whose store knows the sample issues (archived by the first build) and the
- * given subscribers. Throws when the build or the import does not succeed.
+ * given subscribers, with `delivery.allowLocalAddresses` on by default. Throws when the build
+ * or the import does not succeed.
  */
-export async function createSendProject(rows: readonly SubscriberRow[], env: Record<string, string> = {}): Promise<string> {
-  const root = await createTempProject();
+export async function createSendProject(
+  rows: readonly SubscriberRow[],
+  env: Record<string, string> = {},
+  options: { allowLocalAddresses?: boolean } = {},
+): Promise<string> {
+  // Delivery tests send to an SMTP sink on loopback: local addresses are allowed unless a test says otherwise.
+  const root = await createTempProject({ allowLocalAddresses: options.allowLocalAddresses ?? true });
   const built = await runCli(['build'], root, env);
   if (built.code !== 0) throw new Error(`build failed: ${built.stderr}`);
   await importRows(root, rows, env);

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, utimes } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -12,9 +12,17 @@ export const SHARED_DIR = path.resolve(REPO_ROOT, '../shared');
  * A fresh project root in a temp dir with the shipped config, templates and (optionally)
  * sample issues, so each test works on its own copy and never touches the repository.
  */
-export async function createTempProject(options: { samples?: boolean } = {}): Promise<string> {
+export async function createTempProject(options: { samples?: boolean; allowLocalAddresses?: boolean } = {}): Promise<string> {
   const root = await mkdtemp(path.join(tmpdir(), 'letterpress-test-'));
   await cp(path.join(REPO_ROOT, 'config'), path.join(root, 'config'), { recursive: true });
+  if (options.allowLocalAddresses) {
+    // Tests that send through an SMTP server on loopback, with the shipped config's loopback
+    // links and From: the preflight would rightly refuse that as a send to real readers.
+    const file = path.join(root, 'config', 'letterpress.json');
+    const config = JSON.parse(await readFile(file, 'utf8')) as { delivery?: Record<string, unknown> };
+    config.delivery = { ...config.delivery, allowLocalAddresses: true };
+    await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  }
   await cp(path.join(REPO_ROOT, 'templates'), path.join(root, 'templates'), { recursive: true });
   await mkdir(path.join(root, 'issues'));
   if (options.samples ?? true) {
