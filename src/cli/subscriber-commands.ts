@@ -4,7 +4,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { normalizeEmail, sanitizeDisplayName } from '../store/email-address.ts';
-import { formatImportReport, importSubscribers } from '../store/import-subscribers.ts';
+import { formatImportProblems, formatImportSummary, importSubscribers } from '../store/import-subscribers.ts';
 import { formatCsvRow, parseSubscriberCsv, SUBSCRIBER_CSV_HEADER, toExportFields } from '../store/subscriber-csv.ts';
 import type { SubscriberStatus } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -62,34 +62,62 @@ export function registerSubscriberCommands(program: Command, context: CommandCon
     .argument('<file>', 'UTF-8 CSV file (a BOM is fine)')
     .option('--status <status>', 'status of rows that give none', 'active')
     .option('--resubscribe', 'allow re-adding unsubscribed, bounced, complained or erased addresses')
+    .option('--dry-run', 'show what the import would do and change nothing')
     .option('--json', 'print the report as JSON')
-    .action(async (file: string, options: { status: string; resubscribe?: boolean; json?: boolean }, command: Command) => {
-      const defaultStatus = parseStatus(options.status, '--status')!;
-      const target = path.resolve(context.io.cwd, file);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(target);
-      } catch (error) {
-        throw new LetterpressError('E_READ', `${file}: cannot read: ${(error as Error).message}`, { cause: error });
-      }
-      const { rows, problems } = parseSubscriberCsv(bytes, file);
-      await context.withApp(command, async (app) => {
-        const report = await importSubscribers({
-          rows,
-          store: await app.store(),
-          defaultStatus,
-          resubscribe: options.resubscribe === true,
-          source: 'import',
-        });
-        if (options.json) {
-          context.io.stdout.write(`${JSON.stringify({ ...report, problems }, null, 2)}\n`);
-        } else {
-          for (const problem of problems) context.io.stderr.write(`${file}:${problem.line}: ${problem.message}\n`);
-          for (const line of formatImportReport(report)) context.io.stdout.write(`${line}\n`);
+    .addHelpText(
+      'after',
+      '\nEvery data row is counted once: added, updated, unchanged, refused (the consent rules keep it out)\n' +
+        'or invalid (it cannot be read). Each refused or invalid row is named as FILE:LINE: on stderr.\n' +
+        'Exit status 1 when any row was refused or invalid, or the file cannot be read.',
+    )
+    .action(
+      async (
+        file: string,
+        options: { status: string; resubscribe?: boolean; dryRun?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        const defaultStatus = parseStatus(options.status, '--status')!;
+        const target = path.resolve(context.io.cwd, file);
+        let bytes: Buffer;
+        try {
+          bytes = await readFile(target);
+        } catch (error) {
+          throw new LetterpressError('E_READ', `${file}: cannot read: ${(error as Error).message}`, { cause: error });
         }
-        if (problems.length > 0 || report.invalid.length > 0) context.setExitCode(1);
-      });
-    });
+        const csv = parseSubscriberCsv(bytes, file);
+        if (csv.fileProblem) {
+          // Nothing in the file can be trusted to be a row: import nothing and say why, once.
+          const { line, message } = csv.fileProblem;
+          if (options.json) {
+            const report = { file, dryRun: options.dryRun === true, rows: 0, fileProblem: { line, message } };
+            context.io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+          } else {
+            context.io.stderr.write(`${file}:${line}: ${message}\n`);
+            context.io.stderr.write('nothing imported.\n');
+          }
+          context.setExitCode(1);
+          return;
+        }
+        await context.withApp(command, async (app) => {
+          const report = await importSubscribers({
+            rows: csv.rows,
+            problems: csv.problems,
+            store: await app.store(),
+            defaultStatus,
+            resubscribe: options.resubscribe === true,
+            source: 'import',
+            dryRun: options.dryRun === true,
+          });
+          if (options.json) {
+            context.io.stdout.write(`${JSON.stringify({ file, ...report }, null, 2)}\n`);
+          } else {
+            for (const line of formatImportProblems(report, file)) context.io.stderr.write(`${line}\n`);
+            for (const line of formatImportSummary(report, file)) context.io.stdout.write(`${line}\n`);
+          }
+          if (report.refused.length > 0 || report.invalid.length > 0) context.setExitCode(1);
+        });
+      },
+    );
 
   subscribers
     .command('list')

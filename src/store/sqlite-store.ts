@@ -371,13 +371,21 @@ class SqliteStore implements Store {
     source: SubscriberSource;
     resubscribe?: boolean;
     at?: string;
+    dryRun?: boolean;
   }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }> {
     const at = input.at ?? new Date().toISOString();
     return this.#run(() => this.#immediate(() => this.#upsertSubscriberNow(input, at)));
   }
 
   #upsertSubscriberNow(
-    input: { email: string; name?: string | null; status: SubscriberStatus; source: SubscriberSource; resubscribe?: boolean },
+    input: {
+      email: string;
+      name?: string | null;
+      status: SubscriberStatus;
+      source: SubscriberSource;
+      resubscribe?: boolean;
+      dryRun?: boolean;
+    },
     at: string,
   ): { outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string } {
     const emailKey = toEmailKey(input.email);
@@ -392,12 +400,20 @@ class SqliteStore implements Store {
     // A missing name keeps the one on file: an import without a name column erases nothing.
     const name = input.name ?? existing.name;
     if (name === existing.name && input.status === existing.status) return { outcome: 'unchanged', subscriber: existing };
+    if (input.dryRun === true) return { outcome: 'updated', subscriber: { ...existing, name, status: input.status } };
     const subscriber = this.#sql.subscribers['update-details'].get({ id: existing.id, name, status: input.status, at }) as Subscriber;
     return { outcome: 'updated', subscriber };
   }
 
   #insertSubscriber(
-    input: { email: string; name?: string | null; status: SubscriberStatus; source: SubscriberSource; resubscribe?: boolean },
+    input: {
+      email: string;
+      name?: string | null;
+      status: SubscriberStatus;
+      source: SubscriberSource;
+      resubscribe?: boolean;
+      dryRun?: boolean;
+    },
     emailKey: string,
     at: string,
   ): { outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string } {
@@ -407,8 +423,10 @@ class SqliteStore implements Store {
       if (input.resubscribe !== true) {
         return { outcome: 'refused', reason: `erased on ${suppression.createdAt.slice(0, 10)}; use --resubscribe to add it again` };
       }
-      this.#sql.subscribers['delete-suppression'].run({ emailHash });
+      if (input.dryRun !== true) this.#sql.subscribers['delete-suppression'].run({ emailHash });
     }
+    // A dry run has no row to return: the caller only needs the outcome.
+    if (input.dryRun === true) return { outcome: 'added' };
     const subscriber = this.#sql.subscribers.insert.get({
       email: input.email,
       emailKey,

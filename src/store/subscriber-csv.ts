@@ -1,15 +1,20 @@
+import { parse, type CsvError, type Info } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import type { Subscriber, SubscriberStatus } from './types.ts';
 
 /**
- * Subscriber lists as CSV (RFC 4180), the format every mailing tool and spreadsheet speaks.
+ * Subscriber lists as CSV (RFC 4180), the format every mailing tool and spreadsheet speaks,
+ * read with csv-parse and written with csv-stringify.
  *
  * Reading: a header row names the columns, case-insensitively: `email` (required), `name` and
  * `status`. `created_at` and `source`, which the export writes, are accepted and ignored (the
  * store sets both), so an export can be imported again. Any other column is an error naming it
  * rather than a warning: a column the operator expected to import (`first_name`, `tags`) must
- * not vanish silently. A file-level problem (encoding, header) yields no rows; a bad data line
- * yields a problem for that line and the other lines still parse. Callers decide whether to
- * import the good rows; the CLI shows every problem.
+ * not vanish silently. A file-level problem (encoding, header) yields no rows; a bad data row
+ * yields one problem for that row and the other rows still parse, so every data row ends up
+ * either in `rows` or in `problems`, exactly once. Rows may stop early (an email-only row
+ * without trailing commas): missing fields are empty. Lines are physical lines of the file
+ * (header = 1), counted in the bytes, so quoted line breaks and CRLF count as they look.
  *
  * Writing: fields that start with `=`, `+`, `-`, `@`, TAB or CR get a leading `'`, because
  * spreadsheets run such cells as formulas and an address or a name typed into the public
@@ -32,6 +37,17 @@ export interface CsvRow {
 export interface CsvProblem {
   line: number;
   message: string;
+  /** The row's address as written, when the row has one, so a report can show which row it is. */
+  value?: string;
+}
+
+export interface SubscriberCsv {
+  /** Data rows that were read. */
+  rows: CsvRow[];
+  /** One per data row that could not be read; each is one `invalid` row of an import. */
+  problems: CsvProblem[];
+  /** Set when the file as a whole cannot be read (encoding, header); rows and problems are then empty. */
+  fileProblem?: CsvProblem;
 }
 
 const STATUSES: readonly SubscriberStatus[] = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'];
@@ -43,73 +59,140 @@ const EXPORT_HEADER = ['email', 'name', 'status', 'created_at', 'source'];
 const FORMULA_START = /^[=+\-@\t\r]/;
 const GUARDED_START = /^'[=+\-@\t\r]/;
 
+const LF = 0x0a;
+const CR = 0x0d;
+
+interface CsvRecord {
+  line: number;
+  fields: string[];
+  error?: string;
+}
+
 /**
  * Reads a subscriber CSV into rows and problems with line numbers, so an operator can fix a
  * file from a spreadsheet (BOM, CRLF, quoted line breaks, a wrong encoding) without guessing.
  */
-export function parseSubscriberCsv(text: string | Buffer, file: string): { rows: CsvRow[]; problems: CsvProblem[] } {
-  const decoded = typeof text === 'string' ? { text: text.replace(/^\uFEFF/, '') } : decodeCsvBytes(text, file);
-  if ('problem' in decoded) return { rows: [], problems: [decoded.problem] };
+export function parseSubscriberCsv(input: string | Uint8Array, file: string): SubscriberCsv {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const fileProblem = (problem: CsvProblem): SubscriberCsv => ({ rows: [], problems: [], fileProblem: problem });
 
-  const nul = decoded.text.indexOf('\u0000');
+  const encodingProblem = checkUtf8(bytes, file);
+  if (encodingProblem) return fileProblem(encodingProblem);
+  const nul = bytes.indexOf(0);
   if (nul >= 0) {
-    return {
-      rows: [],
-      problems: [
-        {
-          line: lineOfIndex(decoded.text, nul),
-          message:
-            'contains NUL characters: this looks like a UTF-16 ("Unicode text") or binary file; ' +
-            'save it as "CSV UTF-8"',
-        },
-      ],
-    };
+    return fileProblem({
+      line: lineAt(bytes, nul),
+      message:
+        'contains NUL characters: this looks like a UTF-16 ("Unicode text") or binary file; save it as "CSV UTF-8"',
+    });
   }
 
-  const records = splitCsvRecords(decoded.text).filter((record) => record.error || !isBlank(record.fields));
+  const records = readCsvRecords(bytes).filter((record) => record.error !== undefined || !isBlank(record.fields));
   const headerRecord = records[0];
   if (!headerRecord) {
-    return {
-      rows: [],
-      problems: [{ line: 1, message: 'file is empty: expected a header row such as "email,name,status"' }],
-    };
+    return fileProblem({ line: 1, message: 'file is empty: expected a header row such as "email,name,status"' });
   }
   const header = readHeader(headerRecord);
-  if ('problem' in header) return { rows: [], problems: [header.problem] };
+  if ('problem' in header) return fileProblem(header.problem);
 
   const rows: CsvRow[] = [];
   const problems: CsvProblem[] = [];
   for (const record of records.slice(1)) {
-    const { line, fields } = record;
-    if (record.error) {
-      problems.push({ line, message: record.error });
-      continue;
-    }
-    if (fields.length !== header.width) {
-      problems.push({
-        line,
-        message: `has ${plural(fields.length, 'field')}, but the header has ${plural(header.width, 'column')}`,
-      });
-      continue;
-    }
-    const field = (index: number) => (index < 0 ? '' : unguardFormula(fields[index] ?? ''));
-    const rawStatus = field(header.status).trim().toLowerCase();
-    if (rawStatus !== '' && !STATUSES.includes(rawStatus as SubscriberStatus)) {
-      problems.push({
-        line,
-        message: `unknown status "${field(header.status).trim()}"; use one of ${STATUSES.join(', ')} (or leave it empty)`,
-      });
-      continue;
-    }
-    const name = field(header.name);
-    rows.push({
-      line,
-      email: field(header.email),
-      name: name.trim() === '' ? null : name,
-      ...(rawStatus === '' ? {} : { status: rawStatus as SubscriberStatus }),
-    });
+    const result = readRow(record, header);
+    if ('message' in result) problems.push(result);
+    else rows.push(result);
   }
   return { rows, problems };
+}
+
+/** One data record as a row, or the one problem that keeps it out of the import. */
+function readRow(record: CsvRecord, header: Exclude<Header, { problem: CsvProblem }>): CsvRow | CsvProblem {
+  const { line, fields } = record;
+  const field = (index: number) => (index < 0 ? '' : unguardFormula(fields[index] ?? ''));
+  const email = field(header.email);
+  const problem = (message: string): CsvProblem => ({ line, message, ...(email.trim() === '' ? {} : { value: email }) });
+  if (record.error !== undefined) return { line, message: record.error };
+
+  // Missing trailing fields are empty; extra fields are an error unless they are empty too
+  // (spreadsheets pad rows with commas), since a value there belongs to no column.
+  const extra = fields.slice(header.names.length);
+  if (extra.some((value) => value.trim() !== '')) {
+    return problem(
+      `has ${plural(fields.length, 'field')}, but the header has ${plural(header.names.length, 'column')} ` +
+        `(${header.names.join(', ')}); remove the extra field, or put a value that holds a comma in double quotes`,
+    );
+  }
+  const rawStatus = field(header.status).trim();
+  const status = rawStatus.toLowerCase();
+  if (status !== '' && !STATUSES.includes(status as SubscriberStatus)) {
+    return problem(`unknown status "${rawStatus}"; use one of ${STATUSES.join(', ')} (or leave it empty)`);
+  }
+  const name = field(header.name);
+  return {
+    line,
+    email,
+    name: name.trim() === '' ? null : name,
+    ...(status === '' ? {} : { status: status as SubscriberStatus }),
+  };
+}
+
+/**
+ * Splits the file into records with csv-parse, each with the physical line where it starts.
+ * csv-parse's own `info.lines` miscounts CRLF inside quoted fields, so lines are counted here
+ * from the byte offsets it reports (`info.bytes`, where each record ends). Relaxed quotes and
+ * column counts leave only one error it can raise: a quote never closed, which runs to the end
+ * of the file.
+ */
+function readCsvRecords(bytes: Buffer): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  const lines = createLineCounter(bytes);
+  let recordStart = 0;
+  parse(bytes, {
+    bom: true,
+    record_delimiter: ['\r\n', '\n', '\r'],
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+    on_record: (fields: string[], info: Info) => {
+      records.push({ line: lines.lineAt(recordStart), fields });
+      recordStart = info.bytes;
+      // Collected here, in file order with the skipped ones; nothing needs the returned array.
+      return null;
+    },
+    on_skip: (error: CsvError | undefined) => {
+      const line = lines.lineAt(recordStart);
+      const message =
+        error?.code === 'CSV_QUOTE_NOT_CLOSED'
+          ? `a quoted field that starts on line ${line} is never closed, so the rest of the file was read as part of it; check for a missing "`
+          : `cannot be read as CSV: ${error?.message ?? 'unknown error'}`;
+      records.push({ line, fields: [], error: message });
+      if (typeof error?.bytes === 'number') recordStart = error.bytes;
+      return undefined;
+    },
+  });
+  return records;
+}
+
+/**
+ * Physical line numbers of byte offsets, for offsets asked in increasing order: LF, CRLF and a
+ * lone CR (old Mac exports) each end a line, as they do for csv-parse with the delimiters above.
+ */
+function createLineCounter(bytes: Buffer): { lineAt(offset: number): number } {
+  let counted = 0;
+  let line = 1;
+  return {
+    lineAt(offset: number): number {
+      for (; counted < offset && counted < bytes.length; counted += 1) {
+        const byte = bytes[counted];
+        if (byte === LF || (byte === CR && bytes[counted + 1] !== LF)) line += 1;
+      }
+      return line;
+    },
+  };
+}
+
+function lineAt(bytes: Buffer, offset: number): number {
+  return createLineCounter(bytes).lineAt(offset);
 }
 
 /** Writes a whole subscriber export (header included) for lists small enough to hold in memory. */
@@ -132,118 +215,32 @@ export function toExportFields(subscriber: Subscriber): string[] {
  * page; every field gets the formula guard described at the top of this file.
  */
 export function formatCsvRow(fields: readonly string[]): string {
-  return `${fields.map(formatCsvField).join(',')}\r\n`;
+  return stringify([fields.map(guardFormula)], {
+    record_delimiter: 'windows',
+    // csv-stringify quotes only what holds its own delimiters, so a lone LF or CR inside a
+    // field would break the record; quoting edge spaces keeps readers that trim from losing them.
+    quoted_match: [/[\r\n]/, /^\s/, /\s$/],
+  });
 }
 
-function formatCsvField(value: string): string {
-  const guarded = FORMULA_START.test(value) ? `'${value}` : value;
-  // Quoting leading or trailing spaces keeps readers that trim unquoted fields from losing them.
-  return /[",\r\n]|^\s|\s$/.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
+function guardFormula(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
 function unguardFormula(value: string): string {
   return GUARDED_START.test(value) ? value.slice(1) : value;
 }
 
-interface CsvRecord {
-  line: number;
-  fields: string[];
-  error?: string;
-}
-
-/**
- * Splits RFC 4180 text into records. Line breaks are CRLF, LF or a lone CR (old Mac exports);
- * inside quotes they belong to the field, and `line` stays the physical line where the record
- * starts. A malformed record keeps its first error and parsing goes on at the next record.
- */
-function splitCsvRecords(text: string): CsvRecord[] {
-  const records: CsvRecord[] = [];
-  const length = text.length;
-  let i = 0;
-  let line = 1;
-  while (i < length) {
-    const record: CsvRecord = { line, fields: [] };
-    const fail = (message: string) => {
-      record.error ??= message;
-    };
-    for (;;) {
-      let value: string;
-      if (text[i] === '"') {
-        const chunks: string[] = [];
-        let start = i + 1;
-        let closed = false;
-        i = start;
-        while (i < length) {
-          const character = text[i];
-          if (character === '"') {
-            chunks.push(text.slice(start, i));
-            if (text[i + 1] === '"') {
-              chunks.push('"');
-              i += 2;
-              start = i;
-              continue;
-            }
-            i += 1;
-            closed = true;
-            break;
-          }
-          if (character === '\n' || (character === '\r' && text[i + 1] !== '\n')) line += 1;
-          i += 1;
-        }
-        if (!closed) {
-          chunks.push(text.slice(start, i));
-          fail(`a quoted field that starts on line ${record.line} is never closed; check for a missing "`);
-        }
-        value = chunks.join('');
-        const stop = findFieldEnd(text, i);
-        if (stop > i) {
-          fail('has text after the closing quote of a field; put the whole field in quotes and double any " inside it');
-          i = stop;
-        }
-      } else {
-        const stop = findFieldEnd(text, i);
-        value = text.slice(i, stop);
-        if (value.includes('"')) {
-          fail('has a " inside an unquoted field; put the whole field in quotes and double the " inside it');
-        }
-        i = stop;
-      }
-      record.fields.push(value);
-      if (text[i] === ',') {
-        i += 1;
-        continue;
-      }
-      if (text[i] === '\r') i += text[i + 1] === '\n' ? 2 : 1;
-      else if (text[i] === '\n') i += 1;
-      line += 1;
-      break;
-    }
-    records.push(record);
-  }
-  return records;
-}
-
-/** Index of the comma or line break (or the end) that ends an unquoted field starting at `from`. */
-function findFieldEnd(text: string, from: number): number {
-  let i = from;
-  while (i < text.length) {
-    const character = text[i];
-    if (character === ',' || character === '\n' || character === '\r') break;
-    i += 1;
-  }
-  return i;
-}
-
 function isBlank(fields: readonly string[]): boolean {
   return fields.every((field) => field.trim() === '');
 }
 
-type Header = { width: number; email: number; name: number; status: number } | { problem: CsvProblem };
+type Header = { names: string[]; email: number; name: number; status: number } | { problem: CsvProblem };
 
 /** Column positions from the header record, or the one problem that makes the file unreadable. */
 function readHeader(record: CsvRecord): Header {
   const problem = (message: string): Header => ({ problem: { line: record.line, message } });
-  if (record.error) return problem(`header row ${record.error}`);
+  if (record.error !== undefined) return problem(`header row: ${record.error}`);
   const names = record.fields.map((field) => field.trim().toLowerCase());
 
   if (!names.includes('email')) {
@@ -279,39 +276,28 @@ function readHeader(record: CsvRecord): Header {
   if (repeated.length > 0) {
     return problem(`the column "${repeated[0]}" appears more than once in the header`);
   }
-  return {
-    width: names.length,
-    email: names.indexOf('email'),
-    name: names.indexOf('name'),
-    status: names.indexOf('status'),
-  };
+  return { names, email: names.indexOf('email'), name: names.indexOf('name'), status: names.indexOf('status') };
 }
 
 /**
- * UTF-8 text without its BOM, or one problem at the first line that is not UTF-8, with a hint
- * at the usual culprits (UTF-16 "Unicode text", GBK and Latin-1 spreadsheet exports).
+ * Checks that the bytes are UTF-8 (a BOM is fine), or names the first line that is not, with a
+ * hint at the usual culprits (UTF-16 "Unicode text", GBK and Latin-1 spreadsheet exports).
+ * csv-parse would decode such bytes to U+FFFD without a word.
  */
-function decodeCsvBytes(bytes: Uint8Array, file: string): { text: string } | { problem: CsvProblem } {
+function checkUtf8(bytes: Uint8Array, file: string): CsvProblem | undefined {
   try {
-    // ignoreBOM: false (the default) strips a leading UTF-8 BOM.
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return undefined;
   } catch {
     if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-      return {
-        problem: {
-          line: 1,
-          message: 'the file is UTF-16 ("Unicode text"), not UTF-8; save it as "CSV UTF-8"',
-        },
-      };
+      return { line: 1, message: 'the file is UTF-16 ("Unicode text"), not UTF-8; save it as "CSV UTF-8"' };
     }
     return {
-      problem: {
-        line: firstLineNotUtf8(bytes),
-        message:
-          'the file is not UTF-8: this line holds bytes that are not UTF-8 text (probably GBK, Latin-1 or ' +
-          'another legacy encoding); save it as "CSV UTF-8" or convert it, e.g. ' +
-          `\`iconv -f GBK -t UTF-8 ${quoteForShell(file)} > subscribers-utf8.csv\``,
-      },
+      line: firstLineNotUtf8(bytes),
+      message:
+        'the file is not UTF-8: this line holds bytes that are not UTF-8 text (probably GBK, Latin-1 or ' +
+        'another legacy encoding); save it as "CSV UTF-8" or convert it, e.g. ' +
+        `\`iconv -f GBK -t UTF-8 ${quoteForShell(file)} > subscribers-utf8.csv\``,
     };
   }
 }
@@ -326,22 +312,17 @@ function firstLineNotUtf8(bytes: Uint8Array): number {
   let start = 0;
   for (let i = 0; i <= bytes.length; i++) {
     const byte = bytes[i];
-    if (i < bytes.length && byte !== 0x0a && byte !== 0x0d) continue;
+    if (i < bytes.length && byte !== LF && byte !== CR) continue;
     try {
       decoder.decode(bytes.subarray(start, i));
     } catch {
       return line;
     }
-    if (byte === 0x0d && bytes[i + 1] === 0x0a) i += 1;
+    if (byte === CR && bytes[i + 1] === LF) i += 1;
     start = i + 1;
     line += 1;
   }
   return 1;
-}
-
-function lineOfIndex(text: string, index: number): number {
-  const before = text.slice(0, index);
-  return (before.match(/\r\n|\r|\n/g)?.length ?? 0) + 1;
 }
 
 function plural(count: number, noun: string): string {

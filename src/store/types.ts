@@ -36,6 +36,11 @@ export interface SubscriberStore {
     resubscribe?: boolean;
     /** When this happened (ISO instant); defaults to now. Injected so tests stay deterministic. */
     at?: string;
+    /**
+     * Decides and returns the outcome by the same rules but writes nothing (`import --dry-run`);
+     * an add returns no subscriber, as none was created.
+     */
+    dryRun?: boolean;
   }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }>;
   getSubscriber(id: number): Promise<Subscriber | undefined>;
   findSubscriberByEmail(email: string): Promise<Subscriber | undefined>;

@@ -3,6 +3,7 @@ import type { Templates } from '../../src/render/compile-templates.ts';
 import { renderConfirmationEmail } from '../../src/render/render-confirmation-email.ts';
 import { EMAIL_SLOTS } from '../../src/render/types.ts';
 import { englishSite, sampleSite, shippedTemplates } from './fixtures.ts';
+import { hiddenElements, PREHEADER_STYLE } from './hidden-text.ts';
 
 let templates: Templates;
 beforeAll(async () => {
@@ -65,6 +66,17 @@ describe('renderConfirmationEmail', () => {
       expect(email.html).toContain('max-width:600px');
     });
   }
+
+  it('hides its one preheader by layout, never by colouring it like the background', async () => {
+    const email = await renderConfirmationEmail(templates, sampleSite(), { expiresInDays: 7 });
+    const hidden = hiddenElements(email.html);
+    expect(hidden).toHaveLength(1);
+    expect(hidden[0]?.className).toBe('lp-preheader');
+    expect(hidden[0]?.text).toBe(email.preheader);
+    const declarations = hidden[0]!.style.split(';').map((d) => d.trim().replace(/\s+/g, ''));
+    for (const declaration of PREHEADER_STYLE) expect(declarations).toContain(declaration);
+    expect(hidden[0]?.style).not.toMatch(/(^|;)\s*color\s*:/i);
+  });
 
   it('takes the expiry from its caller and is the same for everyone (nothing personal in it)', async () => {
     const a = await renderConfirmationEmail(templates, englishSite(), { expiresInDays: 3 });

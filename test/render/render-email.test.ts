@@ -4,6 +4,7 @@ import { compileTemplates, type Templates } from '../../src/render/compile-templ
 import { renderEmail } from '../../src/render/render-email.ts';
 import { EMAIL_SLOTS } from '../../src/render/types.ts';
 import { LetterpressError } from '../../src/util/errors.ts';
+import { hiddenElements, PREHEADER_STYLE } from './hidden-text.ts';
 import { englishSite, sampleIssue, sampleMeta, sampleSite, shippedTemplates, TEMPLATES_DIR } from './fixtures.ts';
 
 let templates: Templates;
@@ -64,6 +65,21 @@ describe('renderEmail', () => {
       }
     });
   }
+
+  it('hides its one preheader by layout, never by colouring it like the background', async () => {
+    const issue = sampleIssue();
+    const { email } = await renderEmail(issue, sampleMeta(), templates, sampleSite());
+    const hidden = hiddenElements(email.html);
+    // MJML's mj-preview would add a second one, coloured #ffffff: the template no longer uses it.
+    expect(hidden).toHaveLength(1);
+    const [preheader] = hidden;
+    expect(preheader?.className).toBe('lp-preheader');
+    expect(preheader?.text).toBe(issue.summary);
+    const declarations = preheader!.style.split(';').map((d) => d.trim().replace(/\s+/g, ''));
+    for (const declaration of PREHEADER_STYLE) expect(declarations).toContain(declaration);
+    expect(preheader?.style).not.toMatch(/(^|;)\s*color\s*:/i);
+    expect(email.html).not.toMatch(/color:#ffffff;line-height:1px/);
+  });
 
   it('shows the chrome in the site locale', async () => {
     const zh = await renderEmail(sampleIssue(), sampleMeta(), templates, sampleSite());

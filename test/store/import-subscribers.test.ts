@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatImportReport, importSubscribers, type ImportReport } from '../../src/store/import-subscribers.ts';
-import type { CsvRow } from '../../src/store/subscriber-csv.ts';
+import { formatImportProblems, formatImportSummary, importSubscribers, type ImportReport } from '../../src/store/import-subscribers.ts';
+import type { CsvProblem, CsvRow } from '../../src/store/subscriber-csv.ts';
 import type { SubscriberStore, UpsertOutcome } from '../../src/store/types.ts';
 
 type UpsertInput = Parameters<SubscriberStore['upsertSubscriber']>[0];
@@ -42,7 +42,7 @@ describe('importSubscribers', () => {
     });
     expect(store.calls.map((call) => call.email)).toEqual(['Ann@example.com', 'bob@bücher.example', 'cat@example.org']);
     expect(store.maxInFlight).toBe(1);
-    expect(report).toEqual({ added: 3, updated: 0, unchanged: 0, refused: [], invalid: [] });
+    expect(report).toEqual({ rows: 3, dryRun: false, added: 3, updated: 0, unchanged: 0, refused: [], invalid: [] });
   });
 
   it('uses defaultStatus for rows without one and keeps a row status', async () => {
@@ -94,6 +94,8 @@ describe('importSubscribers', () => {
       rows: ['a', 'b', 'c', 'd', 'e', 'f'].map((local, index) => row(index + 2, `${local}@Example.com`)),
     });
     expect(report).toEqual({
+      rows: 6,
+      dryRun: false,
       added: 1,
       updated: 1,
       unchanged: 2,
@@ -114,10 +116,10 @@ describe('importSubscribers', () => {
     });
     expect(store.calls.map((call) => call.email)).toEqual(['ok@example.com']);
     expect(report.invalid).toEqual([
-      { line: 2, value: 'bad@@x', reason: 'has more than one @' },
-      { line: 3, value: 'a@b.c\r\nBcc: x@y.z', reason: 'contains a line break' },
-      { line: 4, value: '用户@例子.测试', reason: expect.stringMatching(/^local part contains non-ASCII/) },
-      { line: 6, value: '', reason: 'is empty' },
+      { line: 2, value: 'bad@@x', reason: 'not a valid address: has more than one @' },
+      { line: 3, value: 'a@b.c\r\nBcc: x@y.z', reason: 'not a valid address: contains a line break' },
+      { line: 4, value: '用户@例子.测试', reason: expect.stringMatching(/^not a valid address: local part contains non-ASCII/) },
+      { line: 6, value: '', reason: 'not a valid address: is empty' },
     ]);
     expect(report.added).toBe(1);
   });
@@ -139,7 +141,7 @@ describe('importSubscribers', () => {
     expect(store.calls.map((call) => call.email)).toEqual(['Ann@example.com', 'user@bücher.example']);
     expect(report.invalid).toEqual([
       { line: 4, value: 'ANN@EXAMPLE.COM', reason: 'duplicate of line 2' },
-      { line: 5, value: 'bad@', reason: 'domain (after the @) is empty' },
+      { line: 5, value: 'bad@', reason: 'not a valid address: domain (after the @) is empty' },
       { line: 6, value: 'User@xn--bcher-kva.example', reason: 'duplicate of line 3' },
       { line: 7, value: ' ann@Example.com', reason: 'duplicate of line 2' },
     ]);
@@ -153,6 +155,37 @@ describe('importSubscribers', () => {
     expect(report.invalid).toEqual([{ line: 3, value: 'A@example.com', reason: 'duplicate of line 2' }]);
   });
 
+  it('counts rows the reader could not read as invalid, in line order, so every row is counted once', async () => {
+    const store = recordingStore((input) =>
+      input.email === 'cat@example.com' ? { outcome: 'refused', reason: 'unsubscribed on 2024-05-01; use --resubscribe to add it again' } : { outcome: 'added' },
+    );
+    const problems: CsvProblem[] = [
+      { line: 4, value: 'bob@example.com', message: 'unknown status "actve"' },
+      { line: 7, message: 'a quoted field that starts on line 7 is never closed' },
+    ];
+    const report = await importSubscribers({
+      ...base,
+      store,
+      rows: [row(2, 'ann@example.com'), row(3, 'nope'), row(5, 'cat@example.com'), row(6, 'ann@example.com')],
+      problems,
+    });
+    expect(report.invalid).toEqual([
+      { line: 3, value: 'nope', reason: 'not a valid address: has no @' },
+      { line: 4, value: 'bob@example.com', reason: 'unknown status "actve"' },
+      { line: 6, value: 'ann@example.com', reason: 'duplicate of line 2' },
+      { line: 7, value: null, reason: 'a quoted field that starts on line 7 is never closed' },
+    ]);
+    expect(report.rows).toBe(6);
+    expect(report.added + report.updated + report.unchanged + report.refused.length + report.invalid.length).toBe(report.rows);
+  });
+
+  it('asks the store for a dry run when told to, and says so in the report', async () => {
+    const store = recordingStore();
+    const report = await importSubscribers({ ...base, dryRun: true, store, rows: [row(2, 'ann@example.com')] });
+    expect(store.calls).toEqual([{ email: 'ann@example.com', status: 'active', source: 'import', resubscribe: false, dryRun: true }]);
+    expect(report).toMatchObject({ dryRun: true, rows: 1, added: 1 });
+  });
+
   it('lets a store failure propagate instead of counting it as a row outcome', async () => {
     const store = {
       async upsertSubscriber(): Promise<never> {
@@ -163,67 +196,88 @@ describe('importSubscribers', () => {
   });
 });
 
-describe('formatImportReport', () => {
-  const empty: ImportReport = { added: 0, updated: 0, unchanged: 0, refused: [], invalid: [] };
+describe('formatImportSummary', () => {
+  const empty: ImportReport = { rows: 0, dryRun: false, added: 0, updated: 0, unchanged: 0, refused: [], invalid: [] };
 
-  it('starts with the summary line', () => {
-    expect(formatImportReport({ ...empty, added: 3, updated: 2, unchanged: 1 })).toEqual([
-      '3 added, 2 updated, 1 unchanged, 0 refused, 0 invalid',
+  it('names the file and the rows read, which the counts add up to', () => {
+    expect(formatImportSummary({ ...empty, rows: 6, added: 3, updated: 2, unchanged: 1 }, 'people.csv')).toEqual([
+      'people.csv: 6 rows read: 3 added, 2 updated, 1 unchanged, 0 refused, 0 invalid.',
     ]);
+    expect(formatImportSummary({ ...empty, rows: 1, added: 1 }, 'one.csv')[0]).toMatch(/^one\.csv: 1 row read: /);
   });
 
-  it('lists refused and invalid rows together in line order', () => {
-    const lines = formatImportReport({
-      ...empty,
-      added: 1,
-      refused: [{ line: 5, email: 'd@example.com', reason: 'unsubscribed on 2024-05-01' }],
-      invalid: [
-        { line: 7, value: 'bad@@x', reason: 'has more than one @' },
-        { line: 3, value: 'a@example.com', reason: 'duplicate of line 2' },
-      ],
-    });
+  it('says a dry run changed nothing', () => {
+    expect(formatImportSummary({ ...empty, rows: 1, added: 1, dryRun: true }, 'a.csv')).toEqual([
+      'a.csv: 1 row read: 1 added, 0 updated, 0 unchanged, 0 refused, 0 invalid.',
+      'dry run: nothing changed.',
+    ]);
+  });
+});
+
+describe('formatImportProblems', () => {
+  const empty: ImportReport = { rows: 0, dryRun: false, added: 0, updated: 0, unchanged: 0, refused: [], invalid: [] };
+
+  it('lists refused and invalid rows together in line order as file:line: value: reason', () => {
+    const lines = formatImportProblems(
+      {
+        ...empty,
+        rows: 5,
+        added: 1,
+        refused: [{ line: 5, email: 'd@example.com', reason: 'unsubscribed on 2024-05-01' }],
+        invalid: [
+          { line: 3, value: 'a@example.com', reason: 'duplicate of line 2' },
+          { line: 7, value: 'bad@@x', reason: 'not a valid address: has more than one @' },
+          { line: 9, value: null, reason: 'a quoted field that starts on line 9 is never closed' },
+        ],
+      },
+      'bad.csv',
+    );
     expect(lines).toEqual([
-      '1 added, 0 updated, 0 unchanged, 1 refused, 2 invalid',
-      'line 3: a@example.com: duplicate of line 2',
-      'line 5: d@example.com: unsubscribed on 2024-05-01',
-      'line 7: bad@@x: has more than one @',
+      'bad.csv:3: a@example.com: duplicate of line 2',
+      'bad.csv:5: d@example.com: refused: unsubscribed on 2024-05-01',
+      'bad.csv:7: bad@@x: not a valid address: has more than one @',
+      'bad.csv:9: a quoted field that starts on line 9 is never closed',
     ]);
   });
 
-  it('escapes line breaks and terminal escapes in values and shows an empty value', () => {
-    const lines = formatImportReport({
-      ...empty,
-      invalid: [
-        { line: 2, value: 'a@b.c\r\nBcc: x@y.z', reason: 'contains a line break' },
-        { line: 3, value: '\u001b[2Jx@y.z', reason: 'contains a control character (U+001B)' },
-        { line: 4, value: '', reason: 'is empty' },
-      ],
-    });
-    expect(lines.slice(1)).toEqual([
-      'line 2: a@b.c\\r\\nBcc: x@y.z: contains a line break',
-      'line 3: \\u001b[2Jx@y.z: contains a control character (U+001B)',
-      'line 4: (empty): is empty',
+  it('escapes line breaks and terminal escapes in values and reasons and shows an empty value', () => {
+    const lines = formatImportProblems(
+      {
+        ...empty,
+        invalid: [
+          { line: 2, value: 'a@b.c\r\nBcc: x@y.z', reason: 'not a valid address: contains a line break' },
+          { line: 3, value: '\u001b[2Jx@y.z', reason: 'contains a control character (U+001B)' },
+          { line: 4, value: '', reason: 'is empty' },
+          { line: 5, value: 'e@example.com', reason: 'unknown status "\u001b[31mred"' },
+        ],
+      },
+      'f.csv',
+    );
+    expect(lines).toEqual([
+      'f.csv:2: a@b.c\\r\\nBcc: x@y.z: not a valid address: contains a line break',
+      'f.csv:3: \\u001b[2Jx@y.z: contains a control character (U+001B)',
+      'f.csv:4: (empty): is empty',
+      'f.csv:5: e@example.com: unknown status "\\u001b[31mred"',
     ]);
     expect(lines.join('')).not.toMatch(/[\r\n\u001b]/);
   });
 
   it('shortens very long values', () => {
-    const [, line] = formatImportReport({ ...empty, invalid: [{ line: 2, value: 'x'.repeat(500), reason: 'has no @' }] });
-    expect(line).toBe(`line 2: ${'x'.repeat(79)}…: has no @`);
+    const [line] = formatImportProblems({ ...empty, invalid: [{ line: 2, value: 'x'.repeat(500), reason: 'has no @' }] }, 'f.csv');
+    expect(line).toBe(`f.csv:2: ${'x'.repeat(79)}…: has no @`);
   });
 
-  it('caps the detail lines at 50 and says how many more there are', () => {
+  it('caps the lines at 50 and says how many more there are', () => {
     const invalid = Array.from({ length: 120 }, (_, index) => ({ line: index + 2, value: `v${index}`, reason: 'has no @' }));
-    const lines = formatImportReport({ ...empty, invalid });
-    expect(lines).toHaveLength(52);
-    expect(lines[0]).toBe('0 added, 0 updated, 0 unchanged, 0 refused, 120 invalid');
-    expect(lines[50]).toBe('line 51: v49: has no @');
-    expect(lines[51]).toBe('… and 70 more');
-    expect(formatImportReport({ ...empty, invalid }, { maxLines: 5 })).toHaveLength(7);
+    const lines = formatImportProblems({ ...empty, invalid }, 'f.csv');
+    expect(lines).toHaveLength(51);
+    expect(lines[49]).toBe('f.csv:51: v49: has no @');
+    expect(lines[50]).toBe('… and 70 more (--json lists them all)');
+    expect(formatImportProblems({ ...empty, invalid }, 'f.csv', { maxLines: 5 })).toHaveLength(6);
   });
 
   it('adds no "more" line when the details fit exactly', () => {
     const invalid = Array.from({ length: 50 }, (_, index) => ({ line: index + 2, value: 'v', reason: 'has no @' }));
-    expect(formatImportReport({ ...empty, invalid })).toHaveLength(51);
+    expect(formatImportProblems({ ...empty, invalid }, 'f.csv')).toHaveLength(50);
   });
 });

@@ -185,6 +185,31 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(again.outcome).toBe('unchanged');
       });
 
+      it('decides a dry run by the same rules and writes nothing', async () => {
+        const ann = await addSubscriber('ann@example.org', 'active', 'Ann');
+        const bob = await addSubscriber('bob@example.org', 'unsubscribed');
+        await addSubscriber('cat@example.org');
+        await store.eraseSubscriber('cat@example.org', at(1));
+        const before = await store.listSubscribers({ limit: 10 });
+        const dry = (email: string, extra: { name?: string; resubscribe?: boolean } = {}) =>
+          store.upsertSubscriber({ email, status: 'active', source: 'import', at: at(5), dryRun: true, ...extra });
+
+        expect((await dry('new@example.org')).outcome).toBe('added');
+        expect(await dry('ann@example.org', { name: 'Ann Lee' })).toMatchObject({
+          outcome: 'updated',
+          subscriber: { id: ann.id, name: 'Ann Lee' },
+        });
+        expect((await dry('ann@example.org')).outcome).toBe('unchanged');
+        expect(await dry('bob@example.org')).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/--resubscribe/) });
+        expect(await dry('bob@example.org', { resubscribe: true })).toMatchObject({ outcome: 'updated', subscriber: { id: bob.id } });
+        expect(await dry('cat@example.org')).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/^erased on/) });
+        expect((await dry('cat@example.org', { resubscribe: true })).outcome).toBe('added');
+
+        expect(await store.listSubscribers({ limit: 10 })).toEqual(before);
+        // The erased address is still suppressed: the dry run did not lift it.
+        expect((await store.upsertSubscriber({ email: 'cat@example.org', status: 'active', source: 'import' })).outcome).toBe('refused');
+      });
+
       it('lists subscribers in id order by pages, filtered by status, and counts them', async () => {
         await addSubscribers(7, ['active', 'pending', 'active', 'unsubscribed']);
         const all = await store.listSubscribers({ limit: 100 });

@@ -68,6 +68,7 @@ describe('parseSubscriberCsv', () => {
     expect(problems).toEqual([
       {
         line: 3,
+        value: 'bob@example.com',
         message: 'unknown status "subscribed"; use one of pending, active, unsubscribed, bounced, complained (or leave it empty)',
       },
     ]);
@@ -119,7 +120,31 @@ describe('parseSubscriberCsv', () => {
       { line: 4, email: 'bob@example.com', name: 'Bob\r\n\r\nBrown' },
       { line: 8, email: 'dan@example.com\n', name: 'Dan' },
     ]);
-    expect(problems).toEqual([{ line: 7, message: expect.stringMatching(/^unknown status "nonsense"/) }]);
+    expect(problems).toEqual([
+      { line: 7, value: 'cat@example.com', message: expect.stringMatching(/^unknown status "nonsense"/) },
+    ]);
+  });
+
+  it('counts physical lines in a CRLF file whose quoted fields hold CRLF line breaks', () => {
+    const text = [
+      'email,name,status', // 1
+      'ann@example.com,"Ann', // 2
+      '', // 3
+      'Lee",active', // 4
+      'bob@example.com,Bob,actve', // 5
+      'cat@example.com,"Cat', // 6
+      'Jones",active,extra', // 7
+      'dan@example.com', // 8
+    ].join('\r\n');
+    const { rows, problems } = parse(`\uFEFF${text}\r\n`);
+    expect(rows.map((row) => [row.line, row.email])).toEqual([
+      [2, 'ann@example.com'],
+      [8, 'dan@example.com'],
+    ]);
+    expect(problems.map((problem) => [problem.line, problem.value])).toEqual([
+      [5, 'bob@example.com'],
+      [6, 'cat@example.com'],
+    ]);
   });
 
   it('skips blank lines and rows of empty fields', () => {
@@ -131,29 +156,49 @@ describe('parseSubscriberCsv', () => {
     ]);
   });
 
-  it('reports a row with the wrong number of fields and keeps reading', () => {
-    const { rows, problems } = parse('email,name\nann@example.com\nbob@example.com,Bob,extra\ncat@example.com,Cat\n');
-    expect(rows.map((row) => row.email)).toEqual(['cat@example.com']);
-    expect(problems).toEqual([
-      { line: 2, message: 'has 1 field, but the header has 2 columns' },
-      { line: 3, message: 'has 3 fields, but the header has 2 columns' },
+  it('reads short rows with the missing trailing fields empty', () => {
+    const { rows, problems } = parse('email,name,status\nann@example.com\nbob@example.com,Bob\ncat@example.com,Cat,pending\n');
+    expect(problems).toEqual([]);
+    expect(rows).toEqual([
+      { line: 2, email: 'ann@example.com', name: null },
+      { line: 3, email: 'bob@example.com', name: 'Bob' },
+      { line: 4, email: 'cat@example.com', name: 'Cat', status: 'pending' },
     ]);
   });
 
-  it('reports a stray quote in an unquoted field and text after a closing quote', () => {
+  it('reports a row with an extra field once, naming the columns, and keeps reading', () => {
+    const { rows, problems } = parse('email,name\nann@example.com,Lee, Ann\nbob@example.com,Bob,,\ncat@example.com,Cat\n');
+    expect(rows.map((row) => row.email)).toEqual(['bob@example.com', 'cat@example.com']);
+    expect(problems).toEqual([
+      {
+        line: 2,
+        value: 'ann@example.com',
+        message:
+          'has 3 fields, but the header has 2 columns (email, name); remove the extra field, or put a value that holds a comma in double quotes',
+      },
+    ]);
+  });
+
+  it('keeps stray quotes as text instead of losing the rest of the file', () => {
     const { rows, problems } = parse('email,name\nann@example.com,Ann "Annie" Lee\n"bob"@example.com,Bob\ncat@example.com,Cat\n');
-    expect(rows.map((row) => row.email)).toEqual(['cat@example.com']);
-    expect(problems).toEqual([
-      { line: 2, message: expect.stringMatching(/^has a " inside an unquoted field/) },
-      { line: 3, message: expect.stringMatching(/^has text after the closing quote/) },
+    expect(problems).toEqual([]);
+    // The address with quotes is kept as written; the import refuses it as an address.
+    expect(rows).toEqual([
+      { line: 2, email: 'ann@example.com', name: 'Ann "Annie" Lee' },
+      { line: 3, email: '"bob"@example.com', name: 'Bob' },
+      { line: 4, email: 'cat@example.com', name: 'Cat' },
     ]);
   });
 
-  it('reports a quote that is never closed at the line where it opens', () => {
-    const { rows, problems } = parse('email,name\nann@example.com,Ann\nbob@example.com,"Bob\ncat@example.com,Cat\n');
+  it('reports a quote that is never closed at the line where it opens, as one problem', () => {
+    const { rows, problems } = parse('email,name\r\nann@example.com,Ann\r\nbob@example.com,"Bob\r\ncat@example.com,Cat\r\n');
     expect(rows.map((row) => row.email)).toEqual(['ann@example.com']);
     expect(problems).toEqual([
-      { line: 3, message: 'a quoted field that starts on line 3 is never closed; check for a missing "' },
+      {
+        line: 3,
+        message:
+          'a quoted field that starts on line 3 is never closed, so the rest of the file was read as part of it; check for a missing "',
+      },
     ]);
   });
 
@@ -188,8 +233,9 @@ describe('parseSubscriberCsv', () => {
       ['email,name,\nann@example.com,Ann,\n', 1, 'header column 3 has no name; name it or delete the column'],
       ['email,name,Email\na,b,c\n', 1, 'the column "email" appears more than once in the header'],
       ['\n\nname,e-mail\n', 3, 'the header has no "email" column (found: "name", "e-mail")'],
+      ['email,"name\n', 1, expect.stringMatching(/^header row: a quoted field that starts on line 1 is never closed/)],
     ])('%j → line %i', (text, line, message) => {
-      expect(parse(text)).toEqual({ rows: [], problems: [{ line, message }] });
+      expect(parse(text)).toEqual({ rows: [], problems: [], fileProblem: { line, message } });
     });
   });
 
@@ -208,6 +254,17 @@ describe('parseSubscriberCsv', () => {
     ]);
   });
 
+  it('round-trips awkward values through its own export', () => {
+    const names = ['Lee, Ann', 'say "hi"', 'two\nlines', 'cr\ronly', ' padded ', '=1+1', '+49 30', '-x', '@home', '\ttab', '张伟'];
+    const exported = formatSubscriberCsv(
+      names.map((name, index) => subscriber({ id: index + 1, email: `r${index}@example.com`, name })),
+    );
+    const { rows, problems } = parse(Buffer.from(`\uFEFF${exported}`, 'utf8'));
+    expect(problems).toEqual([]);
+    expect(rows.map((row) => row.name)).toEqual(names);
+    expect(rows.map((row) => row.line)).toEqual([2, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14]);
+  });
+
   it('names the first line that is not UTF-8 in a GBK file', () => {
     // "中文" in GBK is D6 D0 CE C4, which is not UTF-8.
     const bytes = Buffer.concat([
@@ -217,11 +274,11 @@ describe('parseSubscriberCsv', () => {
       Buffer.from([0xd6, 0xd0]),
       Buffer.from('\r\n', 'utf8'),
     ]);
-    const { rows, problems } = parse(bytes);
+    const { rows, problems, fileProblem } = parse(bytes);
     expect(rows).toEqual([]);
-    expect(problems).toHaveLength(1);
-    expect(problems[0]?.line).toBe(3);
-    expect(problems[0]?.message).toMatch(/^the file is not UTF-8: .*GBK.*"CSV UTF-8".*iconv -f GBK -t UTF-8 subscribers\.csv/);
+    expect(problems).toEqual([]);
+    expect(fileProblem?.line).toBe(3);
+    expect(fileProblem?.message).toMatch(/^the file is not UTF-8: .*GBK.*"CSV UTF-8".*iconv -f GBK -t UTF-8 subscribers\.csv/);
   });
 
   it('counts lines in the raw bytes, quoted line breaks and lone CRs included', () => {
@@ -230,23 +287,25 @@ describe('parseSubscriberCsv', () => {
       Buffer.from([0xe9]), // "é" in Latin-1
       Buffer.from('\n', 'utf8'),
     ]);
-    expect(parseSubscriberCsv(bytes, 'my list.csv').problems).toEqual([
-      { line: 5, message: expect.stringContaining("iconv -f GBK -t UTF-8 'my list.csv'") },
-    ]);
+    expect(parseSubscriberCsv(bytes, 'my list.csv').fileProblem).toEqual({
+      line: 5,
+      message: expect.stringContaining("iconv -f GBK -t UTF-8 'my list.csv'"),
+    });
   });
 
   it('recognises a UTF-16 file', () => {
     const bytes = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('email\nann@example.com\n', 'utf16le')]);
     expect(parse(bytes)).toEqual({
       rows: [],
-      problems: [{ line: 1, message: 'the file is UTF-16 ("Unicode text"), not UTF-8; save it as "CSV UTF-8"' }],
+      problems: [],
+      fileProblem: { line: 1, message: 'the file is UTF-16 ("Unicode text"), not UTF-8; save it as "CSV UTF-8"' },
     });
   });
 
   it('recognises UTF-16 without a BOM by its NUL characters', () => {
-    const { rows, problems } = parse(Buffer.from('email\nann@example.com\n', 'utf16le'));
+    const { rows, fileProblem } = parse(Buffer.from('email\nann@example.com\n', 'utf16le'));
     expect(rows).toEqual([]);
-    expect(problems).toEqual([{ line: 1, message: expect.stringMatching(/^contains NUL characters/) }]);
+    expect(fileProblem).toEqual({ line: 1, message: expect.stringMatching(/^contains NUL characters/) });
   });
 });
 
