@@ -52,7 +52,6 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 const KIND_BY_STATUS: Readonly<Record<number, SubscriptionPageKind>> = { 404: 'not-found', 429: 'too-many-requests', 503: 'busy' };
 /** How long a visitor is asked to wait when the store is busy. */
-const BUSY_RETRY_SECONDS = 30;
 
 /**
  * Builds the HTTP server: the archive and feeds from out/, the subscription routes
@@ -159,12 +158,15 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
     const status = clientErrorStatus(error, request) ?? (isTemporary(error) ? 503 : 500);
     // A busy store recorded nothing: mail providers retry a one-click unsubscribe that answers
     // 503 with Retry-After, and the retry records it.
-    if (status === 503) request.log.warn({ code: error.code, message: maskEmailsIn(String(error.message ?? '')) }, 'request refused: busy');
+    if (status === 503) {
+      const why = error.code === 'E_STORE_BUSY' ? 'the store is locked by another process: answered 503' : 'request refused: busy';
+      request.log.warn({ code: error.code, message: maskEmailsIn(String(error.message ?? '')) }, why);
+    }
     else if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: error.code, statusCode: status }, 'request refused');
     const kind: SubscriptionPageKind = KIND_BY_STATUS[status] ?? (status >= 500 ? 'error' : 'bad-request');
     if (status === 429) reply.header('retry-after', '60');
-    if (status === 503) reply.header('retry-after', String(error.code === 'E_STORE_BUSY' ? STORE_BUSY_RETRY_SECONDS : BUSY_RETRY_SECONDS));
+    if (status === 503) reply.header('retry-after', String(STORE_BUSY_RETRY_SECONDS));
     return context.respond(request, reply, status, { kind, json: { ok: false, error: kind } });
   });
 

@@ -36,7 +36,7 @@ describe('a store locked by another process', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: 'List-Unsubscribe=One-Click',
       });
-    const unsubscribedEvents = () => logs.filter((line) => line.includes('unsubscribe: subscriber unsubscribed')).length;
+    const unsubscribedEvents = () => logs.filter((line) => line.includes('unsubscribe: unsubscribed')).length;
 
     lock = await holdWriteLock(path.join(fixture.root, 'data', 'letterpress.db'));
     const order: string[] = [];

@@ -137,7 +137,7 @@ describe('a busy store', () => {
     try {
       const response = await subscribe(fixture, { email: 'locked@example.org' });
       expect(response.statusCode).toBe(503);
-      expect(response.headers['retry-after']).toBe('30');
+      expect(response.headers['retry-after']).toBe('5');
       expect(response.body).toContain('服务器繁忙');
       expect(response.body).not.toMatch(/SQLITE|locked/);
     } finally {
