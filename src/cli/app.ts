@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { buildSite, type BuildProgress, type BuildReport } from '../build/build-site.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
@@ -18,6 +17,7 @@ import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { abortableSleep, type Sleep } from '../util/sleep.ts';
 
 /** The process-level facts every command receives instead of reading globals. */
 export interface AppEnvironment {
@@ -30,7 +30,7 @@ export interface AppEnvironment {
   /** Replaces the configured transport (tests, benchmarks). */
   transport?: Transport;
   /** Sleeps, for retry waits; injectable so fault tests run in seconds. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep?: Sleep;
   random?: () => number;
 }
 
@@ -38,6 +38,8 @@ export interface AppEnvironment {
 export interface App {
   loaded: LoadedConfig;
   clock: Clock;
+  /** Every wait of the app (retries, leases, the daemon's settle and shutdown waits). */
+  sleep: Sleep;
   /** Builds out/ and records due issues in the store (new ones planned, the backlog archived). */
   build(
     onProgress?: (event: BuildProgress) => void,
@@ -69,14 +71,6 @@ export interface App {
 
 /** The lease that serialises recording issues in the store (publishing), across processes. */
 const PUBLISH_LEASE = 'publish';
-
-const abortableSleep = async (ms: number, signal?: AbortSignal) => {
-  try {
-    await delay(ms, undefined, { signal });
-  } catch {
-    // Aborted: the caller checks its signal.
-  }
-};
 
 /** The one place where configuration and implementations are put together. */
 export async function createApp(environment: AppEnvironment): Promise<App> {
@@ -145,7 +139,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
         const lease = await acquireRunnerLease(PUBLISH_LEASE, createHolderId(), {
           store: opened,
           clock,
-          sleep: (ms) => sleep(ms),
+          sleep,
           leaseMs: 30_000,
         });
         try {
@@ -199,7 +193,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     const lease = await acquireRunnerLease(SEND_LEASE, createHolderId(), {
       store: opened,
       clock,
-      sleep: (ms) => sleep(ms, options.signal),
+      sleep,
       leaseMs: loaded.config.delivery.leaseSeconds * 1000,
       onWait: options.onWait,
       signal: options.signal,
@@ -216,6 +210,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   return {
     loaded,
     clock,
+    sleep,
     outboxDir,
     build,
     archive,

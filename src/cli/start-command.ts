@@ -1,6 +1,7 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { runDaemon } from '../schedule/daemon.ts';
+import { createCronScheduler } from '../schedule/scheduler.ts';
+import { watchIssueFiles } from '../schedule/watch-issues.ts';
 import { createLogger } from '../util/logger.ts';
 import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { parsePort } from './cli-options.ts';
@@ -49,7 +50,10 @@ export async function runStartDaemon(
         app,
         logger,
         signal: stop.signal,
-        sleep: (ms, signal) => delay(ms, undefined, { signal }),
+        sleep: app.sleep,
+        clock: app.clock,
+        scheduler: createCronScheduler(),
+        watchIssues: watchIssueFiles,
         startServer: options.serve
           ? async () => {
               const server = await startHttpServer(app, {

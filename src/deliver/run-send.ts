@@ -3,6 +3,7 @@ import type { EmailRendition } from '../render/types.ts';
 import type { IssueRecord, Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
+import type { Sleep } from '../util/sleep.ts';
 import { assertSendPreflight } from '../publish/preflight.ts';
 import { signToken, type Keyring } from './tokens.ts';
 import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
@@ -26,7 +27,7 @@ export interface RunSendDependencies {
   store: Store;
   transport: Transport;
   clock: Clock;
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep: Sleep;
   random: () => number;
   keyring: Keyring;
   holder: string;
@@ -132,7 +133,7 @@ export async function runSend(
   const lease = await acquireRunnerLease(SEND_LEASE, deps.holder, {
     store,
     clock,
-    sleep: (ms) => deps.sleep(ms, deps.signal),
+    sleep: deps.sleep,
     leaseMs,
     onWait: (holder, until) => deps.onEvent?.({ kind: 'waiting-for-lease', holder, until }),
     signal: deps.signal,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { LeaseStore } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
+import type { Sleep } from '../util/sleep.ts';
 
 /** A held lease: `lost` aborts if a renewal fails (another runner took over after we stalled). */
 export interface RunnerLease {
@@ -14,7 +15,8 @@ export interface RunnerLease {
 export interface LeaseDependencies {
   store: LeaseStore & { getLease?(name: string): Promise<{ holder: string; until: string } | undefined> };
   clock: Clock;
-  sleep: (ms: number) => Promise<void>;
+  /** Paces both the wait for a busy lease and the renewals (a fake clock's in tests). */
+  sleep: Sleep;
   leaseMs: number;
   /** Called once when the lease is busy and we start waiting for it. */
   onWait?: (holder: string, until: string) => void;
@@ -70,25 +72,29 @@ export async function acquireRunnerLease(name: string, holder: string, deps: Lea
       warned = true;
       deps.onWait?.(current.holder, current.until);
     }
-    await deps.sleep(Math.min(1000, Math.max(50, deps.leaseMs / 4)));
+    await deps.sleep(Math.min(1000, Math.max(50, deps.leaseMs / 4)), deps.signal);
   }
 
   const lost = new AbortController();
-  let renewing: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    renewing = (async () => {
+  const released = new AbortController();
+  const renewEveryMs = Math.max(20, Math.floor(deps.leaseMs / 3));
+  // Renewals in a loop on the injected sleep (not a timer of its own): a fake clock drives them,
+  // and release() ends the pending wait at once.
+  const renewing = (async () => {
+    while (!released.signal.aborted && !lost.signal.aborted) {
+      await deps.sleep(renewEveryMs, released.signal);
+      if (released.signal.aborted) return;
       const now = deps.clock.now();
       const held = await deps.store.acquireLease(name, holder, untilFrom(now), now.toISOString());
       if (!held) lost.abort(new Error(`lost the "${name}" lease to another runner`));
-    })().catch((error) => lost.abort(error));
-  }, Math.max(20, Math.floor(deps.leaseMs / 3)));
-  timer.unref();
+    }
+  })().catch((error: unknown) => lost.abort(error));
 
   return {
     holder,
     lost: lost.signal,
     async release() {
-      clearInterval(timer);
+      released.abort();
       await renewing;
       await deps.store.releaseLease(name, holder);
     },

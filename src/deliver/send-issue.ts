@@ -2,6 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Delivery, DeliveryLedger, IssueStore, Subscriber, SubscriberStore } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
+import type { Sleep } from '../util/sleep.ts';
 import { retryDelayMs, shouldGiveUp, type RetryPolicy } from './retry-policy.ts';
 import type { OutgoingMessage, Transport } from './types.ts';
 
@@ -38,7 +39,8 @@ export interface SendIssueDependencies {
   store: DeliveryLedger & Pick<SubscriberStore, 'getSubscriber' | 'setSubscriberStatus'> & Pick<IssueStore, 'setIssueState'>;
   transport: Transport;
   clock: Clock;
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Waits for due retries (bounded by `retry.waitMs`); a fake clock's in tests. */
+  sleep: Sleep;
   random: () => number;
   /** Fills the pre-built message for one recipient (To, Message-ID, token slots). */
   composeMessage: (delivery: Delivery, subscriber: Subscriber) => OutgoingMessage;

@@ -1,18 +1,19 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { schedule as scheduleCron, type ScheduledTask } from 'node-cron';
 import type { BuildReport } from '../build/build-site.ts';
-import { isEditorTemporary } from '../build/list-issue-files.ts';
 import { loadIssues } from '../build/load-issues.ts';
 import type { App } from '../cli/app.ts';
 import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
+import type { Clock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
+import type { Sleep } from '../util/sleep.ts';
 import { formatLocalTime } from '../util/timezone.ts';
 import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { writeDaemonStatus, type DaemonStatus, type PassSummary } from './daemon-status.ts';
+import type { ScheduledJob, Scheduler } from './scheduler.ts';
 import { waitUntilSettled } from './wait-until-settled.ts';
+import type { IssueWatch, WatchIssues } from './watch-issues.ts';
 
 export interface DaemonDependencies {
   app: App;
@@ -25,8 +26,15 @@ export interface DaemonDependencies {
    * Waits `ms`. When `signal` aborts, the wait ends early (resolving or rejecting, either is
    * fine): the shutdown timer must not keep the process alive after a clean stop.
    */
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  now?: () => number;
+  sleep: Sleep;
+  /** The cron ticks and the send window (node-cron in `start`, a fake clock's in tests). */
+  scheduler: Scheduler;
+  /** Stamps the status file and times the settle wait. */
+  clock: Clock;
+  /** Watches `issues/` (fs.watch in `start`); without one, only the cron tick picks up changes. */
+  watchIssues?: WatchIssues;
+  /** Told after each pass (and its status file) is done: for tools and tests that follow the daemon. */
+  onPass?: (summary: PassSummary) => void;
 }
 
 type PassReason = PassSummary['reason'];
@@ -145,16 +153,16 @@ export async function runPass(
 export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: boolean }> {
   const { app, logger } = deps;
   const { config, paths } = app.loaded;
-  const now = deps.now ?? Date.now;
+  const now = () => deps.clock.now().getTime();
   const startedAt = new Date(now()).toISOString();
   const sendAbort = new AbortController();
   const passes: PassSummary[] = [];
   let scheduled: { slug: string; publishAt: string }[] = [];
   let waitingForWindow: string[] = [];
   let url: string | undefined;
-  let tick: ScheduledTask | undefined;
-  let windowTask: ScheduledTask | undefined;
-  let watcher: FSWatcher | undefined;
+  let tick: ScheduledJob | undefined;
+  let windowTask: ScheduledJob | undefined;
+  let watcher: IssueWatch | undefined;
 
   const writeStatus = (state: DaemonStatus['state']) =>
     writeDaemonStatus(paths.data, {
@@ -164,8 +172,8 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
       startedAt,
       updatedAt: new Date(now()).toISOString(),
       url,
-      nextTick: tick?.getNextRun()?.toISOString(),
-      nextWindow: windowTask?.getNextRun()?.toISOString(),
+      nextTick: tick?.nextRun()?.toISOString(),
+      nextWindow: windowTask?.nextRun()?.toISOString(),
       scheduled,
       waitingForWindow,
       lastPasses: passes.slice(0, 10),
@@ -183,6 +191,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
       pending = undefined;
       const window = windowOpen;
       windowOpen = false;
+      let summary: PassSummary | undefined;
       try {
         const settled = await waitUntilSettled({
           dir: paths.issues,
@@ -199,7 +208,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
           holdForWindow: config.schedule.sendWindow !== undefined && !window,
           signal: sendAbort.signal,
           reported,
-          nextRetryAt: () => tick?.getNextRun()?.toISOString(),
+          nextRetryAt: () => tick?.nextRun()?.toISOString(),
         });
         first = false;
         reported = result.errors;
@@ -207,6 +216,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
         waitingForWindow = [...result.waiting];
         passes.unshift(result.summary);
         passes.length = Math.min(passes.length, 10);
+        summary = result.summary;
       } catch (error) {
         if ((error as { code?: string }).code === 'E_ABORTED' && deps.signal.aborted) break;
         // A pass that fails (a store or template problem) is logged; the daemon stays up and
@@ -214,6 +224,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
         logger.error({ err: error, code: (error as { code?: string }).code }, `pass failed: ${(error as Error).message}`);
       }
       await writeStatus('running');
+      if (summary) deps.onPass?.(summary);
     }
     running = undefined;
   };
@@ -238,26 +249,26 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   );
 
   try {
-    watcher = watch(paths.issues, { recursive: true }, (_event, name) => {
-      const file = name ? path.basename(name.toString()) : '';
-      if (file && isEditorTemporary(file)) return;
-      request('file');
-    });
-    watcher.on('error', (error) => logger.warn({ err: error }, 'the file watcher failed; the cron tick still picks up changes'));
+    watcher = deps.watchIssues?.(
+      paths.issues,
+      () => request('file'),
+      (error) => logger.warn({ err: error }, 'the file watcher failed; the cron tick still picks up changes'),
+    );
   } catch (error) {
     logger.warn({ err: error }, `cannot watch ${paths.issues}; changes are picked up at each cron tick`);
   }
-  tick = scheduleCron(config.schedule.tick, () => request('tick'), { timezone: config.timezone, noOverlap: true, name: 'tick' });
+  tick = deps.scheduler.schedule(config.schedule.tick, config.timezone, () => request('tick'), { name: 'tick' });
   if (config.schedule.sendWindow) {
-    windowTask = scheduleCron(
+    windowTask = deps.scheduler.schedule(
       config.schedule.sendWindow,
+      config.timezone,
       () => {
         windowOpen = true;
         request('window');
       },
-      { timezone: config.timezone, name: 'send-window' },
+      { name: 'send-window' },
     );
-    logger.info({ nextWindow: windowTask.getNextRun()?.toISOString() }, `new issues are emailed at the send window (${config.schedule.sendWindow}, ${config.timezone})`);
+    logger.info({ nextWindow: windowTask.nextRun()?.toISOString() }, `new issues are emailed at the send window (${config.schedule.sendWindow}, ${config.timezone})`);
   }
   request('start');
 
