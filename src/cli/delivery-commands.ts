@@ -9,6 +9,7 @@ import { dryRunSend, sendTestCopy } from '../deliver/preview-send.ts';
 import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import type { ArchiveOutcome } from '../store/issue-registry.ts';
+import { exitStatusOf } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
 import { createSendProgress, formatSendSummary } from './send-progress.ts';
@@ -36,7 +37,8 @@ export async function sendAndReport(app: App, context: CommandContext, slug?: st
       if (report.stoppedBy) {
         io.stderr.write(`letterpress: sending stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]\n`);
         io.stderr.write('  every unsent message stays queued; fix the problem and run `letterpress send` again.\n');
-        context.setExitCode(1);
+        // Relay down or an interrupted run is temporary (75); a refusal the operator must fix is 1.
+        context.setExitCode(exitStatusOf(report.stoppedBy.code));
       }
     }
   } finally {

@@ -5,6 +5,7 @@ import { checkIssues } from '../build/check-issues.ts';
 import { listIssueFiles } from '../build/list-issue-files.ts';
 import { ENV_SHORTCUTS, findUnknownEnvVariables, listEnvOverrides } from '../config/load-config.ts';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
+import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
@@ -183,7 +184,36 @@ function createProgram(
     });
   runsWithoutProject(configCommand, (options) => options.env === true);
 
+  registerHelpCommand(program, io);
+
   return program;
+}
+
+/**
+ * `help [command…]` as commander gives it, plus `help errors`: the table of error codes and
+ * exit statuses (the README's table is `help errors --markdown`). Needs no project.
+ */
+function registerHelpCommand(program: Command, io: CliIo): void {
+  program.helpCommand(false);
+  const help = program
+    .command('help')
+    .description('show help for a command; `help errors` lists every error code, its exit status and what to do')
+    .argument('[command...]', 'a command (e.g. `subscribers import`), or `errors`')
+    .option('--markdown', 'with `errors`: print the table as Markdown (as in README.md)')
+    .action((names: string[], options: { markdown?: boolean }) => {
+      if (names.length === 1 && names[0] === 'errors') {
+        io.stdout.write(options.markdown ? formatErrorCodesMarkdown() : formatErrorCodes());
+        return;
+      }
+      let target: Command = program;
+      for (const name of names) {
+        const next = target.commands.find((command) => command.name() === name || command.aliases().includes(name));
+        if (!next) throw new LetterpressError('E_USAGE', `no command "${names.join(' ')}": run \`letterpress --help\` for the list, or \`letterpress help errors\``);
+        target = next;
+      }
+      target.outputHelp();
+    });
+  runsWithoutProject(help);
 }
 
 /** Runs the CLI with `argv` (as in process.argv) and returns the exit code. */
@@ -213,8 +243,8 @@ export async function main(
       const [first, ...rest] = error.message.split('\n');
       const code = error.code.startsWith('E_') ? ` [${error.code}]` : '';
       io.stderr.write(`letterpress: ${first}${code}\n${rest.map((line) => `${line}\n`).join('')}`);
-      // A store locked by another process is temporary: retry later (75).
-      return error.code === 'E_STORE_BUSY' ? 75 : 1;
+      // The table says which codes are temporary (75: store busy, relay down), usage (2) or a bug (70).
+      return exitStatusOf(error.code);
     }
     io.stderr.write(`letterpress: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     return 70;

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Delivery, DeliveryLedger, IssueStore, Subscriber, SubscriberStore } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
+import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { Sleep } from '../util/sleep.ts';
 import { retryDelayMs, shouldGiveUp, type RetryPolicy } from './retry-policy.ts';
@@ -85,7 +86,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   const stopController = new AbortController();
   const stopSignal = deps.signal ? AbortSignal.any([deps.signal, stopController.signal]) : stopController.signal;
   /** The first failure that ends the run is the one reported; every worker stops claiming. */
-  const stopWith = (error: unknown, code: string) => {
+  const stopWith = (error: unknown, code: ErrorCode) => {
     stoppedBy ??=
       error instanceof LetterpressError
         ? error

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { FastDataSmtpConnection } from './smtp-connection.ts';
 import { classifySmtpFailure, type SmtpFailure } from './classify-smtp-error.ts';
@@ -95,7 +96,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
     allowInternalNetworkInterfaces: true,
   };
 
-  const failSession = (error: unknown, classified: { code: string; reply: string; hint: string }) => {
+  const failSession = (error: unknown, classified: { code: ErrorCode; reply: string; hint: string }) => {
     sessionError ??= new LetterpressError(
       classified.code,
       `SMTP ${options.host}:${options.port}: ${classified.reply} — ${classified.hint}`,

@@ -1,3 +1,5 @@
+import type { DiagnosticCode } from '../util/error-codes.ts';
+
 /** Severity of a diagnostic: errors keep an issue out of the build, warnings do not. */
 export type Severity = 'error' | 'warning';
 
@@ -14,28 +16,8 @@ export interface Diagnostic {
   message: string;
 }
 
-/** Every code the parser and the build can report. Add, never rename. */
-export type DiagnosticCode =
-  | 'E_ENCODING' // not UTF-8 text (GBK, binary, NUL bytes…)
-  | 'E_EMPTY' // nothing but whitespace
-  | 'E_TOO_LARGE' // over limits.maxIssueBytes
-  | 'E_FRONT_MATTER' // YAML that does not parse, or is not a mapping
-  | 'E_FIELD' // a front-matter field of the wrong type or form
-  | 'E_NO_TITLE' // neither front matter `title` nor a `# ` heading
-  | 'E_DUPLICATE_SLUG' // two files claim one slug
-  | 'E_READ' // the file could not be read
-  | 'E_RENDER' // a template or MJML failed for this issue
-  | 'W_UNKNOWN_FIELD' // a front-matter key Letterpress does not know (kept, ignored)
-  | 'W_UNSAFE_LINK' // a javascript:/data:/vbscript: link, neutralised
-  | 'W_RAW_HTML' // raw HTML in Markdown, shown as text
-  | 'W_ITEM_NO_LINK' // a digest item without a link
-  | 'W_ITEM_NO_SUMMARY' // a digest item without a summary
-  | 'W_ITEM_NUMBER' // item numbers skip or repeat within a section
-  | 'W_NUMBER_MISMATCH' // front matter `number` disagrees with the title
-  | 'W_CONTROL_CHAR' // control characters removed
-  | 'W_DATE_YEAR' // front matter `date` is in another year than the title says
-  | 'W_DATE_ORDER' // issue numbers and dates run in opposite directions
-  | 'W_MJML'; // MJML validation warnings that did not stop the render
+/** Every code the parser and the build can report: the diagnostics section of src/util/error-codes.ts. */
+export type { DiagnosticCode };
 
 /** True when any diagnostic in the list is an error. */
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {

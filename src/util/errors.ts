@@ -3,14 +3,17 @@
  * `cause`, and for errors about a file the position in it. Errors are logged once, at the
  * edge (the CLI), never where they are thrown.
  */
+import type { LetterpressCode } from './error-codes.ts';
+
 export class LetterpressError extends Error {
-  readonly code: string;
+  /** A code from the one table (error-codes.ts), which also gives the exit status. */
+  readonly code: LetterpressCode;
   readonly file?: string;
   readonly line?: number;
   readonly column?: number;
 
   constructor(
-    code: string,
+    code: LetterpressCode,
     message: string,
     options: { cause?: unknown; file?: string; line?: number; column?: number } = {},
   ) {

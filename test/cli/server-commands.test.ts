@@ -83,7 +83,8 @@ describe('letterpress serve', () => {
     const root = await createTempProject({ samples: false });
     roots.push(root);
     const result = await runCli(['serve', '--port', 'http'], root);
-    expect(result.code).toBe(1);
+    // A usage error (E_USAGE): exit status 2, as the table of error codes says.
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('--port "http": use a port number from 0 to 65535');
   });
 });
