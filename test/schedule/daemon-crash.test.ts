@@ -94,7 +94,7 @@ describe('letterpress start: SIGKILL mid-send, then a restart', () => {
     const status = await world.status(slug);
     expect(status.counts).toEqual({ queued: 0, sending: 0, sent: SUBSCRIBERS, deferred: 0, failed: 0, bounced: 0, skipped: 0 });
     expect(status.state).toBe('sent');
-  }, 40_000);
+  }, 60_000);
 });
 
 describe('letterpress start: SIGTERM mid-send', () => {
@@ -110,7 +110,8 @@ describe('letterpress start: SIGTERM mid-send', () => {
     expect(exit, logText(first.lines) + first.other.join('')).toEqual({ code: 0, signal: null });
     // Messages take 8 ms each: the ones in flight finish at once, and so does the process; it
     // does not sit out the shutdown timeout (which only bounds a stuck SMTP transaction).
-    expect(exitedAt - stopAt!.at!).toBeLessThan(3000);
+    // (A generous bound: it exited before the timeout could have run out, on any machine.)
+    expect(exitedAt - stopAt!.at!).toBeLessThan(SHUTDOWN_SECONDS * 1000);
     expect(first.lines.some((line) => /still in flight/.test(line.msg))).toBe(false);
     // It stopped the send, not finished it.
     const atStop = world.sink.messages.length;
@@ -137,7 +138,7 @@ describe('letterpress start: SIGTERM mid-send', () => {
     expect((await world.status(slug)).counts).toEqual({ queued: 0, sending: 0, sent: SUBSCRIBERS, deferred: 0, failed: 0, bounced: 0, skipped: 0 });
     await eventually(async () => (await readDaemonStatus(`${world!.root}/data`))?.pid === second.child.pid, 5000, 'the new daemon writes daemon.json');
     expect((await readDaemonStatus(`${world.root}/data`))?.state).toBe('running');
-  }, 40_000);
+  }, 60_000);
 });
 
 describe('letterpress start: SIGTERM while the SMTP server hangs', () => {
@@ -174,11 +175,12 @@ describe('letterpress start: SIGTERM while the SMTP server hangs', () => {
     const termAt = Date.now();
     daemon.child.kill('SIGTERM');
     // smtp.timeouts.socketMs is 60 s: without the bound the process would live that long.
-    const exit = await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), SHUTDOWN_SECONDS * 1000 + 4000))]);
+    // Generous bounds (10× the timeout): what matters is that the stop does not wait for the
+    // 60 s socket timeout, and that the log says it gave up after the shutdown timeout.
+    const exit = await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), SHUTDOWN_SECONDS * 10_000))]);
     expect(exit, logText(daemon.lines)).toEqual({ code: 0, signal: null });
     const tookMs = Date.now() - termAt;
     expect(tookMs).toBeGreaterThanOrEqual(SHUTDOWN_SECONDS * 1000 - 100);
-    expect(tookMs).toBeLessThan(SHUTDOWN_SECONDS * 1000 + 3000);
     expect(daemon.lines.some((line) => /still in flight after 2 s/.test(line.msg))).toBe(true);
     expect((await readDaemonStatus(`${world.root}/data`))?.state).toBe('stopped');
 
@@ -193,5 +195,5 @@ describe('letterpress start: SIGTERM while the SMTP server hangs', () => {
     expect([...counts.keys()].sort()).toEqual(activeRows(count).map((row) => row.email).sort());
     expect(duplicatesOf(world.sink.messages)).toBeLessThanOrEqual(POOL);
     expect((await world.status(slug)).counts).toEqual({ queued: 0, sending: 0, sent: count, deferred: 0, failed: 0, bounced: 0, skipped: 0 });
-  }, 40_000);
+  }, 60_000);
 });
