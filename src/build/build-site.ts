@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
@@ -22,7 +22,7 @@ import { loadIssues, type LoadedIssue } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
 import { renderIssueSafely } from './render-issue-safely.ts';
 import { siteFingerprint, siteInfoFromConfig } from './site-info.ts';
-import { removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
+import { BUILD_STAMP, removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
 
 /** Progress events, so a CLI can draw a bar and a daemon can log. */
 export type BuildProgress =
@@ -289,6 +289,8 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
 
   const removed = await removeUnpublishedPages(paths.out, new Set(indexEntries.map((entry) => entry.slug)));
   await writeBuildState(paths.data, nextState);
+  // Last, and only when out/ changed: a running server reloads what it holds on this signal.
+  if (filesWritten > 0 || removed.length > 0) await writeFile(path.join(paths.out, BUILD_STAMP), `${now.toISOString()} ${randomUUID()}\n`);
 
   return {
     published: indexEntries.map((entry) => entry.slug),
