@@ -66,6 +66,24 @@ export interface SiteVariant {
   etag: string;
   size: number;
   body?: Buffer;
+  /** Every header of a 200 or 304 answer but the length, made once. */
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Published pages change when an issue is edited: caches revalidate, and get a 304. */
+const CACHE_CONTROL = 'public, max-age=0';
+
+/** The response headers of one variant of a file. */
+function headersFor(meta: Omit<SiteFile, 'variants'>, encoding: Encoding, etag: string, compressed: boolean): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': meta.contentType,
+    etag,
+    'last-modified': meta.lastModified,
+    'cache-control': CACHE_CONTROL,
+  };
+  if (compressed) headers.vary = 'Accept-Encoding';
+  if (encoding !== 'identity') headers['content-encoding'] = encoding;
+  return headers;
 }
 
 /** A file of out/ as the server answers it. */
@@ -259,7 +277,7 @@ async function loadHeld(entry: FoundFile): Promise<SiteFile> {
   const meta = describe(entry);
   const body = await readFile(entry.file);
   const hash = createHash('sha256').update(body).digest('base64url').slice(0, 27);
-  const variants: SiteVariant[] = [{ encoding: 'identity', etag: etagOf(hash, 'identity'), size: body.length, body }];
+  const found: { encoding: Encoding; body: Buffer }[] = [{ encoding: 'identity', body }];
   if (isCompressible(meta.contentType) && body.length >= 256) {
     const [br, gz] = await Promise.all([
       brotli(body, {
@@ -271,9 +289,14 @@ async function loadHeld(entry: FoundFile): Promise<SiteFile> {
       }),
       gzipAsync(body, { level: 9 }),
     ]);
-    if (br.length < body.length) variants.push({ encoding: 'br', etag: etagOf(hash, 'br'), size: br.length, body: br });
-    if (gz.length < body.length) variants.push({ encoding: 'gzip', etag: etagOf(hash, 'gzip'), size: gz.length, body: gz });
+    if (br.length < body.length) found.push({ encoding: 'br', body: br });
+    if (gz.length < body.length) found.push({ encoding: 'gzip', body: gz });
   }
+  const compressed = found.length > 1;
+  const variants = found.map(({ encoding, body: bytes }) => {
+    const etag = etagOf(hash, encoding);
+    return { encoding, etag, size: bytes.length, body: bytes, headers: headersFor(meta, encoding, etag, compressed) };
+  });
   return { ...meta, variants };
 }
 
@@ -288,7 +311,7 @@ async function loadStreamed(entry: FoundFile): Promise<SiteFile> {
       .on('error', reject);
   });
   const etag = etagOf(hash.digest('base64url').slice(0, 27), 'identity');
-  return { ...meta, variants: [{ encoding: 'identity', etag, size: entry.size }] };
+  return { ...meta, variants: [{ encoding: 'identity', etag, size: entry.size, headers: headersFor(meta, 'identity', etag, false) }] };
 }
 
 /**

@@ -3,9 +3,6 @@ import { chooseVariant, matchesEtag, openStreamedFile, type SiteCache, type Site
 
 export { CONTENT_TYPE_OVERRIDES, contentTypeFor } from './site-cache.ts';
 
-/** Published pages change when an issue is edited: caches revalidate, and get a 304. */
-const CACHE_CONTROL = 'public, max-age=0';
-
 /**
  * The out/ file a raw request URL names, or undefined: the path is percent-decoded once, and
  * any segment that is empty, starts with a dot (`..`, dotfiles) or holds a backslash or NUL
@@ -38,23 +35,26 @@ export function resolveSitePath(cache: SiteCache, url: string): SiteFile | undef
  * index.html; there are no redirects. Anything not found falls to the not-found handler.
  */
 export function registerStaticSite(app: FastifyInstance, cache: SiteCache): void {
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+  const handler = (request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
     const site = resolveSitePath(cache, request.url);
-    if (!site) return reply.callNotFound();
+    if (!site) {
+      reply.callNotFound();
+      return reply;
+    }
     const variant = chooseVariant(site, request.headers['accept-encoding']);
-    reply.header('content-type', site.contentType);
-    reply.header('etag', variant.etag);
-    reply.header('last-modified', site.lastModified);
-    reply.header('cache-control', CACHE_CONTROL);
-    if (site.variants.length > 1) reply.header('vary', 'Accept-Encoding');
-    if (variant.encoding !== 'identity') reply.header('content-encoding', variant.encoding);
+    // One precomputed header object per variant: this path runs for every feed poll.
+    reply.headers(variant.headers);
     if (isNotModified(request, variant.etag, site.mtimeSeconds)) return reply.code(304).send();
     reply.header('content-length', variant.size);
     if (request.method === 'HEAD') return reply.send();
     if (variant.body) return reply.send(variant.body);
-    const stream = await openStreamedFile(site);
-    if (!stream) return reply.callNotFound();
-    return reply.send(stream);
+    return openStreamedFile(site).then((stream) => {
+      if (!stream) {
+        reply.callNotFound();
+        return reply;
+      }
+      return reply.send(stream);
+    });
   };
   app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler });
 }

@@ -202,9 +202,9 @@ describe('memory bounds', () => {
       mtimeSeconds: 0,
       key: '',
       variants: [
-        { encoding: 'identity' as const, etag: '"a"', size: 10 },
-        { encoding: 'br' as const, etag: '"a-br"', size: 3 },
-        { encoding: 'gzip' as const, etag: '"a-gz"', size: 4 },
+        { encoding: 'identity' as const, etag: '"a"', size: 10, headers: {} },
+        { encoding: 'br' as const, etag: '"a-br"', size: 3, headers: {} },
+        { encoding: 'gzip' as const, etag: '"a-gz"', size: 4, headers: {} },
       ],
     };
     expect(chooseVariant(site, undefined).encoding).toBe('identity');
