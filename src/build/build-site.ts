@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
@@ -12,6 +12,7 @@ import {
   sortNewestFirst,
   templatesFingerprint,
 } from '../render/index.ts';
+import type { OrderFacts } from '../render/order-issues.ts';
 import type { FeedEntry, IndexEntry, IssueMeta, SiteInfo } from '../render/types.ts';
 import type { RegisterReport, RegistryEntry } from '../store/issue-registry.ts';
 import type { Clock } from '../util/clock.ts';
@@ -22,7 +23,7 @@ import { loadIssues, type LoadedIssue } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
 import { renderIssueSafely } from './render-issue-safely.ts';
 import { siteFingerprint, siteInfoFromConfig } from './site-info.ts';
-import { removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
+import { BUILD_STAMP, removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
 
 /** Progress events, so a CLI can draw a bar and a daemon can log. */
 export type BuildProgress =
@@ -110,6 +111,32 @@ export function metaFromFrozenFacts(
   return { date, updated, feedId: frozen.feedId };
 }
 
+/**
+ * First-seen instants for issues seen for the first time, made distinct (pure). A back
+ * catalogue arrives at once: every file carries one commit time (or copy mtime), and feeds
+ * whose entries all share one `updated` get validator warnings and confuse readers that sort
+ * by it. Issues sharing an instant keep it for the oldest (by the archive's order: date, else
+ * title year and number) and each newer one is one second later, so the order of the instants
+ * is the order of the issues. Issues alone at their instant keep it unchanged.
+ */
+export function separateSharedFirstSeen(
+  entries: readonly (OrderFacts & { firstSeen: string })[],
+): Map<string, string> {
+  const byInstant = new Map<number, (OrderFacts & { firstSeen: string })[]>();
+  for (const entry of entries) {
+    const at = Date.parse(entry.firstSeen);
+    byInstant.set(at, [...(byInstant.get(at) ?? []), entry]);
+  }
+  const separated = new Map<string, string>();
+  for (const [at, group] of byInstant) {
+    const oldestFirst = sortNewestFirst(group.map((entry) => ({ ...entry, published: entry.date ?? entry.firstSeen }))).reverse();
+    oldestFirst.forEach((entry, position) => {
+      separated.set(entry.slug, position === 0 ? entry.firstSeen : new Date(at + position * 1000).toISOString());
+    });
+  }
+  return separated;
+}
+
 /** Equal keys mean equal rendered files: the content, templates, site config and dates all match. */
 export function renderKeyFor(parts: { contentHash: string; templates: string; site: string; meta: IssueMeta }): string {
   return createHash('sha256').update(JSON.stringify({ format: RENDER_FORMAT, ...parts })).digest('hex');
@@ -181,8 +208,13 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
 
   // Decide every issue's dates and render key first (pure), then check that the outputs of
   // unchanged ones are still there (synchronously: thousands of tiny stats).
+  const separated = separateSharedFirstSeen(
+    due
+      .filter((entry) => !state.issues[entry.issue.slug])
+      .map(({ issue, file, mtime }) => ({ ...issue, firstSeen: gitDates.get(file) ?? mtime.toISOString() })),
+  );
   const firstSeenOf = ({ issue, file, mtime }: LoadedIssue) =>
-    state.issues[issue.slug]?.firstSeen ?? gitDates.get(file) ?? mtime.toISOString();
+    state.issues[issue.slug]?.firstSeen ?? separated.get(issue.slug) ?? gitDates.get(file) ?? mtime.toISOString();
   const registration = deps.register
     ? await deps.register(
         due.map((entry) => ({
@@ -289,6 +321,8 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
 
   const removed = await removeUnpublishedPages(paths.out, new Set(indexEntries.map((entry) => entry.slug)));
   await writeBuildState(paths.data, nextState);
+  // Last, and only when out/ changed: a running server reloads what it holds on this signal.
+  if (filesWritten > 0 || removed.length > 0) await writeFile(path.join(paths.out, BUILD_STAMP), `${now.toISOString()} ${randomUUID()}\n`);
 
   return {
     published: indexEntries.map((entry) => entry.slug),

@@ -3,6 +3,12 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 
 /**
+ * The file a build that changed out/ touches last (a dotfile, so it is never served): a running
+ * server reloads what it holds from out/ when it changes, instead of watching every file.
+ */
+export const BUILD_STAMP = '.build-stamp';
+
+/**
  * Writes `content` to `file` so that a reader (or a crash) never sees a half-written file:
  * the bytes go to a temporary sibling first and are renamed over the target, which is atomic
  * on POSIX file systems. Returns false, touching nothing, when the file already holds exactly

@@ -28,14 +28,14 @@ export function registerConfirmRoutes(app: FastifyInstance, context: ServerConte
 
   const invalid = { kind: 'confirm-invalid' as const, json: { ok: false, error: 'invalid-token' } };
 
-  app.get('/confirm', { config: { rateLimit }, compress: false }, async (request, reply) => {
+  app.get('/confirm', { config: { rateLimit } }, async (request, reply) => {
     const token = tokenOf(request);
     const verified = await context.verify(token, 'confirm');
     if (!verified.ok) return context.respond(request, reply, 400, invalid);
     return context.respond(request, reply, 200, { kind: 'confirm', token: token as string, json: { ok: true, action: 'POST this token to /confirm' } });
   });
 
-  app.post('/confirm', { config: { rateLimit }, compress: false }, async (request, reply) => {
+  app.post('/confirm', { config: { rateLimit } }, async (request, reply) => {
     // One line per request: the keyed hash of the address (never the address) and what happened.
     const logConfirm = (fields: { outcome: 'activated' | 'unchanged' | 'refused'; reason?: string; subscriber?: Subscriber; subscriberId?: number; from?: string }) => {
       const { subscriber, subscriberId, ...rest } = fields;

@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import compress from '@fastify/compress';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -18,6 +17,7 @@ import { maskEmailsIn, redactUrl } from './redact.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import { wantsJson, type PageAnswer, type ServerContext } from './server-context.ts';
 import { checkSiteUrl } from './site-url-check.ts';
+import { createSiteCache, type SiteCache } from './site-cache.ts';
 import { registerStaticSite } from './static-site.ts';
 import { registerSubscribeRoutes } from './subscribe-route.ts';
 import type { SubscriptionMailer } from './types.ts';
@@ -37,6 +37,8 @@ export interface ServerDependencies {
    * (a `letterpress secret rotate` after the server started), at most every 10 seconds.
    */
   reloadKeyring?: () => Promise<Keyring>;
+  /** What serves out/ (default: a cache of out/ that reloads when a build touches its stamp). */
+  siteCache?: SiteCache;
   /** How long a response waits for its email to be handed over (default 1 s); the send goes on after. */
   mailWaitMs?: number;
 }
@@ -139,7 +141,6 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
 
   app.removeContentTypeParser(['text/plain']);
   await app.register(formbody, { bodyLimit: serverConfig.bodyLimit });
-  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
   await app.register(rateLimit, {
     global: false,
     // request.ip honours server.trustProxy: behind N proxies it is the client's address.
@@ -196,7 +197,11 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   registerConfirmRoutes(app, context, perIp);
   await app.register(async (scope) => registerUnsubscribeRoutes(scope, context, { unsubscribe: perIpUnsubscribe, resubscribe: perIp }));
   await mkdir(loaded.paths.out, { recursive: true });
-  await registerStaticSite(app, loaded.paths.out);
+  const siteFiles = deps.siteCache ?? createSiteCache({ outDir: loaded.paths.out });
+  await siteFiles.reload();
+  // A build (this daemon's pass, or `letterpress build` beside `serve`) touches the stamp last.
+  siteFiles.watch((error) => app.log.warn({ message: (error as Error).message ?? String(error) }, 'reloading out/ failed'));
+  registerStaticSite(app, siteFiles);
 
   const prune = () =>
     store.pruneConfirmationLog(new Date(clock.now().getTime() - LOG_KEEP_MS).toISOString()).catch((error: unknown) => {
@@ -211,6 +216,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   });
   app.addHook('onClose', async () => {
     clearInterval(pruneTimer);
+    siteFiles.close();
     await Promise.allSettled([...inFlightMail]);
   });
 

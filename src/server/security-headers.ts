@@ -14,10 +14,14 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-opener-policy': 'same-origin',
 };
 
+const SECURITY_HEADER_NAMES = Object.keys(SECURITY_HEADERS);
+
 /** Adds SECURITY_HEADERS to every response of `app` and of the plugins registered after it. */
 export function registerSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(SECURITY_HEADERS);
-    return payload;
+  // A callback hook, not an async one: it runs on every response, feeds included, and a
+  // promise per request is measurable there (bench:http).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    for (const name of SECURITY_HEADER_NAMES) reply.header(name, SECURITY_HEADERS[name]!);
+    done(null, payload);
   });
 }

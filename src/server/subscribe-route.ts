@@ -95,11 +95,11 @@ export function registerSubscribeRoutes(app: FastifyInstance, context: ServerCon
   const limits = context.loaded.config.server.limits;
   const freshStamp = () => [{ name: FORM_STAMP_FIELD, value: createFormStamp(context.keyring(), context.clock.now()) }];
 
-  app.get('/subscribe', { config: { rateLimit }, compress: false }, async (request, reply) =>
+  app.get('/subscribe', { config: { rateLimit } }, async (request, reply) =>
     context.respond(request, reply, 200, { kind: 'subscribe', subscribeHidden: freshStamp() }),
   );
 
-  app.post('/subscribe', { config: { rateLimit }, compress: false }, async (request, reply) => {
+  app.post('/subscribe', { config: { rateLimit } }, async (request, reply) => {
     const body = request.body;
     const rawEmail = textField(body, 'email');
     const values = { email: rawEmail ?? '', name: textField(body, 'name') ?? '' };

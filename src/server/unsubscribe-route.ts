@@ -52,14 +52,14 @@ export async function registerUnsubscribeRoutes(app: FastifyInstance, context: S
 
   const invalid = { kind: 'link-invalid' as const, json: { ok: false, error: 'invalid-token' } };
 
-  app.get('/unsubscribe', { config: { rateLimit: limits.unsubscribe }, compress: false }, async (request, reply) => {
+  app.get('/unsubscribe', { config: { rateLimit: limits.unsubscribe } }, async (request, reply) => {
     const token = tokenOf(request);
     const verified = await context.verify(token, 'unsub');
     if (!verified.ok) return context.respond(request, reply, 400, invalid);
     return context.respond(request, reply, 200, { kind: 'unsubscribe', token: token as string, json: { ok: true, action: 'POST to this URL' } });
   });
 
-  app.post('/unsubscribe', { config: { rateLimit: limits.unsubscribe }, compress: false }, async (request, reply) => {
+  app.post('/unsubscribe', { config: { rateLimit: limits.unsubscribe } }, async (request, reply) => {
     const token = tokenOf(request);
     const verified = await context.verify(token, 'unsub');
     if (!verified.ok) {
@@ -81,7 +81,7 @@ export async function registerUnsubscribeRoutes(app: FastifyInstance, context: S
     return context.respond(request, reply, 200, { kind: 'unsubscribed', token: token as string, json: { ok: true } });
   });
 
-  app.post('/resubscribe', { config: { rateLimit: limits.resubscribe }, compress: false }, async (request, reply) => {
+  app.post('/resubscribe', { config: { rateLimit: limits.resubscribe } }, async (request, reply) => {
     const verified = await context.verify(tokenOf(request), 'unsub');
     if (!verified.ok) {
       logLink(request, 'resubscribe', undefined, { outcome: 'refused', reason: verified.reason });

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile, appendFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSite, classifyIssue, resolveIssueMeta } from '../../src/build/build-site.ts';
+import { buildSite, classifyIssue, resolveIssueMeta, separateSharedFirstSeen } from '../../src/build/build-site.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { Issue } from '../../src/issue/model.ts';
 import type { Clock } from '../../src/util/clock.ts';
@@ -82,6 +82,33 @@ describe('buildSite', () => {
     expect(second.rendered).toEqual([]);
     expect(second.unchanged.sort()).toEqual(['2024-18', '2024-32']);
     expect(second.filesWritten).toBe(0);
+  });
+
+  it('gives a back catalogue that arrived at once distinct `updated` instants, in issue order', async () => {
+    // Both samples carry one mtime (like one commit on a fresh clone) and no front-matter date.
+    const root = await project();
+    await build(root);
+    const entries = [...atomEntries(await readFile(path.join(root, 'out', 'feed.atom'), 'utf8')).values()];
+    const bySlug = Object.fromEntries(entries.map((entry) => [entry.id.includes('2024-18') ? '18' : '32', entry.updated]));
+    expect(new Set(entries.map((entry) => entry.updated)).size).toBe(entries.length);
+    expect(bySlug['18']).toBe('2024-08-05T00:00:00.000Z');
+    expect(bySlug['32']).toBe('2024-08-05T00:00:01.000Z');
+  });
+
+  it('separates only instants that are shared, oldest issue first', () => {
+    const at = '2024-08-05T00:00:00.000Z';
+    const separated = separateSharedFirstSeen([
+      { slug: 'c', year: 2024, number: 3, firstSeen: at },
+      { slug: 'a', year: 2024, number: 1, firstSeen: at },
+      { slug: 'b', year: 2024, number: 2, firstSeen: at },
+      { slug: 'alone', year: 2023, number: 9, firstSeen: '2023-01-01T00:00:00Z' },
+    ]);
+    expect(Object.fromEntries(separated)).toEqual({
+      a: at,
+      b: '2024-08-05T00:00:01.000Z',
+      c: '2024-08-05T00:00:02.000Z',
+      alone: '2023-01-01T00:00:00Z',
+    });
   });
 
   it('moves `updated` of an edited issue only, and keeps its feed id', async () => {
