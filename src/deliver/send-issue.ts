@@ -56,6 +56,11 @@ export interface SendIssueDependencies {
 
 const iso = (date: Date) => date.toISOString();
 
+/** A reply as an example in a message that `status` and the daemon's log show: no subscriber's address. */
+function withoutAddresses(reply: string): string {
+  return reply.replace(/<[^<>\s]*@[^<>\s]*>|[^\s<>@]+@[^\s<>@]+/g, '<address>');
+}
+
 /** Transactions in a row that may go silent after DATA before the run stops (`E_SMTP_STALLED`). */
 export const STALL_LIMIT = 3;
 
@@ -229,8 +234,8 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       new LetterpressError(
         'E_SMTP_STALLED',
         `the SMTP server took ${streak.length} messages in a row and then never answered (${reply}); it is stuck or overloaded, ` +
-          `so the run stops instead of waiting a socket timeout (smtp.timeouts.socketMs) for every message. Those messages are ` +
-          `deferred (a retry keeps their Message-ID), none failed; check the relay, then send again`,
+          `so the run stops instead of waiting a socket timeout (smtp.timeouts.socketMs) for every message. The messages left ` +
+          `without an answer are deferred (a retry keeps their Message-ID), none failed; check the relay, then send again`,
       ),
       'E_SMTP_STALLED',
     );
@@ -254,7 +259,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       stopWith(
         new LetterpressError(
           'E_SMTP_MASS_BOUNCE',
-          `the SMTP server called ${bounces.length} of the first ${n} recipients unknown (${bounces[0]!.reply}); so many at once ` +
+          `the SMTP server called ${bounces.length} of the first ${n} recipients unknown (${withoutAddresses(bounces[0]!.reply)}); so many at once ` +
             `is a relay or configuration fault (the wrong smtp.host, a relay that does not know these domains), not the list: ` +
             `no subscriber was marked bounced and those ${bounces.length} messages are deferred; fix the relay, then send again`,
         ),
@@ -272,7 +277,16 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     }
   };
 
-  /** Before a message goes out: rows past the window wait for the verdict on the window. */
+  /** A row that never reached the relay (skipped, unbuildable) frees its place in the window. */
+  const withdraw = (delivery: Delivery) => {
+    if (judge.decided || judge.answered.has(delivery.id) || !judge.started.delete(delivery.id)) return;
+    for (const wake of judge.waiters.splice(0)) wake();
+  };
+
+  /**
+   * Before a row is looked at: rows past the window wait for the verdict on it (read the
+   * subscriber after the wait, so an unsubscribe meanwhile is still honoured).
+   */
   const admit = async (delivery: Delivery): Promise<boolean> => {
     while (!judge.decided && !judge.started.has(delivery.id) && judge.started.size >= judge.size && !stopped()) {
       await new Promise<void>((resolve) => judge.waiters.push(resolve));
@@ -283,8 +297,11 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   };
 
   const deliverOne = async ({ delivery, subscriber }: { delivery: Delivery; subscriber: Subscriber }) => {
+    // Leaves the row held when the run stopped meanwhile: it goes back to `queued` below.
+    if (!(await admit(delivery))) return;
     const current = await store.getSubscriber(subscriber.id);
     if (!current || current.status !== 'active') {
+      withdraw(delivery);
       return finish(delivery, 'skipped', `subscriber is ${current?.status ?? 'erased'}`);
     }
     let message: OutgoingMessage;
@@ -294,10 +311,9 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       // An address that cannot go into a header (the store should never hold one, but it is
       // not the last line of defence) is this recipient's permanent problem: fail the row and
       // go on, rather than stop every later run at the same row.
+      withdraw(delivery);
       return finish(delivery, 'failed', `cannot build the message: ${(error as Error).message}`);
     }
-    // Leaves the row held when the run stopped meanwhile: it goes back to `queued` below.
-    if (!(await admit(delivery))) return;
     let outcome;
     try {
       outcome = await transport.send(message);
