@@ -1,8 +1,10 @@
 /**
  * What an SMTP failure means for the ledger (pure). DESIGN.md §4: per-recipient 4xx and
  * dropped connections are retried later; per-recipient 5xx are final, and "no such mailbox"
- * also stops mailing the address; problems with the sender's own setup stop the whole run and
- * leave every row queued, because retrying them per recipient would only burn the list.
+ * also stops mailing the address; problems with the sender's own setup (including a message
+ * too big for the relay, one message for everyone) stop the whole run and leave every row
+ * queued, because retrying them per recipient would only burn the list. Faults that only show
+ * across many replies (a relay that goes silent, mass bounces) are the send loop's to judge.
  */
 
 /** The facts of a failure, as nodemailer's SMTPConnection reports them. */

@@ -15,7 +15,8 @@ import { runCli } from '../helpers/temp-project.ts';
 /**
  * DESIGN.md §4 "Errors" against scripted SMTP servers: per-recipient 4xx and drops are
  * deferred, per-recipient 5xx fail (unknown mailboxes also bounce the subscriber), and
- * problems with the sender's own setup stop the run with every unsent row left queued.
+ * problems with the sender's own setup stop the run with every unsent row left queued; so do
+ * a message too big for the relay, a relay that goes silent after DATA and a mass bounce.
  * Whatever happens, no row is left `sending` and every active subscriber has exactly one row.
  */
 
