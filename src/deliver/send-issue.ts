@@ -18,12 +18,16 @@ export interface SendTally {
 
 export interface SendProgress extends SendTally {
   slug: string;
-  /** Rows handled so far this run (each counted once per attempt). */
+  /** Rows handled so far this run (a row retried within the run counts once): never above `total`. */
   done: number;
   /** Rows waiting when the run started (queued + due deferred + orphaned). */
   total: number;
 }
 
+/**
+ * A report's tally holds each handled row once, at its latest state this run (a row deferred and
+ * then sent within the run counts as sent).
+ */
 export interface SendReport extends SendTally {
   slug: string;
   durationMs: number;
@@ -55,13 +59,32 @@ export interface SendIssueDependencies {
 
 const iso = (date: Date) => date.toISOString();
 
+/** A reply as an example in a message that `status` and the daemon's log show: no subscriber's address. */
+function withoutAddresses(reply: string): string {
+  return reply.replace(/<[^<>\s]*@[^<>\s]*>|[^\s<>@]+@[^\s<>@]+/g, '<address>');
+}
+
+/** Transactions in a row that may go silent after DATA before the run stops (`E_SMTP_STALLED`). */
+export const STALL_LIMIT = 3;
+
+/**
+ * The mass-bounce stop (`E_SMTP_MASS_BOUNCE`): a run's first `window` recipients are judged
+ * together, and when at least `ratio` of them hard-bounce the relay or the configuration is at
+ * fault, not the list. A run with fewer recipients is judged on all of them, but only from
+ * `minimum` on: a few unknown addresses in a small list are just that.
+ */
+export const MASS_BOUNCE = { window: 20, minimum: 10, ratio: 0.9 } as const;
+
 /**
  * The send loop for one issue (DESIGN.md §4). Rows are claimed from the ledger in batches and
  * marked `sending` with a lease before their SMTP transaction, and `sent` only after the
  * server's 250, so a crash re-sends at most the messages in flight. Each subscriber's status is
  * read again just before their message (an unsubscribe during the run is honoured). 4xx →
  * `deferred` with backoff; 5xx → `failed`, and `bounced` for unknown mailboxes; a session error
- * stops the run with every unsent row back in `queued`. The run never ends with rows
+ * stops the run with every unsent row back in `queued`. Two faults of the relay that look like
+ * recipients' are caught here, across all connections: `STALL_LIMIT` messages in a row that get
+ * no answer after DATA (`E_SMTP_STALLED`), and nearly all of the first recipients bouncing
+ * (`E_SMTP_MASS_BOUNCE`, judged before any subscriber is marked). The run never ends with rows
  * `sending`. Call it while holding the runner lease.
  */
 export async function sendIssue(slug: string, deps: SendIssueDependencies): Promise<SendReport> {
@@ -75,10 +98,29 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   let claiming: Promise<void> | undefined;
   let waitDeadline: number | undefined;
   let done = 0;
+  /** Each handled row's latest state this run, so a retry replaces its earlier count. */
+  const latest = new Map<number, keyof SendTally>();
+  /** Rows that went silent after DATA, one after another: held unmarked until the streak ends. */
+  let streak: { delivery: Delivery; reply: string }[] = [];
+  /** The mass-bounce window: rows handed to the transport before the verdict, and their results. */
+  const judge = {
+    size: 0,
+    decided: false,
+    started: new Set<number>(),
+    /** Window rows whose first result is in (a retry within the window is not a new recipient). */
+    answered: new Set<number>(),
+    results: 0,
+    /** Bounces held back (row unmarked, subscriber untouched) until the verdict. */
+    bounces: [] as { delivery: Delivery; subscriberId: number; reply: string }[],
+    waiters: [] as (() => void)[],
+  };
 
   const counts = await store.countDeliveries(slug);
   const total = counts.queued + counts.sending + counts.deferred;
   if (total > 0) await store.setIssueState(slug, 'sending');
+  judge.size = Math.min(MASS_BOUNCE.window, total);
+  // Too few recipients to tell a relay fault from a few stale addresses: no verdict to wait for.
+  judge.decided = judge.size < MASS_BOUNCE.minimum;
   const progress = () => deps.onProgress?.({ slug, done, total, ...tally });
 
   const stopped = () => stoppedBy !== undefined || deps.signal?.aborted === true;
@@ -93,6 +135,10 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         : new LetterpressError(code, `sending failed: ${(error as Error).message}`, { cause: error });
     stopController.abort();
   };
+  // Rows waiting for the mass-bounce verdict give up their wait when the run stops for any reason.
+  stopSignal.addEventListener('abort', () => {
+    for (const wake of judge.waiters.splice(0)) wake();
+  });
 
   /** Claims the next batch; when nothing is claimable, waits for due retries within the bound. */
   const claimMore = async (): Promise<void> => {
@@ -143,12 +189,21 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     return stopped() ? undefined : local.shift();
   };
 
-  const finish = async (delivery: Delivery, state: 'sent' | 'deferred' | 'failed' | 'bounced' | 'skipped', reply: string) => {
+  /**
+   * Marks one row. `relayFault`: the deferral is the relay's doing (a stall, a mass bounce), so
+   * the give-up age does not turn it into `failed`: the recipient did nothing wrong.
+   */
+  const finish = async (
+    delivery: Delivery,
+    state: 'sent' | 'deferred' | 'failed' | 'bounced' | 'skipped',
+    reply: string,
+    options: { relayFault?: boolean } = {},
+  ) => {
     const now = clock.now();
     let finalState = state;
     let nextAttemptAt: string | undefined;
     if (state === 'deferred') {
-      if (shouldGiveUp(delivery.createdAt, now, deps.retry)) {
+      if (!options.relayFault && shouldGiveUp(delivery.createdAt, now, deps.retry)) {
         finalState = 'failed';
         reply = `gave up after ${delivery.attempts} attempts: ${reply}`;
       } else {
@@ -157,14 +212,99 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     }
     await store.markDelivery(delivery.id, { state: finalState, reply, nextAttemptAt, at: iso(now) });
     held.delete(delivery.id);
+    const before = latest.get(delivery.id);
+    if (before) tally[before] -= 1;
+    latest.set(delivery.id, finalState);
     tally[finalState] += 1;
-    done += 1;
+    // Only rows counted in `total` are claimed, so this stays ≤ total; the bound is the contract.
+    done = Math.min(total, latest.size);
     progress();
   };
 
+  /** Ends a streak of silent relays that did not reach the limit: plain deferrals. */
+  const endStreak = async () => {
+    const ended = streak;
+    streak = [];
+    for (const entry of ended) await finish(entry.delivery, 'deferred', entry.reply);
+  };
+
+  /** A message went out whole and no answer came: the relay may be stuck. */
+  const recordSilence = async (delivery: Delivery, reply: string) => {
+    if (stoppedBy?.code === 'E_SMTP_STALLED') return finish(delivery, 'deferred', reply, { relayFault: true });
+    streak.push({ delivery, reply });
+    if (streak.length < STALL_LIMIT) return;
+    stopWith(
+      new LetterpressError(
+        'E_SMTP_STALLED',
+        `the SMTP server took ${streak.length} messages in a row and then never answered (${reply}); it is stuck or overloaded, ` +
+          `so the run stops instead of waiting a socket timeout (smtp.timeouts.socketMs) for every message. The messages left ` +
+          `without an answer are deferred (a retry keeps their Message-ID), none failed; check the relay, then send again`,
+      ),
+      'E_SMTP_STALLED',
+    );
+    const tripped = streak;
+    streak = [];
+    for (const entry of tripped) await finish(entry.delivery, 'deferred', entry.reply, { relayFault: true });
+  };
+
+  /**
+   * The mass-bounce verdict on the window's results. A mass bounce stops the run and defers
+   * the held bounces; otherwise they are what they said: rows bounced, subscribers too.
+   */
+  const decide = async () => {
+    if (judge.decided) return;
+    judge.decided = true;
+    const bounces = judge.bounces.splice(0);
+    const n = judge.results;
+    const massBounce = n >= MASS_BOUNCE.minimum && bounces.length / n >= MASS_BOUNCE.ratio;
+    // Stop first, then let the waiting rows go: they must see the stop and stay queued.
+    if (massBounce) {
+      stopWith(
+        new LetterpressError(
+          'E_SMTP_MASS_BOUNCE',
+          `the SMTP server called ${bounces.length} of the first ${n} recipients unknown (${withoutAddresses(bounces[0]!.reply)}); so many at once ` +
+            `is a relay or configuration fault (the wrong smtp.host, a relay that does not know these domains), not the list: ` +
+            `no subscriber was marked bounced and those ${bounces.length} messages are deferred; fix the relay, then send again`,
+        ),
+        'E_SMTP_MASS_BOUNCE',
+      );
+    }
+    for (const wake of judge.waiters.splice(0)) wake();
+    if (massBounce) {
+      for (const entry of bounces) await finish(entry.delivery, 'deferred', entry.reply, { relayFault: true });
+      return;
+    }
+    for (const entry of bounces) {
+      await store.setSubscriberStatus(entry.subscriberId, 'bounced', iso(clock.now()));
+      await finish(entry.delivery, 'bounced', entry.reply);
+    }
+  };
+
+  /** A row that never reached the relay (skipped, unbuildable) frees its place in the window. */
+  const withdraw = (delivery: Delivery) => {
+    if (judge.decided || judge.answered.has(delivery.id) || !judge.started.delete(delivery.id)) return;
+    for (const wake of judge.waiters.splice(0)) wake();
+  };
+
+  /**
+   * Before a row is looked at: rows past the window wait for the verdict on it (read the
+   * subscriber after the wait, so an unsubscribe meanwhile is still honoured).
+   */
+  const admit = async (delivery: Delivery): Promise<boolean> => {
+    while (!judge.decided && !judge.started.has(delivery.id) && judge.started.size >= judge.size && !stopped()) {
+      await new Promise<void>((resolve) => judge.waiters.push(resolve));
+    }
+    if (stopped()) return false;
+    if (!judge.decided) judge.started.add(delivery.id);
+    return true;
+  };
+
   const deliverOne = async ({ delivery, subscriber }: { delivery: Delivery; subscriber: Subscriber }) => {
+    // Leaves the row held when the run stopped meanwhile: it goes back to `queued` below.
+    if (!(await admit(delivery))) return;
     const current = await store.getSubscriber(subscriber.id);
     if (!current || current.status !== 'active') {
+      withdraw(delivery);
       return finish(delivery, 'skipped', `subscriber is ${current?.status ?? 'erased'}`);
     }
     let message: OutgoingMessage;
@@ -174,6 +314,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       // An address that cannot go into a header (the store should never hold one, but it is
       // not the last line of defence) is this recipient's permanent problem: fail the row and
       // go on, rather than stop every later run at the same row.
+      withdraw(delivery);
       return finish(delivery, 'failed', `cannot build the message: ${(error as Error).message}`);
     }
     let outcome;
@@ -183,10 +324,25 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       stopWith(error, 'E_TRANSPORT');
       return;
     }
-    if (outcome.status === 'bounced') {
-      await store.setSubscriberStatus(current.id, 'bounced', iso(clock.now()));
+    const inWindow = !judge.decided && judge.started.has(delivery.id) && !judge.answered.has(delivery.id);
+    if (inWindow) {
+      judge.answered.add(delivery.id);
+      judge.results += 1;
     }
-    await finish(delivery, outcome.status, outcome.reply);
+    if (outcome.status === 'deferred' && outcome.timedOutAfterData) {
+      await recordSilence(delivery, outcome.reply);
+    } else {
+      await endStreak();
+      if (outcome.status === 'bounced' && inWindow) {
+        judge.bounces.push({ delivery, subscriberId: current.id, reply: outcome.reply });
+      } else if (outcome.status === 'bounced' && stoppedBy?.code === 'E_SMTP_MASS_BOUNCE') {
+        await finish(delivery, 'deferred', outcome.reply, { relayFault: true });
+      } else {
+        if (outcome.status === 'bounced') await store.setSubscriberStatus(current.id, 'bounced', iso(clock.now()));
+        await finish(delivery, outcome.status, outcome.reply);
+      }
+    }
+    if (inWindow && judge.results >= judge.size) await decide();
   };
 
   const worker = async () => {
@@ -206,6 +362,9 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
 
   try {
     await Promise.all(Array.from({ length: Math.max(1, deps.transport.concurrency) }, worker));
+    // The run ended before its window filled (deferred rows not due, a stop): judge what there is.
+    await decide();
+    await endStreak();
   } finally {
     // Whatever this run claimed and did not finish goes back to the queue: after a session
     // error, an abort or an unexpected failure, no row stays `sending`.

@@ -163,7 +163,8 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       });
     });
 
-  const transmit = (slot: Slot, connection: SMTPConnection, message: OutgoingMessage) =>
+  /** Sends one message; `stage.handedOver` turns true once every byte of it was read. */
+  const transmit = (slot: Slot, connection: SMTPConnection, message: OutgoingMessage, stage: { handedOver: boolean }) =>
     new Promise<string>((resolve, reject) => {
       slot.sending = true;
       let settled = false;
@@ -182,6 +183,9 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
         setImmediate(() => settle(Object.assign(new Error('connection closed during the transaction'), { code: 'ECONNECTION' })));
       connection.once('end', onEnd);
       const body = Readable.from(message.parts, { objectMode: false });
+      body.once('end', () => {
+        stage.handedOver = true;
+      });
       connection.send({ from: message.envelope.from, to: [message.envelope.to], size: message.size }, body, (error, info) => {
         if (error) settle(error);
         else settle(undefined, info?.response ?? '250 OK');
@@ -219,8 +223,9 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       }
     }
     await waitForRateLimit();
+    const stage = { handedOver: false };
     try {
-      const reply = await transmit(slot, connection, job.message);
+      const reply = await transmit(slot, connection, job.message, stage);
       slot.messages += 1;
       if (options.maxMessages > 0 && slot.messages >= options.maxMessages) {
         connection.quit();
@@ -228,7 +233,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       }
       job.resolve({ status: 'sent', reply: reply.trim() });
     } catch (error) {
-      const failure = toFailure(error);
+      const failure: SmtpFailure = { ...toFailure(error), messageSize: job.message.size };
       const classified = classifySmtpFailure(failure);
       if (classified.kind === 'session') {
         dropConnection(slot);
@@ -247,7 +252,10 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
           job.retried = true;
           return runJob(slot, job);
         }
-        return job.resolve({ status: 'deferred', reply: classified.reply });
+        // nodemailer reports every timeout as ETIMEDOUT at CONN; only this side knows whether
+        // the message had gone out whole and the relay then fell silent.
+        const timedOutAfterData = stage.handedOver && (failure.code === 'ETIMEDOUT' || failure.originalCode === 'ETIMEDOUT');
+        return job.resolve({ status: 'deferred', reply: classified.reply, ...(timedOutAfterData ? { timedOutAfterData } : {}) });
       }
       job.resolve({ status: classified.status, reply: classified.reply });
       if (!(await reset(connection))) dropConnection(slot);

@@ -32,7 +32,15 @@ export interface OutgoingMessage {
 export type SendOutcome =
   | { status: 'sent'; reply: string }
   /** 4xx for this recipient, or the connection dropped or timed out: try again later. */
-  | { status: 'deferred'; reply: string }
+  | {
+      status: 'deferred';
+      reply: string;
+      /**
+       * The whole message went out and no answer came before the socket timeout: the relay, not
+       * the recipient, is the likely fault (the send loop's circuit breaker counts these).
+       */
+      timedOutAfterData?: boolean;
+    }
   /** 5xx for this recipient: do not try again. */
   | { status: 'failed'; reply: string }
   /** 5xx saying the mailbox does not exist: do not try again, and stop mailing the address. */

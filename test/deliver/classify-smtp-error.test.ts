@@ -3,7 +3,7 @@ import { classifySmtpFailure, enhancedStatusOf, type SmtpFailure } from '../../s
 
 /**
  * Every rule of classify-smtp-error.ts, in its order of precedence (DESIGN.md §4 "Errors"):
- * TLS, auth, 421/503, 5.7.x policy, bad sender, rejected greeting, unreachable server, then
+ * TLS (and "STARTTLS first"), auth, 421/503, message size, 5.7.x policy, bad sender, rejected greeting, unreachable server, then
  * per-recipient 4xx / 5xx (bounced for unknown mailboxes), connection codes, and the default.
  */
 
@@ -72,23 +72,49 @@ describe('classifySmtpFailure', () => {
       expect(classified.kind === 'session' && classified.hint).toMatch(/TLS/);
     });
 
+    it.each<[string, SmtpFailure]>([
+      ['530 5.7.0 Must issue a STARTTLS command first (Postfix)', reply('MAIL FROM', '530 5.7.0 Must issue a STARTTLS command first')],
+      ['530 at AUTH: STARTTLS first', reply('AUTH PLAIN', '530 5.7.0 Must issue a STARTTLS command first', { code: 'EAUTH' })],
+      ['530 without an enhanced code', reply('MAIL FROM', '530 Must issue a STARTTLS command first')],
+      ['538 5.7.11 encryption required', reply('AUTH PLAIN', '538 5.7.11 Encryption required for requested authentication mechanism')],
+      ['554 5.7.10 TLS required', reply('MAIL FROM', '554 5.7.10 TLS is required for this connection')],
+    ])('a server that wants TLS first: %s → a TLS hint, not a login one', (_name, failure) => {
+      const classified = classifySmtpFailure(failure);
+      expect(classified).toMatchObject({ kind: 'session', code: 'E_SMTP_TLS' });
+      const hint = classified.kind === 'session' ? classified.hint : '';
+      expect(hint).toMatch(/TLS/);
+      expect(hint).toMatch(/smtp\.requireTLS/);
+      expect(hint).toMatch(/587/);
+      expect(hint).toMatch(/smtp\.secure true.*465|465.*smtp\.secure true/);
+      expect(hint).not.toMatch(/login|smtp\.user|PASS/);
+    });
+
+    it('a certificate problem says so; TLS on the wrong port says which port wants which setting', () => {
+      const hintOf = (failure: SmtpFailure) => {
+        const classified = classifySmtpFailure(failure);
+        return classified.kind === 'session' ? classified.hint : '';
+      };
+      expect(hintOf({ code: 'ESOCKET', originalCode: 'CERT_HAS_EXPIRED' })).toMatch(/certificate was not accepted/);
+      expect(hintOf({ code: 'ESOCKET', originalCode: 'ERR_SSL_WRONG_VERSION_NUMBER' })).toMatch(/smtp\.secure true only for port 465/);
+    });
+
     it('wins over auth: a TLS failure during AUTH is still TLS', () => {
       expect(kindOf({ code: 'ETLS', command: 'AUTH PLAIN' })).toBe('session:E_SMTP_TLS');
     });
   });
 
   describe('authentication → session E_SMTP_AUTH', () => {
-    it.each<[string, SmtpFailure]>([
-      ['code EAUTH', reply('AUTH PLAIN', '535 5.7.8 Authentication credentials invalid', { code: 'EAUTH' })],
-      ['code ENOAUTH', { code: 'ENOAUTH', command: 'API', message: 'Missing credentials for "PLAIN"' }],
-      ['any reply to AUTH LOGIN', reply('AUTH LOGIN', '454 4.7.0 Temporary authentication failure')],
-      ['530 at MAIL FROM (authentication required)', reply('MAIL FROM', '530 5.7.0 Authentication required')],
-      ['534 (mechanism too weak)', reply('AUTH PLAIN', '534 5.7.9 Authentication mechanism is too weak')],
-      ['535 at any command', reply('RCPT TO', '535 Authentication failed')],
-    ])('%s', (_name, failure) => {
+    it.each<[string, SmtpFailure, RegExp]>([
+      ['code EAUTH', reply('AUTH PLAIN', '535 5.7.8 Authentication credentials invalid', { code: 'EAUTH' }), /refused the login/],
+      ['code ENOAUTH', { code: 'ENOAUTH', command: 'API', message: 'Missing credentials for "PLAIN"' }, /no password.*LETTERPRESS_SMTP_PASS/],
+      ['any reply to AUTH LOGIN', reply('AUTH LOGIN', '454 4.7.0 Temporary authentication failure'), /refused the login/],
+      ['530 at MAIL FROM (authentication required)', reply('MAIL FROM', '530 5.7.0 Authentication required'), /wants a login.*smtp\.user/],
+      ['534 (mechanism too weak)', reply('AUTH PLAIN', '534 5.7.9 Authentication mechanism is too weak'), /login method.*TLS first.*app password/],
+      ['535 at any command', reply('RCPT TO', '535 Authentication failed'), /refused the login/],
+    ])('%s', (_name, failure, hint) => {
       const classified = classifySmtpFailure(failure);
       expect(classified).toMatchObject({ kind: 'session', code: 'E_SMTP_AUTH' });
-      expect(classified.kind === 'session' && classified.hint).toMatch(/refused the login/);
+      expect(classified.kind === 'session' && classified.hint).toMatch(hint);
     });
 
     it('wins over policy: 535 5.7.8 is an auth failure, not a policy one', () => {
@@ -149,16 +175,30 @@ describe('classifySmtpFailure', () => {
       ['nodemailer refuses it against the advertised SIZE', { code: 'EMESSAGE', command: 'MAIL FROM', message: 'Message size larger than allowed 2000' }],
       ['552 to MAIL FROM … SIZE=', reply('MAIL FROM', '552 5.3.4 Message size exceeds fixed maximum message size')],
       ['a 5.3.4 to MAIL FROM with another code', reply('MAIL FROM', '550 5.3.4 Message too big for system')],
+      ['552 5.3.4 after DATA (nodemailer: EMESSAGE with the reply)', reply('DATA', '552 5.3.4 Message size exceeds fixed limit', { code: 'EMESSAGE' })],
+      ['552 after DATA without an enhanced code', reply('DATA', '552 Message size exceeds maximum permitted', { code: 'EMESSAGE' })],
+      ['554 5.3.4 after DATA', reply('DATA', '554 5.3.4 Message too big for system', { code: 'EMESSAGE' })],
     ])('%s', (_name, failure) => {
       const classified = classifySmtpFailure(failure);
       expect(classified).toMatchObject({ kind: 'session', code: 'E_SMTP_SIZE' });
-      expect(classified.kind === 'session' && classified.hint).toMatch(/larger than the SMTP server accepts/);
+      expect(classified.kind === 'session' && classified.hint).toMatch(/refuses a message of this size.*smaller.*images.*HTML.*larger message size limit/);
     });
 
-    it('552 at DATA stays per recipient: failed (nodemailer reports it as EMESSAGE with the reply)', () => {
-      expect(kindOf(reply('DATA', '552 5.3.4 Message size exceeds fixed limit'))).toBe('recipient:failed');
-      expect(kindOf(reply('DATA', '552 5.3.4 Message size exceeds fixed limit', { code: 'EMESSAGE' }))).toBe('recipient:failed');
+    it('names the size of the message when it is known', () => {
+      const classified = classifySmtpFailure({ ...reply('DATA', '552 5.3.4 Message too big', { code: 'EMESSAGE' }), messageSize: 71_234 });
+      expect(classified.kind === 'session' && classified.hint).toContain('(70 KB)');
+      const large = classifySmtpFailure({ ...reply('DATA', '552 5.3.4 Message too big', { code: 'EMESSAGE' }), messageSize: 12 * 1024 * 1024 });
+      expect(large.kind === 'session' && large.hint).toContain('(12.0 MB)');
+    });
+
+    it('552 5.2.x after DATA is the mailbox, not the message: per recipient, failed', () => {
+      expect(kindOf(reply('DATA', '552 5.2.2 Mailbox full', { code: 'EMESSAGE' }))).toBe('recipient:failed');
+      expect(kindOf(reply('DATA', '552 5.2.3 Message exceeds the mailbox size limit', { code: 'EMESSAGE' }))).toBe('recipient:failed');
       expect(kindOf(reply('DATA', '451 4.3.0 queue write error', { code: 'EMESSAGE' }))).toBe('recipient:deferred');
+    });
+
+    it('an empty message (a bug, not a size limit) is not called too large', () => {
+      expect(kindOf({ code: 'EMESSAGE', command: 'API', message: 'Empty message' })).not.toBe('session:E_SMTP_SIZE');
     });
   });
 
@@ -212,7 +252,6 @@ describe('classifySmtpFailure', () => {
 
     it.each<[string, SmtpFailure]>([
       ['550 5.1.3 bad address syntax (not "gone")', reply('RCPT TO', '550 5.1.3 Bad recipient address syntax')],
-      ['552 5.3.4 message too big at DATA', reply('DATA', '552 5.3.4 Message size exceeds fixed limit')],
       ['552 5.2.2 mailbox full', reply('RCPT TO', '552 5.2.2 Mailbox full')],
       ['550 with no enhanced code', reply('RCPT TO', '550 Requested action not taken: mailbox unavailable')],
       ['554 5.6.0 at DATA', reply('DATA', '554 5.6.0 Message content rejected')],

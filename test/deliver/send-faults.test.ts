@@ -8,12 +8,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryState } from '../../src/store/types.ts';
 import { activeRows, createSendProject, deliveryRows, issueStatus, listSubscribers, SLUG, TEST_SECRET, totalOf, withStore } from '../helpers/send-project.ts';
 import { countByRecipient, startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
+import { main } from '../../src/cli/main.ts';
+import { MASS_BOUNCE, STALL_LIMIT } from '../../src/deliver/send-issue.ts';
 import { runCli } from '../helpers/temp-project.ts';
 
 /**
  * DESIGN.md §4 "Errors" against scripted SMTP servers: per-recipient 4xx and drops are
  * deferred, per-recipient 5xx fail (unknown mailboxes also bounce the subscriber), and
- * problems with the sender's own setup stop the run with every unsent row left queued.
+ * problems with the sender's own setup stop the run with every unsent row left queued; so do
+ * a message too big for the relay, a relay that goes silent after DATA and a mass bounce.
  * Whatever happens, no row is left `sending` and every active subscriber has exactly one row.
  */
 
@@ -66,10 +69,10 @@ afterAll(async () => {
 });
 
 /** A fresh copy of the prepared project: same store, nothing planned yet. */
-async function cloneProject(): Promise<string> {
+async function cloneProject(from = template): Promise<string> {
   const root = await mkdtemp(path.join(tmpdir(), 'letterpress-faults-'));
   roots.push(root);
-  await cp(template, root, { recursive: true });
+  await cp(from, root, { recursive: true });
   return root;
 }
 
@@ -86,14 +89,28 @@ async function scriptedServer(options: SMTPServerOptions): Promise<SmtpSink> {
 async function sendCase(
   options: SMTPServerOptions | ((self: () => SmtpSink) => SMTPServerOptions),
   extraEnv: Record<string, string> = {},
+  from = template,
 ) {
   let self: SmtpSink | undefined;
   const sink = await scriptedServer(typeof options === 'function' ? options(() => self!) : options);
   self = sink;
-  const root = await cloneProject();
+  const root = await cloneProject(from);
   const env = { ...BASE_ENV, LETTERPRESS_SMTP_URL: `smtp://user:${PASSWORD}@127.0.0.1:${sink.port}`, ...extraEnv };
   const run = await runCli(['send', SLUG], root, env);
   return { sink, root, env, run, rows: await deliveryRows(root) };
+}
+
+/** Like runCli, with stderr a terminal (the progress bar is drawn, as a person sees it). */
+async function runCliOnTerminal(args: string[], root: string, env: Record<string, string>) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(['node', 'letterpress', '--root', root, ...args], {
+    stdout: { write: (text) => void (stdout += text) },
+    stderr: { write: (text) => void (stderr += text), isTTY: true },
+    env,
+    cwd: root,
+  });
+  return { code, stdout, stderr };
 }
 
 type Rows = Awaited<ReturnType<typeof deliveryRows>>;
@@ -255,11 +272,11 @@ describe('per-recipient and connection trouble', () => {
     expect((await issueStatus(root)).state).toBe('sent');
   });
 
-  it('552 at DATA for some recipients: those rows failed, the subscribers stay active', async () => {
+  it('552 5.2.2 (mailbox full) at DATA for some recipients: those rows failed, the subscribers stay active', async () => {
     const { sink, root, env, run, rows } = await sendCase((self) => ({
       onData: (stream, session, callback) => {
         self().collect(stream, session).then((message) => {
-          if (BAD.has(rcptOf(session))) return callback(smtpError(552, '5.3.4 Message size exceeds fixed limit'));
+          if (BAD.has(rcptOf(session))) return callback(smtpError(552, '5.2.2 Mailbox full'));
           self().messages.push(message);
           callback(null);
         }, callback);
@@ -270,30 +287,37 @@ describe('per-recipient and connection trouble', () => {
     const states = stateOf(rows);
     for (const address of BAD) expect(states.get(address), address).toBe('failed');
     for (const address of GOOD) expect(states.get(address), address).toBe('sent');
-    expect(rows.find((row) => BAD.has(row.email))!.reply).toContain('552');
+    expect(rows.find((row) => BAD.has(row.email))!.reply).toContain('552 5.2.2');
     expect(sink.messages).toHaveLength(GOOD.length);
     const subscribers = await listSubscribers(root, env);
     expect(subscribers.filter((s) => ADDRESSES.includes(s.email)).every((s) => s.status === 'active')).toBe(true);
     expect((await issueStatus(root)).state).toBe('sent');
   });
 
-  it('a server that stops answering after DATA: socket timeout, messages deferred, the run ends in seconds', async () => {
-    const started = Date.now();
-    const { sink, root, run, rows } = await sendCase(
-      (self) => ({
-        onData: (stream, session) => {
-          // Read the message, never answer.
-          void self().collect(stream, session);
-        },
-      }),
-      { ...NO_RETRY_IN_RUN, LETTERPRESS_SMTP_TIMEOUTS_SOCKETMS: '300' },
-    );
+  it('progress never counts past the total, even when the run retries rows itself', async () => {
+    const refused = new Set<string>();
+    const sink = await scriptedServer({
+      onRcptTo: (address, _session, callback) => {
+        // Every recipient is greylisted once: each row is tried twice within the run.
+        if (!refused.has(address.address)) {
+          refused.add(address.address);
+          return callback(smtpError(451, '4.7.1 Greylisted, please try again'));
+        }
+        callback();
+      },
+    });
+    const root = await cloneProject();
+    const env = { ...BASE_ENV, LETTERPRESS_SMTP_URL: sink.url, LETTERPRESS_DELIVERY_RETRY_WAITSECONDS: '10' };
+    const run = await runCliOnTerminal(['send', SLUG], root, env);
     expect(run.code, run.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(sink.messages).toHaveLength(0);
-    await expectLedger(root, rows, ['deferred']);
-    // The ledger keeps what happened (nodemailer's timeout), not a generic "connection closed".
-    for (const row of rows) expect(row.reply, row.email).toMatch(/timeout/i);
+    expect(refused.size).toBe(ACTIVE);
+    expect(sink.messages).toHaveLength(ACTIVE);
+    const frames = [...run.stderr.matchAll(/\] (\d+)\/(\d+) /g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    expect(frames.length).toBeGreaterThan(0);
+    for (const [done, total] of frames) expect(done, `progress ${done}/${total}`).toBeLessThanOrEqual(total);
+    expect(frames.at(-1)).toEqual([ACTIVE, ACTIVE]);
+    // The summary counts each row once, at its final state.
+    expect(run.stdout).toMatch(new RegExp(`${ACTIVE} sent, 0 failed, 0 bounced, 0 skipped, 0 deferred .*${ACTIVE} handled`));
   });
 
   it('a server that never sends its greeting: greeting timeout, messages deferred', async () => {
@@ -370,10 +394,45 @@ describe('session errors: the run stops, every row stays queued', () => {
       },
       NO_RETRY_IN_RUN,
     );
-    await expectStopped(result, 'E_SMTP_SIZE', /larger than allowed 2000.*larger than the SMTP server accepts/);
+    await expectStopped(result, 'E_SMTP_SIZE', /larger than allowed 2000.*refuses a message of this size \(\d+ KB\)/);
     expect(result.sink.messages).toHaveLength(0);
     // The run stops at once instead of opening a connection per recipient.
     expect(connections).toBeLessThanOrEqual(4);
+  });
+
+  it('552 5.3.4 after DATA: E_SMTP_SIZE naming the size, every row queued, status says so; a rerun with a fixed relay sends each once', async () => {
+    let tooBig = true;
+    const result = await sendCase((self) => ({
+      onData: (stream, session, callback) => {
+        self().collect(stream, session).then((message) => {
+          if (tooBig) return callback(smtpError(552, '5.3.4 Message size exceeds fixed limit'));
+          self().messages.push(message);
+          callback(null);
+        }, callback);
+      },
+    }));
+    await expectStopped(result, 'E_SMTP_SIZE', /552 5\.3\.4 Message size exceeds fixed limit.*refuses a message of this size \(\d+ KB\).*smaller.*images.*larger message size limit/);
+    expect(result.sink.messages).toHaveLength(0);
+    const stalled = (await issueStatus(result.root)).stalled;
+    expect(stalled).toMatchObject({ code: 'E_SMTP_SIZE', message: expect.stringContaining('552 5.3.4') });
+    const human = await runCli(['status'], result.root, result.env);
+    expect(human.stdout).toMatch(/stalled since .*E_SMTP_SIZE/);
+
+    tooBig = false;
+    const again = await runCli(['send', SLUG], result.root, result.env);
+    expect(again.code, again.stderr).toBe(0);
+    await expectLedger(result.root, await deliveryRows(result.root), ['sent']);
+    expect([...countByRecipient(result.sink.messages).values()]).toEqual(Array(ACTIVE).fill(1));
+    expect((await issueStatus(result.root)).stalled).toBeNull();
+  });
+
+  it('530 5.7.0 "Must issue a STARTTLS command first": E_SMTP_TLS with a hint about TLS, not the login; rows queued', async () => {
+    const result = await sendCase({
+      onMailFrom: (_address, _session, callback) => callback(smtpError(530, '5.7.0 Must issue a STARTTLS command first')),
+    });
+    await expectStopped(result, 'E_SMTP_TLS', /530 5\.7\.0 Must issue a STARTTLS command first.*wants TLS.*smtp\.requireTLS.*465.*smtp\.secure true/);
+    expect(result.run.stderr).not.toMatch(/login|smtp\.user/);
+    expect((await issueStatus(result.root)).stalled).toMatchObject({ code: 'E_SMTP_TLS' });
   });
 
   it('nothing listening on the port: E_SMTP_CONNECT, rows queued', async () => {
@@ -388,6 +447,191 @@ describe('session errors: the run stops, every row stays queued', () => {
     expect(run.stderr).toContain('[E_SMTP_CONNECT]');
     expect(run.stderr).toMatch(/cannot reach the SMTP server/);
     await expectLedger(root, await deliveryRows(root), ['queued']);
+  });
+});
+
+describe('relay faults that look like the recipients\' (DESIGN.md §4: the sender\'s problem)', () => {
+  it(`a relay that goes silent after DATA: the run stops after ${STALL_LIMIT} in a row with E_SMTP_STALLED, rows deferred or queued, none failed`, async () => {
+    const started = Date.now();
+    let silent = true;
+    const { sink, root, env, run, rows } = await sendCase(
+      (self) => ({
+        onData: (stream, session, callback) => {
+          // Read the whole message, then never answer.
+          if (silent) return void self().collect(stream, session);
+          acceptMessage(self(), stream, session, callback);
+        },
+      }),
+      {
+        LETTERPRESS_SMTP_TIMEOUTS_SOCKETMS: '300',
+        // Every deferral is past the give-up age: only the breaker keeps these rows from `failed`.
+        LETTERPRESS_DELIVERY_RETRY_GIVEUPHOURS: '0',
+      },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('[E_SMTP_STALLED]');
+    expect(run.stderr).toMatch(/took 3 messages in a row and then never answered \(Timeout\).*without an answer are deferred.*none failed/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(sink.messages).toHaveLength(0);
+    await expectLedger(root, rows, ['deferred', 'queued']);
+    const deferred = rows.filter((row) => row.state === 'deferred');
+    // The ones that tripped it, plus those the other connections had in flight: no more.
+    expect(deferred.length).toBeGreaterThanOrEqual(STALL_LIMIT);
+    expect(deferred.length).toBeLessThanOrEqual(STALL_LIMIT + 4 - 1);
+    for (const row of deferred) expect(row.reply, row.email).toMatch(/timeout/i);
+    expect(run.stdout).toMatch(/0 failed/);
+    expect((await issueStatus(root)).stalled).toMatchObject({ code: 'E_SMTP_STALLED' });
+
+    // The relay recovers: the next run (allowed to wait for the deferred rows) sends everything once.
+    silent = false;
+    const again = await runCli(['send', SLUG], root, { ...env, LETTERPRESS_DELIVERY_RETRY_WAITSECONDS: '10', LETTERPRESS_DELIVERY_RETRY_GIVEUPHOURS: '72' });
+    expect(again.code, again.stderr).toBe(0);
+    await expectLedger(root, await deliveryRows(root), ['sent']);
+    expect((await issueStatus(root)).stalled).toBeNull();
+  });
+
+  it('one silent transaction between answered ones is only that message: deferred, the run goes on', async () => {
+    const silentFor = ADDRESSES[5]!;
+    const { sink, root, run, rows } = await sendCase(
+      (self) => ({
+        onData: (stream, session, callback) => {
+          if (rcptOf(session) === silentFor) return void self().collect(stream, session);
+          acceptMessage(self(), stream, session, callback);
+        },
+      }),
+      { ...NO_RETRY_IN_RUN, LETTERPRESS_SMTP_TIMEOUTS_SOCKETMS: '300' },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    await expectLedger(root, rows, ['sent', 'deferred']);
+    expect(rows.filter((row) => row.state === 'deferred').map((row) => row.email)).toEqual([silentFor]);
+    expect(sink.messages).toHaveLength(ACTIVE - 1);
+  });
+
+  describe('a bigger list (55 subscribers)', () => {
+    const LIST = 55;
+    const BIG = activeRows(LIST, 'member').map((row) => row.email);
+    let big: string;
+
+    beforeAll(async () => {
+      big = await createSendProject(activeRows(LIST, 'member'));
+    }, 60_000);
+
+    const rcptCommands = (sink: SmtpSink) => sink.commands.filter((line) => /^RCPT TO:/i.test(line));
+
+    it('550 5.1.1 to every RCPT: stops at the first 20 with E_SMTP_MASS_BOUNCE, those deferred, the rest queued, nobody bounced', async () => {
+      let unknownToAll = true;
+      const { sink, root, env, run, rows } = await sendCase(
+        {
+          onRcptTo: (address, _session, callback) =>
+            unknownToAll ? callback(smtpError(550, `5.1.1 <${address.address}>: Recipient address rejected: User unknown in virtual mailbox table`)) : callback(),
+        },
+        {},
+        big,
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('[E_SMTP_MASS_BOUNCE]');
+      expect(run.stderr).toMatch(/called 20 of the first 20 recipients unknown \(550 5\.1\.1 <address>: Recipient address rejected.*relay or configuration fault.*no subscriber was marked bounced/);
+      // The stall record (shown by `status`, logged by the daemon) names no subscriber.
+      expect(run.stderr).not.toMatch(/member-\d+@/);
+      // The verdict waits for the first 20 answers: not one RCPT past them.
+      expect(rcptCommands(sink)).toHaveLength(MASS_BOUNCE.window);
+      expect(rows).toHaveLength(LIST);
+      expect(rows.filter((row) => row.state === 'deferred')).toHaveLength(MASS_BOUNCE.window);
+      expect(rows.filter((row) => row.state === 'queued')).toHaveLength(LIST - MASS_BOUNCE.window);
+      expect(rows.filter((row) => !['deferred', 'queued'].includes(row.state))).toEqual([]);
+      const subscribers = await listSubscribers(root, env);
+      expect(subscribers.filter((s) => BIG.includes(s.email)).map((s) => s.status)).toEqual(Array(LIST).fill('active'));
+      const status = await issueStatus(root);
+      expect(status.counts).toMatchObject({ bounced: 0, failed: 0, sending: 0 });
+      expect(status.stalled).toMatchObject({ code: 'E_SMTP_MASS_BOUNCE', message: expect.stringContaining('5.1.1') });
+      const human = await runCli(['status'], root, env);
+      expect(human.stdout).toMatch(/stalled since .*E_SMTP_MASS_BOUNCE/);
+
+      // The relay is fixed: the next run sends every message once and marks nobody.
+      unknownToAll = false;
+      await delay(150);
+      const again = await runCli(['send', SLUG], root, { ...env, LETTERPRESS_DELIVERY_RETRY_WAITSECONDS: '10' });
+      expect(again.code, again.stderr).toBe(0);
+      const after = await deliveryRows(root);
+      expect(after.every((row) => row.state === 'sent')).toBe(true);
+      expect([...countByRecipient(sink.messages).values()]).toEqual(Array(LIST).fill(1));
+      expect((await issueStatus(root)).stalled).toBeNull();
+    });
+
+    it('a few real 5.1.1 bounces, some among the first 20: those rows and subscribers bounced, the rest sent', async () => {
+      const gone = new Set([BIG[0]!, BIG[3]!, BIG[11]!, BIG[40]!]);
+      const { sink, root, env, run, rows } = await sendCase(
+        {
+          onRcptTo: (address, _session, callback) =>
+            gone.has(address.address) ? callback(smtpError(550, `5.1.1 <${address.address}>: User unknown`)) : callback(),
+        },
+        {},
+        big,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      for (const row of rows) expect(row.state, row.email).toBe(gone.has(row.email) ? 'bounced' : 'sent');
+      expect(sink.messages).toHaveLength(LIST - gone.size);
+      const subscribers = await listSubscribers(root, env);
+      for (const subscriber of subscribers.filter((s) => BIG.includes(s.email))) {
+        expect(subscriber.status, subscriber.email).toBe(gone.has(subscriber.email) ? 'bounced' : 'active');
+      }
+      const status = await issueStatus(root);
+      expect(status.state).toBe('sent');
+      expect(status.stalled).toBeNull();
+    });
+
+    it('17 of the first 20 unknown (85 %) is below the bar: they bounce, the run goes on', async () => {
+      const gone = new Set(BIG.slice(0, 17));
+      const { root, env, run, rows } = await sendCase(
+        {
+          onRcptTo: (address, _session, callback) =>
+            gone.has(address.address) ? callback(smtpError(550, '5.1.1 User unknown')) : callback(),
+        },
+        { LETTERPRESS_SMTP_POOL_MAXCONNECTIONS: '1' },
+        big,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      for (const row of rows) expect(row.state, row.email).toBe(gone.has(row.email) ? 'bounced' : 'sent');
+      const bounced = (await listSubscribers(root, env)).filter((s) => s.status === 'bounced');
+      expect(bounced.map((s) => s.email).sort()).toEqual([...gone].sort());
+    });
+  });
+
+  describe(`a list shorter than ${MASS_BOUNCE.window}: judged on all its recipients, from ${MASS_BOUNCE.minimum} on`, () => {
+    /** Leaves only the first `keep` subscribers active, so the plan has that many rows. */
+    const shortList = async (keep: number) => {
+      const root = await cloneProject();
+      await withStore(root, async (store) => {
+        for (const subscriber of await store.listSubscribers({ limit: 1000 })) {
+          if (ADDRESSES.indexOf(subscriber.email) >= keep) await store.setSubscriberStatus(subscriber.id, 'unsubscribed', new Date().toISOString());
+        }
+      });
+      return root;
+    };
+    const everyoneUnknown: SMTPServerOptions = { onRcptTo: (_address, _session, callback) => callback(smtpError(550, '5.1.1 User unknown')) };
+
+    it(`${MASS_BOUNCE.minimum} recipients, all unknown: a mass bounce, nobody marked`, async () => {
+      const sink = await scriptedServer(everyoneUnknown);
+      const root = await shortList(MASS_BOUNCE.minimum);
+      const env = { ...BASE_ENV, LETTERPRESS_SMTP_URL: sink.url };
+      const run = await runCli(['send', SLUG], root, env);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/called 10 of the first 10 recipients unknown.*\[E_SMTP_MASS_BOUNCE\]/);
+      const rows = await deliveryRows(root);
+      expect(rows.map((row) => row.state)).toEqual(Array(MASS_BOUNCE.minimum).fill('deferred'));
+      expect((await listSubscribers(root, env)).filter((s) => s.status === 'bounced')).toEqual([]);
+    });
+
+    it(`${MASS_BOUNCE.minimum - 1} recipients, all unknown: too few to judge, each bounces`, async () => {
+      const sink = await scriptedServer(everyoneUnknown);
+      const root = await shortList(MASS_BOUNCE.minimum - 1);
+      const env = { ...BASE_ENV, LETTERPRESS_SMTP_URL: sink.url };
+      const run = await runCli(['send', SLUG], root, env);
+      expect(run.code, run.stderr).toBe(0);
+      const rows = await deliveryRows(root);
+      expect(rows.map((row) => row.state)).toEqual(Array(MASS_BOUNCE.minimum - 1).fill('bounced'));
+      expect((await listSubscribers(root, env)).filter((s) => s.status === 'bounced')).toHaveLength(MASS_BOUNCE.minimum - 1);
+    });
   });
 });
 

@@ -65,6 +65,8 @@ export interface IssueStatus {
   slug: string;
   state: string;
   counts: DeliveryCounts;
+  /** The session error that stopped the issue's last send, if it is still stalled. */
+  stalled: { code: string; message: string; since: string; nextRetryAt?: string | null } | null;
 }
 
 /** `status --json` for one issue. */
