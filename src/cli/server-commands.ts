@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { loadKeyring, rotateKeyring } from '../deliver/keyring.ts';
+import { createOutgoingMailSender, type OutgoingMailLog } from '../deliver/outgoing-mail-sender.ts';
 import { createSubscriptionMailer } from '../deliver/subscription-mailer.ts';
+import { maskEmailsIn } from '../server/redact.ts';
 import { createServer } from '../server/create-server.ts';
 import { checkSiteUrl } from '../server/site-url-check.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -89,6 +91,35 @@ export async function startHttpServer(
       await closeWithin(server, loaded.config.server.shutdownTimeoutSeconds * 1000);
     },
   };
+}
+
+/**
+ * Runs the sender of queued subscription emails on its own, for a process that sends without
+ * serving HTTP (`letterpress start --no-serve`): confirmations queued by a `serve` elsewhere, or
+ * left by a run that stopped, still go out. A serving process needs none: its server runs one.
+ */
+export async function startMailQueue(app: App, log: OutgoingMailLog): Promise<{ stop(timeoutMs: number): Promise<void> }> {
+  const { loaded, clock } = app;
+  const store = await app.store();
+  const keyring = await app.keyring();
+  const mailer = createSubscriptionMailer({ loaded, keyring, transport: app.transport(), clock, store, dkimPrivateKey: await app.dkimPrivateKey() });
+  const queue = loaded.config.server.mailQueue;
+  const sender = createOutgoingMailSender({
+    store,
+    mailer,
+    clock,
+    log,
+    redact: maskEmailsIn,
+    policy: {
+      retryBaseMs: queue.retryBaseSeconds * 1000,
+      retryMaxMs: queue.retryMaxSeconds * 1000,
+      maxAttempts: queue.maxAttempts,
+      leaseMs: queue.leaseSeconds * 1000,
+      pollMs: queue.pollSeconds * 1000,
+    },
+  });
+  sender.start();
+  return { stop: (timeoutMs) => sender.stop(timeoutMs) };
 }
 
 /**

@@ -6,7 +6,7 @@ import { createLogger } from '../util/logger.ts';
 import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { parsePort } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
-import { describeNextSteps, startHttpServer } from './server-commands.ts';
+import { describeNextSteps, startHttpServer, startMailQueue } from './server-commands.ts';
 
 
 /**
@@ -46,6 +46,9 @@ export async function runStartDaemon(
         const problems = checkSendPreflight(app.loaded.config);
         if (problems.length > 0) logger.warn({ code: 'E_PREFLIGHT', problems: problems.map((problem) => problem.check) }, `serving and publishing, but ${formatPreflightLine(problems)}`);
       }
+      // Without HTTP this process still sends the queued subscription emails (the server's
+      // own sender does it otherwise).
+      const mailQueue = options.serve ? undefined : await startMailQueue(app, logger);
       const { finished } = await runDaemon({
         app,
         logger,
@@ -69,6 +72,7 @@ export async function runStartDaemon(
             }
           : undefined,
       });
+      await mailQueue?.stop(app.loaded.config.server.shutdownTimeoutSeconds * 1000);
       if (!finished) {
         // The shutdown timeout bounds the stop: SMTP transactions that still hang are given up
         // on as a crash would give them up. Closing the app would wait for them (the transport

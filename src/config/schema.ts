@@ -192,12 +192,35 @@ export const configSchema = z.strictObject({
             perAddressPerDay: z.number().int().min(1).default(3),
             /** Minimum time between two confirmation emails to one address. */
             resendCooldownMinutes: z.number().min(0).default(10),
+            /**
+             * Confirmation emails one mailbox may get per day, `+tag`s folded (`a+x@d` and
+             * `a+y@d` are one mailbox here, two addresses everywhere else); over it: none sent.
+             */
+            perMailboxPerDay: z.number().int().min(1).default(5),
+            /** Confirmation emails to anyone per hour, a cap on what the form can make the server send. */
+            confirmationsPerHour: z.number().int().min(1).default(300),
             /** A form submitted faster than this after the page was served is treated as a bot. */
             minFillSeconds: z.number().min(0).default(2),
           })
-          .default({ perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 }),
+          .default({ perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, perMailboxPerDay: 5, confirmationsPerHour: 300, minFillSeconds: 2 }),
         /** After a subscriber confirms, send them the latest issue as a welcome. */
         welcomeLatestIssue: z.boolean().default(false),
+        /**
+         * The queue of confirmation and welcome emails, sent by the serving process (`serve`,
+         * the daemon) after the page has been answered.
+         */
+        mailQueue: z.strictObject({
+            /** First retry delay after a temporary failure; doubles each attempt, with jitter. */
+            retryBaseSeconds: z.number().min(0).default(30),
+            retryMaxSeconds: z.number().min(0).default(1800),
+            /** Attempts before an email is given up (failed). */
+            maxAttempts: z.number().int().min(1).max(100).default(8),
+            /** How long a sender may hold a claimed email before another may take it over. */
+            leaseSeconds: z.number().int().min(1).max(3600).default(120),
+            /** How often the queue is looked at even when nothing woke the sender (another process queued). */
+            pollSeconds: z.number().min(0.05).max(3600).default(15),
+          })
+          .default({ retryBaseSeconds: 30, retryMaxSeconds: 1800, maxAttempts: 8, leaseSeconds: 120, pollSeconds: 15 }),
         /**
          * A request's headers and body must arrive within this, and a connection on which
          * nothing moves for this long is closed: a slow client cannot hold one forever.
@@ -213,8 +236,9 @@ export const configSchema = z.strictObject({
         port: 8080,
         trustProxy: 0,
         bodyLimit: 16_384,
-        limits: { perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, minFillSeconds: 2 },
+        limits: { perIpPerMinute: 30, perAddressPerDay: 3, resendCooldownMinutes: 10, perMailboxPerDay: 5, confirmationsPerHour: 300, minFillSeconds: 2 },
         welcomeLatestIssue: false,
+        mailQueue: { retryBaseSeconds: 30, retryMaxSeconds: 1800, maxAttempts: 8, leaseSeconds: 120, pollSeconds: 15 },
         requestTimeoutMs: 30_000,
         keepAliveTimeoutMs: 5_000,
         shutdownTimeoutSeconds: 10,

@@ -59,12 +59,11 @@ export function registerConfirmRoutes(app: FastifyInstance, context: ServerConte
     else {
       inFlight.add(id);
       try {
-        await context.store.setSubscriberStatus(id, 'active', context.clock.now().toISOString());
+        // The welcome is queued with the change of status, and sent after the answer.
+        const queueWelcome = context.loaded.config.server.welcomeLatestIssue;
+        await context.store.activateSubscriber(id, context.clock.now().toISOString(), { queueWelcome });
         logConfirm({ outcome: 'activated', from: subscriber!.status, subscriber });
-        if (context.loaded.config.server.welcomeLatestIssue) {
-          const active: Subscriber = (await context.store.getSubscriber(id)) ?? { ...subscriber!, status: 'active' };
-          await context.dispatchMail(request.log, 'welcome', () => context.mailer.sendWelcome(active));
-        }
+        if (queueWelcome) context.mailQueue.wake();
       } finally {
         inFlight.delete(id);
       }

@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { siteInfoFromConfig } from '../build/site-info.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
+import { createOutgoingMailSender, type OutgoingMailSender } from '../deliver/outgoing-mail-sender.ts';
 import { verifyToken, type Keyring, type TokenPurpose } from '../deliver/tokens.ts';
 import { compileTemplates } from '../render/compile-templates.ts';
 import { renderSubscriptionPage, type SubscriptionPageKind } from '../render/render-subscription-page.ts';
@@ -39,8 +39,12 @@ export interface ServerDependencies {
   reloadKeyring?: () => Promise<Keyring>;
   /** What serves out/ (default: a cache of out/ that reloads when a build touches its stamp). */
   siteCache?: SiteCache;
-  /** How long a response waits for its email to be handed over (default 1 s); the send goes on after. */
-  mailWaitMs?: number;
+  /**
+   * The sender of the queued subscription emails that the routes wake. Default: one made here
+   * from `mailer`, running while the server is up (the serving process sends). A sender passed
+   * in is only woken: its owner starts and stops it. `false`: nobody sends from this process.
+   */
+  mailQueue?: OutgoingMailSender | false;
 }
 
 /** One unsubscribe per mail provider IP is legitimate traffic: that route gets this many times the per-IP limit. */
@@ -65,7 +69,6 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   const serverConfig = loaded.config.server;
   const site = siteInfoFromConfig(loaded.config);
   const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
-  const mailWaitMs = deps.mailWaitMs ?? 1000;
 
   const app = Fastify({
     logger: loggerOptions(deps.logger),
@@ -86,12 +89,32 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
     },
   });
 
+  const queueConfig = serverConfig.mailQueue;
+  const ownMailQueue = deps.mailQueue === undefined;
+  const mailQueue: OutgoingMailSender | undefined =
+    deps.mailQueue === false
+      ? undefined
+      : (deps.mailQueue ??
+        createOutgoingMailSender({
+          store,
+          mailer,
+          clock,
+          log: app.log,
+          redact: maskEmailsIn,
+          policy: {
+            retryBaseMs: queueConfig.retryBaseSeconds * 1000,
+            retryMaxMs: queueConfig.retryMaxSeconds * 1000,
+            maxAttempts: queueConfig.maxAttempts,
+            leaseMs: queueConfig.leaseSeconds * 1000,
+            pollMs: queueConfig.pollSeconds * 1000,
+          },
+        }));
+
   const siteWarning = checkSiteUrl(loaded.config.site.url);
   if (siteWarning !== undefined) app.log.warn(siteWarning);
 
   let keyring = deps.keyring;
   let lastReload = 0;
-  const inFlightMail = new Set<Promise<void>>();
 
   const context: ServerContext = {
     loaded,
@@ -119,22 +142,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
       const html = renderSubscriptionPage(templates, site, { ...page, path: request.url.split('?')[0] ?? '/' });
       return reply.type('text/html; charset=utf-8').send(html);
     },
-    async dispatchMail(log: FastifyBaseLogger, label: string, work: () => Promise<unknown>) {
-      const sending = (async () => {
-        try {
-          const outcome = (await work()) as { status?: string; reply?: string } | undefined;
-          if (outcome !== undefined && outcome.status !== undefined && outcome.status !== 'sent') {
-            log.warn({ status: outcome.status, reply: maskEmailsIn(String(outcome.reply ?? '')) }, `${label} email not sent`);
-          }
-        } catch (error) {
-          const err = error as { code?: string; message?: string };
-          log.error({ code: err.code, message: maskEmailsIn(String(err.message ?? error)) }, `${label} email failed`);
-        }
-      })();
-      inFlightMail.add(sending);
-      void sending.finally(() => inFlightMail.delete(sending));
-      await Promise.race([sending, delay(mailWaitMs, undefined, { ref: false })]);
-    },
+    mailQueue: { wake: () => mailQueue?.wake() },
   };
 
   registerSecurityHeaders(app);
@@ -203,21 +211,27 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   siteFiles.watch((error) => app.log.warn({ message: (error as Error).message ?? String(error) }, 'reloading out/ failed'));
   registerStaticSite(app, siteFiles);
 
-  const prune = () =>
-    store.pruneConfirmationLog(new Date(clock.now().getTime() - LOG_KEEP_MS).toISOString()).catch((error: unknown) => {
+  const prune = () => {
+    const before = new Date(clock.now().getTime() - LOG_KEEP_MS).toISOString();
+    return Promise.all([store.pruneConfirmationLog(before), store.pruneOutgoingMail(before)]).catch((error: unknown) => {
       app.log.error({ err: error }, 'pruning the confirmation log failed');
       return 0;
     });
+  };
   const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
   pruneTimer.unref();
   app.addHook('onReady', async () => {
     // Not awaited: a store locked by another process must not hold up listening.
     void prune();
+    // What is queued, including what a previous run left (a crash, a restart), goes out now.
+    if (ownMailQueue) mailQueue?.start();
   });
   app.addHook('onClose', async () => {
     clearInterval(pruneTimer);
     siteFiles.close();
-    await Promise.allSettled([...inFlightMail]);
+    // Emails in flight get the shutdown timeout; one still hanging keeps its lease and is sent
+    // by the next run once the lease lapses.
+    if (ownMailQueue) await mailQueue?.stop(serverConfig.shutdownTimeoutSeconds * 1000);
   });
 
   return app;

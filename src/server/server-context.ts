@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Keyring, TokenPurpose, VerifiedToken } from '../deliver/tokens.ts';
 import type { SubscriptionPageInput } from '../render/render-subscription-page.ts';
@@ -21,12 +21,8 @@ export interface ServerContext {
   verify(token: unknown, purpose: TokenPurpose): Promise<VerifiedToken>;
   /** Answers with a subscription page, or `{ok, …}` JSON when the client asked for JSON. */
   respond(request: FastifyRequest, reply: FastifyReply, status: number, answer: PageAnswer): FastifyReply;
-  /**
-   * Runs a mail send off the request's critical path: waits for it at most a moment (so the
-   * outbox or relay usually has it before the page is shown), never fails the request, and
-   * logs a failure once, addresses masked. The server waits for stragglers when it closes.
-   */
-  dispatchMail(log: FastifyBaseLogger, label: string, work: () => Promise<unknown>): Promise<void>;
+  /** The sender of queued subscription emails in this process: woken when a route queues one. */
+  mailQueue: { wake(): void };
 }
 
 /** True when the client sent or asked for JSON rather than an HTML form. */

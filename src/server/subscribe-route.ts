@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeEmail, sanitizeDisplayName } from '../store/email-address.ts';
-import type { Subscriber, SubscriberStatus } from '../store/types.ts';
+import type { ConfirmationFacts, SubscriberStatus } from '../store/types.ts';
 import { checkFormStamp, createFormStamp, FORM_STAMP_FIELD } from './form-stamp.ts';
 import { maskEmail } from './redact.ts';
 import { textField, type ServerContext } from './server-context.ts';
@@ -14,13 +14,20 @@ export interface AddressLimits {
   resendCooldownMinutes: number;
 }
 
+/** Every limit on confirmation emails (config `server.limits`): per address, per mailbox with tags folded, per hour. */
+export interface ConfirmationLimits extends AddressLimits {
+  perMailboxPerDay: number;
+  confirmationsPerHour: number;
+}
+
 /** Confirmation emails an address got: how many in the last day, and the latest ever. */
 export interface ConfirmationHistory {
   count: number;
   lastSentAt: string | null;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** Statuses that may get a confirmation email: confirming is how they (re)join. */
 const CONFIRMABLE: ReadonlySet<SubscriberStatus> = new Set(['pending', 'unsubscribed']);
@@ -68,10 +75,13 @@ export type SubscribeSkip =
   | 'cooldown'
   | 'daily-limit'
   | 'suppressed'
-  | 'raced';
+  | 'mailbox-limit'
+  | 'hourly-limit';
 
-/** What happened to one accepted subscribe request: a confirmation email, or the reason there was none. */
-type SubscribeResult = { sent: true; action: 'create' | 'resend'; subscriberId: number } | { sent: false; reason: SubscribeSkip; subscriberId?: number };
+/** What happened to one accepted subscribe request: a confirmation email queued, or the reason there was none. */
+type SubscribeResult =
+  | { sent: true; action: 'create' | 'resend'; subscriberId: number; mailId: number }
+  | { sent: false; reason: SubscribeSkip; subscriberId?: number };
 
 /**
  * Why `decideSubscribe` said 'silent', for the log: the status that gets nothing, else the
@@ -88,6 +98,25 @@ export function silentReason(
   if (existing?.status === 'complained') return 'complained';
   if (history.count >= limits.perAddressPerDay) return 'daily-limit';
   return 'cooldown';
+}
+
+/**
+ * Whether a subscribe request queues a confirmation email, from what the store holds inside the
+ * request's transaction: an erased address never gets one; then the status and per-address
+ * limits (decideSubscribe), the mailbox budget (`+tag`s folded) and the hourly cap overall.
+ */
+export function decideConfirmation(
+  facts: ConfirmationFacts,
+  now: Date,
+  limits: ConfirmationLimits,
+): { send: true } | { send: false; reason: SubscribeSkip } {
+  if (facts.erased) return { send: false, reason: 'suppressed' };
+  if (decideSubscribe(facts.subscriber, facts.address, now, limits) === 'silent') {
+    return { send: false, reason: silentReason(facts.subscriber, facts.address, now, limits) };
+  }
+  if (facts.mailboxCount >= limits.perMailboxPerDay) return { send: false, reason: 'mailbox-limit' };
+  if (facts.overallCount >= limits.confirmationsPerHour) return { send: false, reason: 'hourly-limit' };
+  return { send: true };
 }
 
 /** `GET /subscribe` (the form, with a fill-time stamp) and `POST /subscribe` (double opt-in). */
@@ -149,7 +178,7 @@ export function registerSubscribeRoutes(app: FastifyInstance, context: ServerCon
 /** The one line a subscribe request logs: the masked address with its keyed hash, and what happened. */
 function logSubscribe(request: FastifyRequest, email: string, result: SubscribeResult, extra: Record<string, unknown> = {}): void {
   const fields = { event: 'subscribe', subscriber: maskEmail(email.slice(0, 320)), ...result, ...extra };
-  request.log.info(fields, result.sent ? 'subscribe: confirmation sent' : `subscribe: nothing sent (${result.reason})`);
+  request.log.info(fields, result.sent ? 'subscribe: confirmation queued' : `subscribe: nothing sent (${result.reason})`);
 }
 
 /** Whether the form's fill-time stamp, when it carries one, lets the request through. */
@@ -166,45 +195,29 @@ function answerAccepted(request: FastifyRequest, reply: FastifyReply, context: S
   return context.respond(request, reply, 200, { kind: 'check-inbox', email, json: { ok: true } });
 }
 
+/**
+ * One store transaction for every address, whatever its state (new, pending, active,
+ * unsubscribed, bounced, erased): the same reads, then at most a few row writes. Nothing here
+ * waits on a relay: the email is queued with the pending subscriber and the serving process's
+ * sender is woken, so the answer comes as fast for an address that gets mail as for one that
+ * does not.
+ */
 async function handleSubscribe(
   request: FastifyRequest,
   context: ServerContext,
   email: string,
-  limits: AddressLimits,
+  limits: ConfirmationLimits,
 ): Promise<SubscribeResult> {
-  const { store, clock } = context;
-  const body = request.body;
-  const now = clock.now();
-  const existing = await store.findSubscriberByEmail(email);
-  const history = await store.confirmationHistory(email, new Date(now.getTime() - DAY_MS).toISOString());
-  const action = decideSubscribe(existing, history, now, limits);
-  if (action === 'silent') return { sent: false, reason: silentReason(existing, history, now, limits), subscriberId: existing?.id };
-  // The reservation re-checks the limits atomically: of two racing requests only one mails.
-  const reserved = await store.reserveConfirmationEmail({
+  const now = context.clock.now();
+  const daySince = new Date(now.getTime() - DAY_MS).toISOString();
+  const result = await context.store.requestConfirmation({
     email,
+    name: cleanFormName(textField(request.body, 'name')),
     at: now.toISOString(),
-    cooldownSince: new Date(now.getTime() - limits.resendCooldownMinutes * 60_000).toISOString(),
-    windowSince: new Date(now.getTime() - DAY_MS).toISOString(),
-    maxCount: limits.perAddressPerDay,
+    windows: { addressSince: daySince, mailboxSince: daySince, overallSince: new Date(now.getTime() - HOUR_MS).toISOString() },
+    decide: (facts) => decideConfirmation(facts, now, limits),
   });
-  if (!reserved) return { sent: false, reason: 'raced', subscriberId: existing?.id };
-  let subscriber: Subscriber | undefined = existing;
-  if (action === 'create') {
-    const result = await store.upsertSubscriber({
-      email,
-      name: cleanFormName(textField(body, 'name')),
-      status: 'pending',
-      source: 'form',
-      at: now.toISOString(),
-    });
-    if (result.outcome === 'refused' || result.subscriber === undefined) return { sent: false, reason: 'suppressed' };
-    subscriber = result.subscriber;
-    // Another request may have added the address in between: only mail a confirmable row.
-    if (!CONFIRMABLE.has(subscriber.status)) return { sent: false, reason: 'raced', subscriberId: subscriber.id };
-  }
-  if (subscriber === undefined) return { sent: false, reason: 'raced' };
-  const recipient = subscriber;
-  const log = request.log.child({ subscriber: maskEmail(email) });
-  await context.dispatchMail(log, 'confirmation', () => context.mailer.sendConfirmation(recipient));
-  return { sent: true, action, subscriberId: recipient.id };
+  if (!result.queued) return { sent: false, reason: result.reason, subscriberId: result.subscriberId };
+  context.mailQueue.wake();
+  return { sent: true, action: result.action, subscriberId: result.subscriberId, mailId: result.mailId };
 }

@@ -137,6 +137,20 @@ export function emailKey(email: string): string {
 }
 
 /**
+ * The mailbox behind an address, for budgets only: its key with a `+tag` folded away, so
+ * `victim+1@x.org` and `victim+2@x.org` count as one mailbox (they stay two addresses). A local
+ * part that starts with `+` is kept whole: there is no mailbox name to fold it into.
+ */
+export function mailboxKey(email: string): string {
+  const key = emailKey(email);
+  const at = key.lastIndexOf('@');
+  if (at < 0) return key;
+  const local = key.slice(0, at);
+  const plus = local.indexOf('+');
+  return plus > 0 ? `${local.slice(0, plus)}${key.slice(at)}` : key;
+}
+
+/**
  * Keeps stored display names clean (no line breaks, control or bidi-override characters, one
  * space between words, at most 100 characters); header encoding happens later, when sending.
  */

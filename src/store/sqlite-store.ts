@@ -5,14 +5,18 @@ import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:time
 import Database from 'better-sqlite3';
 import { LetterpressError } from '../util/errors.ts';
 import { loadMigrations, loadQueries, type Migration } from './load-sql.ts';
-import { emailKey } from './email-address.ts';
+import { emailKey, mailboxKey } from './email-address.ts';
 import { inspectStoreFile, lostStoreAdvice } from './inspect-store-file.ts';
 import type {
+  ConfirmationFacts,
+  ConfirmationRequestResult,
   Delivery,
   DeliveryCounts,
   DeliveryState,
   IssueRecord,
   IssueState,
+  OutgoingMail,
+  OutgoingMailState,
   SendStall,
   Store,
   Subscriber,
@@ -67,7 +71,8 @@ const QUERY_FILES = {
   ],
   leases: ['acquire', 'release', 'get'],
   secrets: ['list', 'add'],
-  'confirmation-log': ['history', 'latest', 'insert', 'prune'],
+  'confirmation-log': ['history', 'latest', 'mailbox-count', 'overall-count', 'insert', 'prune'],
+  'outgoing-mail': ['insert', 'claim', 'list-claimed', 'finish', 'next-due', 'list', 'prune'],
   'send-stalls': ['record', 'clear', 'get'],
 } as const;
 
@@ -243,6 +248,7 @@ function prepareStatements(db: Database.Database, queries: Queries): Statements 
     secrets: prepareAll(queries.secrets),
     'confirmation-log': prepareAll(queries['confirmation-log']),
     'send-stalls': prepareAll(queries['send-stalls']),
+    'outgoing-mail': prepareAll(queries['outgoing-mail']),
   };
 }
 
@@ -294,6 +300,38 @@ function toInstant(value: string, field: string): string {
 function describeRefusal(existing: Subscriber): string {
   const since = existing.status === 'unsubscribed' ? (existing.unsubscribedAt ?? existing.updatedAt) : existing.updatedAt;
   return `${existing.status} on ${since.slice(0, 10)}; use --resubscribe to add it again`;
+}
+
+/** A claimed outgoing-mail row joined with its subscriber, as `list-claimed` returns it. */
+type ClaimedMailRow = OutgoingMail & Omit<ClaimedRow, keyof Delivery>;
+
+function toClaimedMail(row: ClaimedMailRow): { mail: OutgoingMail; subscriber: Subscriber } {
+  return {
+    mail: {
+      id: row.id,
+      kind: row.kind,
+      subscriberId: row.subscriberId,
+      state: row.state,
+      attempts: row.attempts,
+      nextAttemptAt: row.nextAttemptAt,
+      leaseHolder: row.leaseHolder,
+      leaseUntil: row.leaseUntil,
+      lastReply: row.lastReply,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    },
+    subscriber: {
+      id: row.subscriberId,
+      email: row.subscriberEmail,
+      name: row.subscriberName,
+      status: row.subscriberStatus,
+      source: row.subscriberSource,
+      createdAt: row.subscriberCreatedAt,
+      updatedAt: row.subscriberUpdatedAt,
+      confirmedAt: row.subscriberConfirmedAt,
+      unsubscribedAt: row.subscriberUnsubscribedAt,
+    },
+  };
 }
 
 function toClaimed(row: ClaimedRow): { delivery: Delivery; subscriber: Subscriber } {
@@ -502,7 +540,7 @@ class SqliteStore implements Store {
         if (lastSentAt !== null && lastSentAt > cooldownSince) return false;
         const { count } = log.history.get({ emailHash, since }) as { count: number };
         if (count >= input.maxCount) return false;
-        log.insert.run({ emailHash, at });
+        log.insert.run({ emailHash, mailboxHash: hashEmailKey(mailboxKey(input.email)), at });
         return true;
       }),
     );
@@ -510,6 +548,116 @@ class SqliteStore implements Store {
 
   async pruneConfirmationLog(before: string): Promise<number> {
     return this.#run(() => this.#sql['confirmation-log'].prune.run({ before: toInstant(before, 'before') }).changes);
+  }
+
+  // Outgoing mail
+
+  async requestConfirmation<Reason extends string>(input: {
+    email: string;
+    name: string | null;
+    at: string;
+    windows: { addressSince: string; mailboxSince: string; overallSince: string };
+    decide(facts: ConfirmationFacts): { send: true } | { send: false; reason: Reason };
+  }): Promise<ConfirmationRequestResult<Reason>> {
+    const emailKey = toEmailKey(input.email);
+    const emailHash = hashEmailKey(emailKey);
+    const mailboxHash = hashEmailKey(mailboxKey(input.email));
+    const at = toInstant(input.at, 'at');
+    const addressSince = toInstant(input.windows.addressSince, 'addressSince');
+    const mailboxSince = toInstant(input.windows.mailboxSince, 'mailboxSince');
+    const overallSince = toInstant(input.windows.overallSince, 'overallSince');
+    const log = this.#sql['confirmation-log'];
+    return this.#run(() =>
+      this.#immediate((): ConfirmationRequestResult<Reason> => {
+        // The same reads for every address, whatever its state: the work done never depends
+        // on what the store holds until the decision, and then only by a few row writes.
+        const subscriber = this.#sql.subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
+        const suppressed = this.#sql.subscribers['get-suppression'].get({ emailHash }) !== undefined;
+        const { count } = log.history.get({ emailHash, since: addressSince }) as { count: number };
+        const { lastSentAt } = log.latest.get({ emailHash }) as { lastSentAt: string | null };
+        const mailboxCount = (log['mailbox-count'].get({ mailboxHash, since: mailboxSince }) as { count: number }).count;
+        const overallCount = (log['overall-count'].get({ since: overallSince }) as { count: number }).count;
+        const facts: ConfirmationFacts = {
+          subscriber,
+          erased: subscriber === undefined && suppressed,
+          address: { count, lastSentAt },
+          mailboxCount,
+          overallCount,
+        };
+        const decision = input.decide(facts);
+        if (!decision.send) return { queued: false, reason: decision.reason, subscriberId: subscriber?.id };
+        let recipient = subscriber;
+        if (recipient === undefined) {
+          const added = this.#insertSubscriber({ email: input.email, name: input.name, status: 'pending', source: 'form' }, emailKey, at);
+          if (added.subscriber === undefined) throw new LetterpressError('E_STORE', 'a confirmation was allowed for an address the store refuses');
+          recipient = added.subscriber;
+        }
+        log.insert.run({ emailHash, mailboxHash, at });
+        const { id: mailId } = this.#sql['outgoing-mail'].insert.get({ kind: 'confirmation', subscriberId: recipient.id, at }) as { id: number };
+        return { queued: true, action: subscriber === undefined ? 'create' : 'resend', subscriberId: recipient.id, mailId };
+      }),
+    );
+  }
+
+  async activateSubscriber(id: number, at: string, options: { queueWelcome: boolean }): Promise<void> {
+    const when = toInstant(at, 'at');
+    await this.#run(() =>
+      this.#immediate(() => {
+        // Only a change of status queues a welcome: two confirmations racing send one.
+        const current = this.#sql.subscribers['get-by-id'].get({ id }) as Subscriber | undefined;
+        if (current === undefined || current.status === 'active') return;
+        this.#sql.subscribers['set-status'].run({ id, status: 'active', at: when });
+        if (options.queueWelcome) this.#sql['outgoing-mail'].insert.run({ kind: 'welcome', subscriberId: id, at: when });
+      }),
+    );
+  }
+
+  async claimOutgoingMail(input: { holder: string; now: string; leaseUntil: string; limit: number }): Promise<{ mail: OutgoingMail; subscriber: Subscriber }[]> {
+    const params = {
+      holder: input.holder,
+      now: toInstant(input.now, 'now'),
+      leaseUntil: toInstant(input.leaseUntil, 'leaseUntil'),
+      limit: Math.max(0, Math.floor(input.limit)),
+    };
+    const queue = this.#sql['outgoing-mail'];
+    return this.#run(() =>
+      this.#immediate(() => {
+        const ids = (queue.claim.all(params) as { id: number }[]).map((row) => row.id);
+        if (ids.length === 0) return [];
+        const rows = queue['list-claimed'].all({ ids: JSON.stringify(ids) }) as ClaimedMailRow[];
+        return rows.map(toClaimedMail);
+      }),
+    );
+  }
+
+  async finishOutgoingMail(
+    id: number,
+    holder: string,
+    outcome: { state: Exclude<OutgoingMailState, 'sending'>; reply?: string; nextAttemptAt?: string; at: string },
+  ): Promise<boolean> {
+    const at = toInstant(outcome.at, 'at');
+    const params = {
+      id,
+      holder,
+      state: outcome.state,
+      reply: outcome.reply ?? null,
+      nextAttemptAt: outcome.state === 'queued' ? toInstant(outcome.nextAttemptAt ?? at, 'nextAttemptAt') : at,
+      at,
+    };
+    return this.#run(() => this.#sql['outgoing-mail'].finish.run(params).changes === 1);
+  }
+
+  async nextOutgoingMailDue(): Promise<string | undefined> {
+    const row = await this.#run(() => this.#sql['outgoing-mail']['next-due'].get() as { due: string | null });
+    return row.due ?? undefined;
+  }
+
+  async listOutgoingMail(): Promise<OutgoingMail[]> {
+    return this.#run(() => this.#sql['outgoing-mail'].list.all() as OutgoingMail[]);
+  }
+
+  async pruneOutgoingMail(before: string): Promise<number> {
+    return this.#run(() => this.#sql['outgoing-mail'].prune.run({ before: toInstant(before, 'before') }).changes);
   }
 
   // Issues

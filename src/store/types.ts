@@ -191,6 +191,89 @@ export interface SendStallStore {
   getSendStall(issueSlug: string): Promise<SendStall | undefined>;
 }
 
+export type OutgoingMailKind = 'confirmation' | 'welcome';
+export type OutgoingMailState = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped';
+
+/**
+ * One queued email of the subscription flow. It names its recipient and kind only: the message
+ * and its token are made when it is sent, so the store holds no live token in plain text.
+ */
+export interface OutgoingMail {
+  id: number;
+  kind: OutgoingMailKind;
+  subscriberId: number;
+  state: OutgoingMailState;
+  /** Send attempts so far (a claim counts one). */
+  attempts: number;
+  /** Not before this instant (a retry's backoff). */
+  nextAttemptAt: string;
+  /** Who holds the row while `sending`, and until when; a lapsed lease means the sender died. */
+  leaseHolder: string | null;
+  leaseUntil: string | null;
+  lastReply: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the store knows about an address when a subscribe request asks for a confirmation email. */
+export interface ConfirmationFacts {
+  subscriber: Subscriber | undefined;
+  /** No subscriber, but the address was erased (a suppression hash matches). */
+  erased: boolean;
+  /** Confirmation emails to this address after `windows.addressSince`, and the latest of all. */
+  address: { count: number; lastSentAt: string | null };
+  /** Confirmation emails to this mailbox (`+tag`s folded) after `windows.mailboxSince`. */
+  mailboxCount: number;
+  /** Confirmation emails to anyone after `windows.overallSince`. */
+  overallCount: number;
+}
+
+export type ConfirmationRequestResult<Reason extends string> =
+  | { queued: true; action: 'create' | 'resend'; subscriberId: number; mailId: number }
+  | { queued: false; reason: Reason; subscriberId?: number };
+
+/**
+ * The outgoing-mail queue of the subscription flow: the subscribe and confirm routes queue,
+ * a sender loop in the serving process claims with a lease and records what happened.
+ */
+export interface OutgoingMailStore {
+  /**
+   * One transaction for a subscribe request: reads the facts, lets `decide` (pure, synchronous)
+   * say whether a confirmation goes out, and if so records it in the confirmation log, adds the
+   * address as a pending subscriber (source form) when new, and queues the email. Two racing
+   * requests for one address never both pass, and a crash cannot keep the subscriber but lose
+   * the email.
+   */
+  requestConfirmation<Reason extends string>(input: {
+    email: string;
+    name: string | null;
+    at: string;
+    windows: { addressSince: string; mailboxSince: string; overallSince: string };
+    decide(facts: ConfirmationFacts): { send: true } | { send: false; reason: Reason };
+  }): Promise<ConfirmationRequestResult<Reason>>;
+  /** Makes a subscriber `active` and, when asked, queues their welcome email, in one transaction. */
+  activateSubscriber(id: number, at: string, options: { queueWelcome: boolean }): Promise<void>;
+  /**
+   * Claims up to `limit` rows that are queued and due, or `sending` with a lapsed lease: marks
+   * them `sending` under `holder` until `leaseUntil` and returns them with their subscriber.
+   */
+  claimOutgoingMail(input: { holder: string; now: string; leaseUntil: string; limit: number }): Promise<{ mail: OutgoingMail; subscriber: Subscriber }[]>;
+  /**
+   * Records the outcome of a claimed row: done (`sent`, `failed`, `skipped`) or back to `queued`
+   * until `nextAttemptAt`. False (nothing changed) unless `holder` still holds the row.
+   */
+  finishOutgoingMail(
+    id: number,
+    holder: string,
+    outcome: { state: Exclude<OutgoingMailState, 'sending'>; reply?: string; nextAttemptAt?: string; at: string },
+  ): Promise<boolean>;
+  /** The earliest instant a row becomes claimable (a queued row's due date, a lease's end), if any. */
+  nextOutgoingMailDue(): Promise<string | undefined>;
+  listOutgoingMail(): Promise<OutgoingMail[]>;
+  /** Forgets finished rows last changed before `before`; returns how many. */
+  pruneOutgoingMail(before: string): Promise<number>;
+}
+
 /** A named lease row: one runner at a time per name (`send`, `scheduler`). */
 export interface LeaseStore {
   /** Takes or renews the lease if free, expired, or already ours. */
@@ -206,7 +289,7 @@ export interface SecretStore {
   addSecret(kid: string, secret: string, at: string): Promise<void>;
 }
 
-export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore {
+export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore, OutgoingMailStore {
   /**
    * Resolves when the store answers and a change could be recorded now; rejects (E_STORE_BUSY
    * while another process holds the write lock, E_STORE otherwise) without waiting. `/readyz`.

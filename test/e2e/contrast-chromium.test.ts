@@ -6,6 +6,7 @@ import { simpleParser } from 'mailparser';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/cli/app.ts';
+import { waitForMailQueue } from '../helpers/mail-queue.ts';
 import { createSubscriptionMailer } from '../../src/deliver/subscription-mailer.ts';
 import { createServer } from '../../src/server/create-server.ts';
 import { isLocal, launchChromium } from '../helpers/browser.ts';
@@ -174,6 +175,8 @@ describe('contrast of pages and emails in both colour schemes (axe-core in Chrom
 
   /** The outbox folder the confirmation emails go to (every other folder is an issue slug). */
   async function confirmationFolder(): Promise<string> {
+    // The confirmation goes out after the page answered.
+    await waitForMailQueue(await app.store());
     const folders = await readdir(app.outboxDir);
     const found = folders.find((name) => !['2024-18', '2024-32', 'contrast-sampler'].includes(name));
     if (!found) throw new Error(`no confirmation email in ${app.outboxDir}: ${folders.join(', ')}`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/cli/app.ts';
+import { waitForMailQueue } from '../helpers/mail-queue.ts';
 import { createSubscriptionMailer } from '../../src/deliver/subscription-mailer.ts';
 import { createServer } from '../../src/server/create-server.ts';
 import { isLocal, launchChromium } from '../helpers/browser.ts';
@@ -76,6 +77,7 @@ describe('subscribing and unsubscribing in a real browser', () => {
     await page.screenshot({ path: path.join(SHOTS, '2-check-inbox.png') });
     const store = await app.store();
     expect((await store.findSubscriberByEmail('reader@example.org'))?.status).toBe('pending');
+    await waitForMailQueue(store);
 
     // The confirmation email, from the outbox; opening its link alone changes nothing.
     const outbox = path.join(app.outboxDir);

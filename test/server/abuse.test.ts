@@ -156,6 +156,7 @@ describe('abuse', () => {
 
     // Every email the mailer was asked for went to one stored address, and nothing else.
     await fixture.server.close();
+    await fixture.settle();
     expect(fixture.calls.length).toBeGreaterThan(50);
     const stored = new Set(everyone.map((subscriber) => subscriber.email));
     for (const call of fixture.calls) expect(stored.has(call.subscriber.email)).toBe(true);

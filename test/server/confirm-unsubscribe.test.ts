@@ -87,6 +87,7 @@ describe('/confirm', () => {
     const again = await fixture.server.inject({ method: 'POST', url: `/confirm?token=${token}` });
     expect(again.statusCode).toBe(200);
     expect(again.body).toBe(first.body);
+    await fixture.settle();
     expect(fixture.calls.map((call) => [call.kind, call.subscriber.status])).toEqual([['welcome', 'active']]);
   });
 
@@ -96,6 +97,7 @@ describe('/confirm', () => {
     const response = await fixture.server.inject({ method: 'POST', url: '/confirm', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ token: await confirmToken(fixture, subscriber.id) }) });
     expect(response.json()).toEqual({ ok: true });
     expect(await statusOf(fixture, 'gone@example.org')).toBe('active');
+    await fixture.settle();
     expect(fixture.calls).toEqual([]);
   });
 

@@ -5,7 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { createApp, type App } from '../../src/cli/app.ts';
 import { loadKeyring } from '../../src/deliver/keyring.ts';
 import type { SendOutcome } from '../../src/deliver/types.ts';
+import { createOutgoingMailSender } from '../../src/deliver/outgoing-mail-sender.ts';
 import { createServer } from '../../src/server/create-server.ts';
+import { maskEmailsIn } from '../../src/server/redact.ts';
 import type { SubscriptionMailer } from '../../src/server/types.ts';
 import type { Subscriber } from '../../src/store/types.ts';
 import { createTempProject, REPO_ROOT } from '../helpers/temp-project.ts';
@@ -42,6 +44,8 @@ export interface ServerFixture {
   calls: MailCall[];
   /** True when the project's own mailer (src/deliver/subscription-mailer.ts) sends, into the outbox. */
   realMailer: boolean;
+  /** Sends what the routes queued (the fixture's sender runs only when asked, so tests stay in step). */
+  settle(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -89,12 +93,26 @@ export async function startServer(
       return inner ? inner.sendWelcome(subscriber) : sent;
     },
   };
+  const mailQueue = createOutgoingMailSender({
+    store,
+    mailer,
+    clock,
+    // The server's own logger, once it exists: what the queue logs shows up where requests log.
+    log: {
+      info: (fields, message) => server.log.info(fields, message),
+      warn: (fields, message) => server.log.warn(fields, message),
+      error: (fields, message) => server.log.error(fields, message),
+    },
+    redact: maskEmailsIn,
+    policy: { retryBaseMs: 1000, retryMaxMs: 10_000, maxAttempts: 3, leaseMs: 60_000, pollMs: 60_000 },
+  });
   const server = await createServer({
     loaded: app.loaded,
     store,
     keyring,
     clock,
     mailer,
+    mailQueue,
     logger: options.logger ?? false,
     reloadKeyring: () => loadKeyring({ envSecret: app.loaded.secrets.tokenSecret, store, now: clock.now() }),
   });
@@ -106,6 +124,7 @@ export async function startServer(
     clock,
     calls,
     realMailer,
+    settle: () => mailQueue.runOnce(),
     async close() {
       await server.close();
       await app.close();

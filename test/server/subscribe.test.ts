@@ -58,6 +58,7 @@ describe('POST /subscribe', () => {
     expect(response.body).not.toContain('<script');
     const stored = await (await fixture.app.store()).findSubscriberByEmail('reader@example.org');
     expect(stored).toMatchObject({ email: 'Reader@example.org', status: 'pending', source: 'form', name: 'Ann Reader' });
+    await fixture.settle();
     expect(fixture.calls).toEqual([{ kind: 'confirmation', subscriber: stored }]);
   });
 
@@ -76,6 +77,7 @@ describe('POST /subscribe', () => {
     expect(page.body).not.toContain('contains a line break');
     const missing = await fixture.server.inject({ method: 'POST', url: '/subscribe', headers: FORM, payload: 'name=x' });
     expect(missing.statusCode).toBe(400);
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(1);
   });
 
@@ -109,6 +111,7 @@ describe('POST /subscribe', () => {
       for (const answer of answers) expect(answer).toEqual(answers[0]);
     }
     // Mailed: the two new addresses and the unsubscribed one (once; the second form is in its cool-down).
+    await fixture.settle();
     expect(fixture.calls.map((call) => call.subscriber.email).sort()).toEqual(['gone@example.org', 'new-f@example.org', 'new-j@example.org']);
     // Never reactivated by the POST; never re-added once erased; the bot left nothing.
     expect((await store.findSubscriberByEmail('gone@example.org'))?.status).toBe('unsubscribed');
@@ -120,24 +123,24 @@ describe('POST /subscribe', () => {
   it('resends to a pending address only after the cool-down and at most perAddressPerDay times a day', async () => {
     fixture = await startServer({ env: { LETTERPRESS_SERVER_LIMITS_PERADDRESSPERDAY: '3', LETTERPRESS_SERVER_LIMITS_RESENDCOOLDOWNMINUTES: '10' } });
     const first = await subscribe(fixture, { email: 'slow@example.org' });
-    const count = () => fixture!.calls.length;
-    expect(count()).toBe(1);
+    const count = async () => (await fixture!.settle(), fixture!.calls.length);
+    expect(await count()).toBe(1);
     fixture.clock.advance(9 * MINUTE);
     const early = await subscribe(fixture, { email: 'slow@example.org' });
-    expect(count()).toBe(1);
+    expect(await count()).toBe(1);
     fixture.clock.advance(1 * MINUTE);
     await subscribe(fixture, { email: 'SLOW@example.org' });
-    expect(count()).toBe(2);
+    expect(await count()).toBe(2);
     fixture.clock.advance(10 * MINUTE);
     await subscribe(fixture, { email: 'slow@example.org' });
-    expect(count()).toBe(3);
+    expect(await count()).toBe(3);
     fixture.clock.advance(10 * MINUTE);
     const over = await subscribe(fixture, { email: 'slow@example.org' });
-    expect(count()).toBe(3);
+    expect(await count()).toBe(3);
     // A day after the first email, one slot frees up.
     fixture.clock.advance(DAY - 30 * MINUTE + 1);
     await subscribe(fixture, { email: 'slow@example.org' });
-    expect(count()).toBe(4);
+    expect(await count()).toBe(4);
     for (const response of [early, over]) {
       expect(response.statusCode).toBe(first.statusCode);
       expect(response.body).toBe(first.body);
@@ -149,6 +152,7 @@ describe('POST /subscribe', () => {
     const store = await fixture.app.store();
     await store.upsertSubscriber({ email: 'back@example.org', status: 'unsubscribed', source: 'add', name: 'Kept' });
     await subscribe(fixture, { email: 'back@example.org', name: 'Changed' });
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(1);
     expect(await store.findSubscriberByEmail('back@example.org')).toMatchObject({ status: 'unsubscribed', name: 'Kept' });
   });
@@ -161,11 +165,14 @@ describe('POST /subscribe', () => {
     expect(stamp).toBeDefined();
     expect(page.body).toMatch(/name="website"/);
     const tooFast = await subscribe(fixture, { email: 'fast@example.org', started: stamp! });
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
     fixture.clock.advance(3000);
     const forged = await subscribe(fixture, { email: 'fast@example.org', started: stamp!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) });
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
     const human = await subscribe(fixture, { email: 'fast@example.org', started: stamp! });
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(1);
     for (const refused of [tooFast, forged]) {
       expect(refused.statusCode).toBe(400);
@@ -194,6 +201,7 @@ describe('POST /subscribe', () => {
     expect(multipart.statusCode).toBe(415);
     const huge = await subscribe(fixture, { email: 'big@example.org', name: 'x'.repeat(20_000) });
     expect(huge.statusCode).toBe(413);
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
   });
 
@@ -203,6 +211,7 @@ describe('POST /subscribe', () => {
     fixture = await startServer({ failingMailer: true, logger: { level: 'info', stream } });
     const response = await subscribe(fixture, { email: 'reader@example.org' });
     expect(response.statusCode).toBe(200);
+    await fixture.settle();
     await fixture.server.close();
     const failures = log.split('\n').filter((line) => line.includes('confirmation email failed'));
     expect(failures).toHaveLength(1);

@@ -61,6 +61,7 @@ describe('subscription pages in the site locale', () => {
     for (const text of VALIDATOR_TEXT) expect(nonAscii.body).not.toMatch(text);
     expect(fieldValue(nonAscii.body, 'email')).toBe('用户@例子.测试');
     expect(fieldValue(nonAscii.body, 'name')).toBe('Ann');
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
   });
 
@@ -101,6 +102,7 @@ describe('subscription pages in the site locale', () => {
     fixture.clock.advance(3000);
     const fixed = await subscribe(fixture, { email: 'foo@bar.example', started: stamp! });
     expect(fixed.statusCode).toBe(200);
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(1);
   });
 
@@ -160,11 +162,13 @@ describe('a form sent too fast', () => {
     expect(fieldValue(tooFast.body, 'name')).toBe('小李');
     const fresh = stampOf(tooFast.body);
     expect(fresh).toBeDefined();
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
 
     // A bot that resubmits at once keeps getting that page.
     const again = await subscribe(fixture, { email: 'fast@example.org', started: fresh! });
     expect(again.body).toContain('请再点击一次');
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
 
     // A person pressing the button again a moment later is subscribed.
@@ -172,6 +176,7 @@ describe('a form sent too fast', () => {
     const human = await subscribe(fixture, { email: 'fast@example.org', started: stampOf(again.body)! });
     expect(human.statusCode).toBe(200);
     expect(human.body).toContain('请查收邮件');
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(1);
   });
 
@@ -184,6 +189,7 @@ describe('a form sent too fast', () => {
     expect(stale.body).toContain('Please press the button once more');
     const forged = await subscribe(fixture, { email: 'late@example.org', started: 'x.y.z' });
     expect(forged.body).toContain('Please press the button once more');
+    await fixture.settle();
     expect(fixture.calls).toHaveLength(0);
   });
 

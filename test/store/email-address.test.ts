@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emailKey, normalizeEmail, sanitizeDisplayName } from '../../src/store/email-address.ts';
+import { emailKey, mailboxKey, normalizeEmail, sanitizeDisplayName } from '../../src/store/email-address.ts';
 
 function reasonFor(input: string): string {
   const result = normalizeEmail(input);
@@ -233,5 +233,15 @@ describe('sanitizeDisplayName', () => {
 
   it('drops lone surrogates, which no header encoding can carry', () => {
     expect(sanitizeDisplayName('Ann\ud800 Lee\udc00')).toBe('Ann Lee');
+  });
+});
+
+describe('mailboxKey', () => {
+  it('folds a +tag and case for budgets, and keeps addresses without one whole', () => {
+    expect(mailboxKey('Victim+1@Example.org')).toBe('victim@example.org');
+    expect(mailboxKey('victim+a+b@example.org')).toBe('victim@example.org');
+    expect(mailboxKey('victim@example.org')).toBe('victim@example.org');
+    expect(mailboxKey('+only@example.org')).toBe('+only@example.org');
+    expect(mailboxKey('victim+1@other.example')).not.toBe(mailboxKey('victim+1@example.org'));
   });
 });
