@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('letterpress: dist/ is missing: run `npm run build` in the letterpress folder first\n');
-  process.exit(70);
+  process.exit(1);
 }
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);
