@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Rebuilds dist/ when it is older than src/: the CLI that tests spawn runs dist/.
+    globalSetup: ['test/helpers/build-dist.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Tests spawn CLIs and browsers; two cores are all CI has.

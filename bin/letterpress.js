@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources directly through tsx, so a clone needs no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI in dist/: `npm run build` writes it, and `npm install` in a clone
+// builds it by itself (the `prepare` script); the published package ships it.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('letterpress: dist/ is missing: run `npm run build` in the letterpress folder first\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

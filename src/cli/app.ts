@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
-import { buildSite, type BuildProgress, type BuildReport } from '../build/build-site.ts';
+import type { BuildProgress, BuildReport } from '../build/build-site.ts';
+import { deferTransport, describeSmtpEndpoint } from '../deliver/defer-transport.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
-import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
-import { acquireRunnerLease, createHolderId } from '../deliver/runner-lease.ts';
-import { runSend, SEND_LEASE, type SendEvent } from '../deliver/run-send.ts';
+import { acquireRunnerLease, createHolderId, SEND_LEASE } from '../deliver/runner-lease.ts';
+import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
-import { createSmtpTransport } from '../deliver/smtp-transport.ts';
 import type { Keyring } from '../deliver/tokens.ts';
 import type { Transport } from '../deliver/types.ts';
 import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome } from '../store/issue-registry.ts';
@@ -91,7 +90,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     if (!smtp.host) {
       transport = createOutboxTransport({ dir: outboxDir, description: `outbox ${path.relative(loaded.root, outboxDir) || outboxDir}` });
     } else {
-      transport = createSmtpTransport({
+      const options = {
         host: smtp.host,
         port: smtp.port,
         secure: smtp.secure,
@@ -104,6 +103,11 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
         maxMessages: smtp.pool.maxMessages,
         rateLimit: smtp.pool.rateLimit,
         timeouts: smtp.timeouts,
+      };
+      transport = deferTransport({
+        description: describeSmtpEndpoint(options),
+        concurrency: options.maxConnections,
+        load: () => import('../deliver/smtp-transport.ts').then(({ createSmtpTransport }) => createSmtpTransport(options)),
       });
     }
     return transport;
@@ -127,8 +131,11 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     }
   };
 
+  // Rendering (Handlebars, markdown-it, MJML) and sending load only in the commands that use
+  // them, so `status` starts in a fraction of the time.
   const build: App['build'] = async (onProgress, options = {}) => {
     const opened = await getStore();
+    const { buildSite } = await import('../build/build-site.ts');
     return buildSite({
       loaded,
       clock,
@@ -220,6 +227,10 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     dkimPrivateKey: readDkimKey,
     async send(options = {}) {
       const opened = await getStore();
+      const [{ runSend }, { prepareIssueEmail }] = await Promise.all([
+        import('../deliver/run-send.ts'),
+        import('../deliver/prepare-issue-email.ts'),
+      ]);
       return runSend(
         {
           loaded,

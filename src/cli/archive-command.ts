@@ -1,8 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { classifyIssue } from '../build/build-site.ts';
-import { loadIssues } from '../build/load-issues.ts';
 import { formatDiagnostic } from '../issue/diagnostic.ts';
 import type { ArchiveOutcome } from '../store/issue-registry.ts';
 import type { CommandContext } from './command-context.ts';
@@ -41,6 +39,8 @@ export function registerArchiveCommand(program: Command, context: CommandContext
         const files = targets.filter((target) => isFileTarget(io.cwd, target));
         for (const slug of targets.filter((target) => !isFileTarget(io.cwd, target))) recorded.push(slug);
 
+        // Parsing and rendering load with the command that uses them, not with every command.
+        const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../build/load-issues.ts'), import('../build/build-site.ts')]);
         const { issues, diagnostics } = await loadIssues(
           files.map((file) => path.resolve(io.cwd, file)),
           { root: app.loaded.root, timezone: app.loaded.config.timezone, maxBytes: app.loaded.config.limits.maxIssueBytes },

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { findProjectRoot } from '../config/find-project-root.ts';
-import { findUnknownEnvVariables, loadConfig, type LoadedConfig } from '../config/load-config.ts';
-import { createApp, type App, type AppEnvironment } from './app.ts';
+import type { LoadedConfig } from '../config/load-config.ts';
+import type { App, AppEnvironment } from './app.ts';
 import type { CliIo } from './main.ts';
 
 /** What every command registration needs: the streams, the exit code, and a wired app. */
@@ -52,21 +51,26 @@ export function createCommandContext(
     io,
     setExitCode,
     rootOf,
+    // The config schema (zod), the store and the app load when a command runs, not when the
+    // program is set up: `--version` and `--help` need none of them.
     async prepare(command) {
+      const { findUnknownEnvVariables } = await import('../config/load-config.ts');
       for (const { name, suggestion } of findUnknownEnvVariables(io.env)) {
         io.stderr.write(
           `letterpress: warning: ${name} is not a Letterpress variable and is ignored; ${suggestion ? `did you mean ${suggestion}?` : '`letterpress config --env` lists the known ones'}\n`,
         );
       }
       if (withoutProject.get(command)?.(command.opts())) return;
+      const { findProjectRoot } = await import('../config/find-project-root.ts');
       found.set(command, await findProjectRoot({ cwd: io.cwd, root: givenRoot(command) }));
     },
-    loadConfig: (command) => loadConfig({ root: rootOf(command), env: io.env, cwd: io.cwd }),
+    loadConfig: async (command) => (await import('../config/load-config.ts')).loadConfig({ root: rootOf(command), env: io.env, cwd: io.cwd }),
     async withApp(command, fn) {
       // `--allow-local` (send, start) is `delivery.allowLocalAddresses: true` for this run, set
       // the way every config key is, so each send path sees it without being handed a flag.
       const allowLocal = command.opts().allowLocal === true;
       const env = allowLocal ? { ...io.env, LETTERPRESS_DELIVERY_ALLOWLOCALADDRESSES: 'true' } : io.env;
+      const { createApp } = await import('./app.ts');
       const app = await createApp({ ...overrides, root: rootOf(command), env, cwd: io.cwd });
       try {
         return await fn(app);

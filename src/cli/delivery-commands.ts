@@ -2,10 +2,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { formatDiagnostic } from '../issue/diagnostic.ts';
-import { loadIssues } from '../build/load-issues.ts';
-import { classifyIssue } from '../build/build-site.ts';
-import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
-import { dryRunSend, sendTestCopy } from '../deliver/preview-send.ts';
 import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import type { ArchiveOutcome } from '../store/issue-registry.ts';
@@ -109,6 +105,7 @@ async function refuseEmailOff(app: App, slug: string): Promise<void> {
   if (!record) return;
   const file = path.resolve(app.loaded.root, record.sourceFile);
   if (!existsSync(file)) return;
+  const { loadIssues } = await import('../build/load-issues.ts');
   const { issues } = await loadIssues([file], {
     root: app.loaded.root,
     timezone: app.loaded.config.timezone,
@@ -145,6 +142,11 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           reportRegistration(app, context, report.registered);
         }
         const store = await app.store();
+        // Loaded here, not at the top: `status` and the other commands of this file never render.
+        const [{ prepareIssueEmail }, { dryRunSend, sendTestCopy }] = await Promise.all([
+          import('../deliver/prepare-issue-email.ts'),
+          import('../deliver/preview-send.ts'),
+        ]);
         const deps = {
           loaded: app.loaded,
           store,
@@ -186,6 +188,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .action(async (file: string, _options: unknown, command: Command) => {
       await context.withApp(command, async (app) => {
         const target = path.resolve(io.cwd, file);
+        const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../build/load-issues.ts'), import('../build/build-site.ts')]);
         const { issues, diagnostics } = await loadIssues([target], {
           root: app.loaded.root,
           timezone: app.loaded.config.timezone,

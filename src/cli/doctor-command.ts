@@ -3,7 +3,7 @@ import { access, readFile } from 'node:fs/promises';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { probeSmtp, type SmtpProbeOptions, type SmtpProbeResult } from '../deliver/probe-smtp.ts';
+import type { SmtpProbeOptions, SmtpProbeResult } from '../deliver/probe-smtp.ts';
 import { MIN_ENV_SECRET_LENGTH } from '../deliver/keyring.ts';
 import { describeLocalHost, findSendProblems, type PreflightProblem } from '../publish/preflight.ts';
 import { displayWidth, wrapText } from '../render/wrap-text.ts';
@@ -350,7 +350,8 @@ export async function runDoctorChecks(
     checkPostalAddress(app, problems),
     checkSecret(app, store.storedKeys),
     store.result,
-    await checkSmtp(app, options.probe ?? probeSmtp),
+    // nodemailer loads only for the doctor, not with every command.
+    await checkSmtp(app, options.probe ?? (await import('../deliver/probe-smtp.ts')).probeSmtp),
     await checkDkim(app),
   ];
 }

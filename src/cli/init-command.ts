@@ -3,23 +3,27 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CONFIG_FILE, loadConfig } from '../config/load-config.ts';
-import {
-  checkAnswer,
-  defaultAnswers,
-  INIT_QUESTIONS,
-  occupyingEntries,
-  scaffoldProject,
-  type AnswerKey,
-  type InitAnswers,
-  type ScaffoldFile,
-} from '../config/scaffold-project.ts';
-import { inspectStoreFile } from '../store/inspect-store-file.ts';
-import { openStore, resolveStoreFile } from '../store/open-store.ts';
+import type { AnswerKey, InitAnswers, ScaffoldFile } from '../config/scaffold-project.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { runsWithoutProject, type CommandContext } from './command-context.ts';
 
 /** The templates that ship with the package, copied into every new project. */
+/**
+ * What init runs on, loaded when it runs: the config schema (zod) and the store (SQLite) are
+ * not loaded by the program set-up that every command shares.
+ */
+async function loadInitModules() {
+  const [config, scaffold, inspect, store] = await Promise.all([
+    import('../config/load-config.ts'),
+    import('../config/scaffold-project.ts'),
+    import('../store/inspect-store-file.ts'),
+    import('../store/open-store.ts'),
+  ]);
+  return { ...config, ...scaffold, ...inspect, ...store };
+}
+
+type InitModules = Awaited<ReturnType<typeof loadInitModules>>;
+
 const SHIPPED_TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
 
 interface InitOptions {
@@ -73,7 +77,7 @@ function shellPath(file: string): string {
 }
 
 /** Refuses a target that is a Letterpress project already, or (without --force) holds anything but dotfiles. */
-async function checkTarget(target: string, shown: string, force: boolean): Promise<void> {
+async function checkTarget(m: InitModules, target: string, shown: string, force: boolean): Promise<void> {
   let names: string[] = [];
   try {
     const stat = await lstat(target);
@@ -83,12 +87,12 @@ async function checkTarget(target: string, shown: string, force: boolean): Promi
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     return;
   }
-  if (await exists(path.join(target, CONFIG_FILE))) {
+  if (await exists(path.join(target, m.CONFIG_FILE))) {
     throw initError(
-      `${path.join(shown, CONFIG_FILE)} exists: this is a Letterpress project already; nothing was written (init never overwrites a config, not even with --force)`,
+      `${path.join(shown, m.CONFIG_FILE)} exists: this is a Letterpress project already; nothing was written (init never overwrites a config, not even with --force)`,
     );
   }
-  const occupying = occupyingEntries(names);
+  const occupying = m.occupyingEntries(names);
   if (occupying.length && !force) {
     const listed = occupying.slice(0, 8).join(', ') + (occupying.length > 8 ? `, … (${occupying.length} in all)` : '');
     throw initError(
@@ -98,12 +102,12 @@ async function checkTarget(target: string, shown: string, force: boolean): Promi
 }
 
 /** Validates the answers given as flags; a bad one stops the command and names its flag. */
-function answersFromFlags(options: InitOptions): Partial<InitAnswers> {
+function answersFromFlags(m: InitModules, options: InitOptions): Partial<InitAnswers> {
   const given: Partial<Record<AnswerKey, string>> = {};
-  for (const question of INIT_QUESTIONS) {
+  for (const question of m.INIT_QUESTIONS) {
     const raw = options[question.key];
     if (raw === undefined) continue;
-    const check = checkAnswer(question.key, raw);
+    const check = m.checkAnswer(question.key, raw);
     if (!check.ok) throw initError(`${question.flag} ${JSON.stringify(raw)}: ${check.reason}`);
     given[question.key] = check.value;
   }
@@ -112,6 +116,7 @@ function answersFromFlags(options: InitOptions): Partial<InitAnswers> {
 
 /** Asks every question not answered yet, one line each; an invalid answer is asked again with the reason. */
 async function askQuestions(
+  m: InitModules,
   context: CommandContext,
   input: NodeJS.ReadableStream,
   given: Partial<InitAnswers>,
@@ -123,7 +128,7 @@ async function askQuestions(
   const lines = createInterface({ input, crlfDelay: Infinity });
   const iterator = lines[Symbol.asyncIterator]();
   try {
-    for (const question of INIT_QUESTIONS) {
+    for (const question of m.INIT_QUESTIONS) {
       if (answers[question.key] !== undefined) continue;
       const fallback = defaults[question.key];
       for (;;) {
@@ -131,11 +136,11 @@ async function askQuestions(
         const next = await iterator.next();
         if (next.done) {
           io.stdout.write('\n');
-          const open = INIT_QUESTIONS.filter((q) => answers[q.key] === undefined).map((q) => q.flag);
+          const open = m.INIT_QUESTIONS.filter((q) => answers[q.key] === undefined).map((q) => q.flag);
           throw initError(`the input ended before every question was answered; pass the rest as flags: ${open.join(', ')}`);
         }
         const typed = next.value.trim();
-        const check = checkAnswer(question.key, typed === '' ? fallback : typed);
+        const check = m.checkAnswer(question.key, typed === '' ? fallback : typed);
         if (check.ok) {
           answers[question.key] = check.value;
           break;
@@ -150,11 +155,11 @@ async function askQuestions(
 }
 
 /** Works out every answer: flags first, then the prompts on a terminal, then (with --yes) the defaults. */
-async function resolveAnswers(context: CommandContext, options: InitOptions): Promise<InitAnswers> {
-  const given = answersFromFlags(options);
-  const defaults = defaultAnswers(Intl.DateTimeFormat().resolvedOptions().timeZone);
+async function resolveAnswers(m: InitModules, context: CommandContext, options: InitOptions): Promise<InitAnswers> {
+  const given = answersFromFlags(m, options);
+  const defaults = m.defaultAnswers(Intl.DateTimeFormat().resolvedOptions().timeZone);
   if (options.yes) return { ...defaults, ...given };
-  const missing = INIT_QUESTIONS.filter((question) => given[question.key] === undefined);
+  const missing = m.INIT_QUESTIONS.filter((question) => given[question.key] === undefined);
   if (missing.length === 0) return given as InitAnswers;
   const input = context.io.stdin;
   if (!input?.isTTY) {
@@ -162,7 +167,7 @@ async function resolveAnswers(context: CommandContext, options: InitOptions): Pr
       `not a terminal, so nothing can be asked; pass ${missing.map((q) => q.flag).join(', ')} (or --yes to take the defaults for what is not given)`,
     );
   }
-  return askQuestions(context, input, given, defaults);
+  return askQuestions(m, context, input, given, defaults);
 }
 
 /** Writes each file unless something is already at its path; returns what was written and skipped. */
@@ -224,6 +229,7 @@ async function confirm(input: NodeJS.ReadableStream, context: CommandContext, qu
  */
 async function initStore(context: CommandContext, root: string, options: InitOptions): Promise<void> {
   const { io } = context;
+  const { loadConfig, resolveStoreFile, inspectStoreFile, openStore } = await loadInitModules();
   const loaded = await loadConfig({ root, env: io.env });
   const file = resolveStoreFile({ url: loaded.config.store.url, root: loaded.root });
   const shown = displayPath(io.cwd, file);
@@ -290,14 +296,15 @@ export function registerInitCommand(program: Command, context: CommandContext): 
       const target = dir === undefined ? context.rootOf(command) : path.resolve(io.cwd, dir);
       if (options.store) return initStore(context, target, options);
       const shown = displayPath(io.cwd, target);
-      await checkTarget(target, shown, options.force ?? false);
-      const answers = await resolveAnswers(context, options);
-      const files = scaffoldProject({ answers, templates: await readShippedTemplates(SHIPPED_TEMPLATES) });
+      const m = await loadInitModules();
+      await checkTarget(m, target, shown, options.force ?? false);
+      const answers = await resolveAnswers(m, context, options);
+      const files = m.scaffoldProject({ answers, templates: await readShippedTemplates(SHIPPED_TEMPLATES) });
       await mkdir(target, { recursive: true });
       const { written, skipped } = await writeFiles(target, files);
       try {
         // The config is checked on its own, without this shell's LETTERPRESS_* overrides.
-        await loadConfig({ root: target, env: {} });
+        await m.loadConfig({ root: target, env: {} });
       } catch (error) {
         throw initError(`the config init just wrote does not load: ${(error as Error).message}`);
       }

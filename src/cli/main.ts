@@ -1,9 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { checkIssues } from '../build/check-issues.ts';
-import { listIssueFiles } from '../build/list-issue-files.ts';
-import { ENV_SHORTCUTS, findUnknownEnvVariables, listEnvOverrides } from '../config/load-config.ts';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -17,7 +14,6 @@ import { registerInitCommand } from './init-command.ts';
 import { registerArchiveCommand } from './archive-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
 import { registerServerCommands } from './server-commands.ts';
-import { runStartDaemon } from './start-command.ts';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -118,7 +114,11 @@ function createProgram(
     .argument('[files...]', 'issue files to check')
     .option('--json', 'print [{file, line, column, severity, code, message}]')
     .action(async (files: string[], options: { json?: boolean }, command: Command) => {
-      const loaded = await context.loadConfig(command);
+      const [loaded, { checkIssues }, { listIssueFiles }] = await Promise.all([
+        context.loadConfig(command),
+        import('../build/check-issues.ts'),
+        import('../build/list-issue-files.ts'),
+      ]);
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
@@ -151,6 +151,7 @@ function createProgram(
           }
         });
       }
+      const { runStartDaemon } = await import('./start-command.ts');
       return runStartDaemon(command, context, options);
     });
 
@@ -168,6 +169,7 @@ function createProgram(
     .option('--env', 'list the environment variable of every config key, and any unknown LETTERPRESS_* set here, instead')
     .action(async (options: { env?: boolean }, command: Command) => {
       if (options.env) {
+        const { ENV_SHORTCUTS, findUnknownEnvVariables, listEnvOverrides } = await import('../config/load-config.ts');
         for (const { key, env } of listEnvOverrides()) io.stdout.write(`${env.padEnd(40)} ${key}\n`);
         for (const { env, meaning } of ENV_SHORTCUTS) io.stdout.write(`${env.padEnd(40)} ${meaning}\n`);
         const unknown = findUnknownEnvVariables(io.env);

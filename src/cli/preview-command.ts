@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_PREVIEW_PORT, newestIssueFile, startPreviewServer } from '../server/preview-server.ts';
+import { DEFAULT_PREVIEW_PORT } from '../server/preview-port.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { parsePort, waitForStopSignal } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
@@ -23,7 +23,10 @@ export function registerPreviewCommand(
     .option('--port <port>', 'port on 127.0.0.1', String(DEFAULT_PREVIEW_PORT))
     .action(async (file: string | undefined, options: { port: string }, command: Command) => {
       const { io } = context;
-      const loaded = await context.loadConfig(command);
+      const [loaded, { newestIssueFile, startPreviewServer }] = await Promise.all([
+        context.loadConfig(command),
+        import('../server/preview-server.ts'),
+      ]);
       const port = parsePort(options.port, DEFAULT_PREVIEW_PORT);
       const target = file !== undefined ? path.resolve(io.cwd, file) : await newestIssueFile(loaded.paths.issues);
       if (target === undefined) {

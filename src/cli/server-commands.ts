@@ -3,22 +3,17 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { loadKeyring, rotateKeyring } from '../deliver/keyring.ts';
-import { createOutgoingMailSender, type OutgoingMailLog } from '../deliver/outgoing-mail-sender.ts';
-import { createSubscriptionMailer } from '../deliver/subscription-mailer.ts';
-import { maskEmailsIn } from '../server/redact.ts';
-import { createServer } from '../server/create-server.ts';
 import { checkSiteUrl } from '../server/site-url-check.ts';
 import { LetterpressError } from '../util/errors.ts';
-import { createLogWriter } from '../util/logger.ts';
 import { formatLocalTime } from '../util/timezone.ts';
 import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
+import type { OutgoingMailLog } from '../deliver/outgoing-mail-sender.ts';
 import type { App } from './app.ts';
 import { parsePort, waitForStopSignal } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
 
 /** How often a running server re-reads the signing keys (after `secret rotate`). */
 const KEYRING_REFRESH_MS = 60_000;
-
 
 /**
  * Wires and starts the HTTP server of an app (archive, feeds, subscription routes) on
@@ -39,6 +34,12 @@ export async function startHttpServer(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const { loaded, clock } = app;
   const { port, host } = options;
+  // fastify and the confirmation email's renderer load here, with the server, so that the
+  // commands which register next to `serve` (status, send, …) start without them.
+  const [{ createServer }, { createSubscriptionMailer }] = await Promise.all([
+    import('../server/create-server.ts'),
+    import('../deliver/subscription-mailer.ts'),
+  ]);
   const store = await app.store();
   const keyring = await app.keyring();
   const transport = app.transport();
@@ -100,6 +101,11 @@ export async function startHttpServer(
  */
 export async function startMailQueue(app: App, log: OutgoingMailLog): Promise<{ stop(timeoutMs: number): Promise<void> }> {
   const { loaded, clock } = app;
+  const [{ createOutgoingMailSender }, { createSubscriptionMailer }, { maskEmailsIn }] = await Promise.all([
+    import('../deliver/outgoing-mail-sender.ts'),
+    import('../deliver/subscription-mailer.ts'),
+    import('../server/redact.ts'),
+  ]);
   const store = await app.store();
   const keyring = await app.keyring();
   const mailer = createSubscriptionMailer({ loaded, keyring, transport: app.transport(), clock, store, dkimPrivateKey: await app.dkimPrivateKey() });
@@ -195,6 +201,7 @@ export function registerServerCommands(program: Command, context: CommandContext
         const port = parsePort(options.port, app.loaded.config.server.port);
         const host = options.host ?? app.loaded.config.server.host;
         const stopped = waitForStopSignal();
+        const { createLogWriter } = await import('../util/logger.ts');
         const running = await startHttpServer(app, {
           port,
           host,

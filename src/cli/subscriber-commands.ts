@@ -4,8 +4,6 @@ import path from 'node:path';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { normalizeEmail, sanitizeDisplayName } from '../store/email-address.ts';
-import { formatImportProblems, formatImportSummary, importSubscribers } from '../store/import-subscribers.ts';
-import { formatCsvRow, parseSubscriberCsv, SUBSCRIBER_CSV_HEADER, toExportFields } from '../store/subscriber-csv.ts';
 import type { SubscriberStatus } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
@@ -84,6 +82,11 @@ export function registerSubscriberCommands(program: Command, context: CommandCon
         } catch (error) {
           throw new LetterpressError('E_READ', `${file}: cannot read: ${(error as Error).message}`, { cause: error });
         }
+        // The CSV parser and the importer load with the command that needs them.
+        const [{ parseSubscriberCsv }, { formatImportProblems, formatImportSummary, importSubscribers }] = await Promise.all([
+          import('../store/subscriber-csv.ts'),
+          import('../store/import-subscribers.ts'),
+        ]);
         const csv = parseSubscriberCsv(bytes, file);
         if (csv.fileProblem) {
           // Nothing in the file can be trusted to be a row: import nothing and say why, once.
@@ -158,6 +161,7 @@ export function registerSubscriberCommands(program: Command, context: CommandCon
     .option('--status <status>', 'only this status')
     .action(async (file: string | undefined, options: { status?: string }, command: Command) => {
       const status = parseStatus(options.status, '--status');
+      const { formatCsvRow, SUBSCRIBER_CSV_HEADER, toExportFields } = await import('../store/subscriber-csv.ts');
       await context.withApp(command, async (app) => {
         const store = await app.store();
         const stream = file ? createWriteStream(path.resolve(context.io.cwd, file), { mode: 0o600 }) : undefined;

@@ -1,5 +1,6 @@
 import { validate as isCronExpression } from 'node-cron';
 import { z } from 'zod';
+import { POSTAL_ADDRESS_PLACEHOLDER } from './postal-address-placeholder.ts';
 
 /** Locales whose template strings ship in `templates/i18n/`. */
 export const SUPPORTED_LOCALES = ['en', 'zh-CN'] as const;
@@ -21,8 +22,7 @@ const cronExpression = z.string().refine((value) => isCronExpression(value), {
   message: 'not a cron expression (five or six fields, for example "0 9 * * 1" for Mondays at 9:00)',
 });
 
-/** What the footer says when no postal address is configured; the preflight treats it as missing. */
-export const POSTAL_ADDRESS_PLACEHOLDER = 'Postal address not configured';
+export { POSTAL_ADDRESS_PLACEHOLDER };
 
 const absoluteHttpUrl = z
   .string()

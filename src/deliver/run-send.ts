@@ -7,12 +7,13 @@ import type { Sleep } from '../util/sleep.ts';
 import { assertSendPreflight } from '../publish/preflight.ts';
 import { signToken, type Keyring } from './tokens.ts';
 import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
-import { acquireRunnerLease } from './runner-lease.ts';
+import { acquireRunnerLease, SEND_LEASE } from './runner-lease.ts';
 import { sendIssue, type SendProgress, type SendReport } from './send-issue.ts';
 import type { OutgoingMessage, Transport } from './types.ts';
 
-/** The one lease every sending process takes: one runner per store at a time. */
-export const SEND_LEASE = 'send';
+// Re-exported: it is named here by the send path, and in runner-lease.ts so that the app can
+// take it without loading the send path.
+export { SEND_LEASE } from './runner-lease.ts';
 
 export type SendEvent =
   | { kind: 'planned'; slug: string; rows: number }

@@ -6,6 +6,9 @@ import { LetterpressError } from '../util/errors.ts';
 import type { Sleep } from '../util/sleep.ts';
 
 /** A held lease: `lost` aborts if a renewal fails (another runner took over after we stalled). */
+/** The one lease every sending process takes: one runner per store at a time. */
+export const SEND_LEASE = 'send';
+
 export interface RunnerLease {
   readonly holder: string;
   readonly lost: AbortSignal;

@@ -4,6 +4,7 @@ import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { FastDataSmtpConnection } from './smtp-connection.ts';
 import { classifySmtpFailure, type SmtpFailure } from './classify-smtp-error.ts';
+import { describeSmtpEndpoint } from './defer-transport.ts';
 import type { OutgoingMessage, SendOutcome, Transport } from './types.ts';
 
 /** Everything the SMTP pool needs; the app builds it from config and env. */
@@ -281,7 +282,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
   };
 
   return {
-    description: `smtp://${options.host}:${options.port}${options.secure ? ' (TLS)' : ''}`,
+    description: describeSmtpEndpoint(options),
     concurrency: options.maxConnections,
     send(message) {
       if (closed) return Promise.reject(new LetterpressError('E_SMTP_CLOSED', 'the SMTP transport is closed'));

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { POSTAL_ADDRESS_PLACEHOLDER, type Config } from '../config/schema.ts';
+import type { Config } from '../config/schema.ts';
+import { POSTAL_ADDRESS_PLACEHOLDER } from '../config/postal-address-placeholder.ts';
 import { LetterpressError } from '../util/errors.ts';
 
 /**

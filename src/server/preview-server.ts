@@ -16,9 +16,10 @@ import { compileTemplates, escapeHtml } from '../render/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { DEFAULT_PREVIEW_PORT } from './preview-port.ts';
 
-/** `letterpress preview` listens here unless told otherwise (next to `serve`'s 8080). */
-export const DEFAULT_PREVIEW_PORT = 8081;
+export { DEFAULT_PREVIEW_PORT };
+
 /** Editors save in bursts (write, rename, touch): one render after the burst settles. */
 const DEFAULT_DEBOUNCE_MS = 80;
 

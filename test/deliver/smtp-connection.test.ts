@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream.js';
-import { isWireReady } from '../../src/deliver/smtp-connection.ts';
+import { FastDataSmtpConnection, isWireReady } from '../../src/deliver/smtp-connection.ts';
+import { startSmtpSink } from '../helpers/smtp-sink.ts';
 
 /** What nodemailer's own DATA encoder puts on the wire for these chunks, final dot included. */
 async function encodeWithNodemailer(chunks: Buffer[]): Promise<Buffer> {
@@ -62,5 +64,59 @@ describe('isWireReady', () => {
       expect((await encodeWithNodemailer([chunk])).toString('latin1'), JSON.stringify(text)).toBe(passedThrough(chunk));
     }
     expect(passed).toBeGreaterThan(50);
+  });
+});
+
+/** Sends `raw` over one FastDataSmtpConnection; returns what the server got and the DATA streams used. */
+async function sendThroughFastConnection(port: number, raw: Buffer): Promise<{ streams: { inByteCount: number; outByteCount: number }[] }> {
+  const streams: { inByteCount: number; outByteCount: number }[] = [];
+  class Recording extends FastDataSmtpConnection {
+    override _createSendStream(callback: unknown): unknown {
+      const stream = super._createSendStream(callback) as { inByteCount: number; outByteCount: number };
+      streams.push(stream);
+      return stream;
+    }
+  }
+  const connection = new Recording({ host: '127.0.0.1', port, ignoreTLS: true, allowInternalNetworkInterfaces: true } as SMTPConnection.Options);
+  await new Promise<void>((resolve, reject) => {
+    connection.once('error', reject);
+    connection.connect(() => resolve());
+  });
+  await new Promise<void>((resolve, reject) =>
+    connection.send({ from: 'a@example.org', to: ['b@example.org'] }, raw, (error) => (error ? reject(error) : resolve())),
+  );
+  connection.quit();
+  return { streams };
+}
+
+describe('nodemailer private API that FastDataSmtpConnection overrides', () => {
+  // nodemailer is pinned to one exact version (package.json); this fails when an upgrade
+  // renames or reshapes what the override relies on, instead of silently losing the fast path.
+  it('SMTPConnection still creates its DATA stream through _createSendStream, a DataStream with byte counters', () => {
+    const proto = SMTPConnection.prototype as unknown as Record<string, unknown>;
+    expect(typeof proto._createSendStream).toBe('function');
+    const stream = new DataStream() as unknown as Record<string, unknown>;
+    expect(typeof stream._transform).toBe('function');
+    expect(stream).toMatchObject({ inByteCount: 0, outByteCount: 0, lastByte: false });
+  });
+
+  it('a real send goes through the override and the bytes on the wire are what nodemailer would send', async () => {
+    const sink = await startSmtpSink();
+    try {
+      const wireReady = Buffer.from('Subject: fast\r\n\r\nhello\r\nworld\r\n');
+      const needsFixing = Buffer.from('Subject: slow\r\n\r\n.dot first\nbare LF\r\n');
+      const fast = await sendThroughFastConnection(sink.port, wireReady);
+      const slow = await sendThroughFastConnection(sink.port, needsFixing);
+      expect(fast.streams).toHaveLength(1);
+      expect(slow.streams).toHaveLength(1);
+      // The fast path counts what it passed through; nodemailer adds the `.\r\n` terminator.
+      expect(fast.streams[0]).toMatchObject({ inByteCount: wireReady.length, outByteCount: wireReady.length + 3 });
+      expect(sink.messages.map((message) => message.raw.toString('latin1'))).toEqual([
+        wireReady.toString('latin1'),
+        'Subject: slow\r\n\r\n.dot first\r\nbare LF\r\n',
+      ]);
+    } finally {
+      await sink.close();
+    }
   });
 });

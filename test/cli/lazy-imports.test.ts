@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTempProject, REPO_ROOT } from '../helpers/temp-project.ts';
+
+const run = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin/letterpress.js');
+const RECORDER = path.join(REPO_ROOT, 'test/helpers/record-module-loads.mjs');
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** Runs the built CLI with `args` and returns the packages it loaded (by their folder in node_modules). */
+async function packagesLoadedBy(args: string[], root?: string): Promise<Set<string>> {
+  const logDir = await mkdtemp(path.join(tmpdir(), 'letterpress-loads-'));
+  dirs.push(logDir);
+  const log = path.join(logDir, 'loads.txt');
+  await run(process.execPath, ['--import', RECORDER, BIN, ...(root ? ['--root', root] : []), ...args], {
+    env: { ...process.env, LETTERPRESS_TEST_LOAD_LOG: log },
+  });
+  const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  // Guards against a recorder that records nothing, which would pass every "not loaded" check.
+  expect(urls.some((url) => url.endsWith('/dist/cli/main.js'))).toBe(true);
+  const packages = new Set<string>();
+  for (const url of urls) {
+    const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (match) packages.add(match[1]!);
+  }
+  return packages;
+}
+
+describe('each command loads only what it uses', () => {
+  it('--version loads no dependency but commander', async () => {
+    expect([...(await packagesLoadedBy(['--version']))]).toEqual(['commander']);
+  });
+
+  it('status loads neither MJML nor fastify (nor the renderer or nodemailer)', async () => {
+    const root = await createTempProject();
+    dirs.push(root);
+    const loaded = await packagesLoadedBy(['status'], root);
+    expect(loaded.has('better-sqlite3')).toBe(true);
+    for (const heavy of ['mjml', 'fastify', '@fastify/static', 'handlebars', 'markdown-it', 'nodemailer', 'pino']) {
+      expect(loaded.has(heavy), heavy).toBe(false);
+    }
+  });
+
+  it('send loads no HTTP server', async () => {
+    const root = await createTempProject();
+    dirs.push(root);
+    const loaded = await packagesLoadedBy(['send', '--no-build'], root);
+    for (const heavy of ['fastify', '@fastify/static', 'pino']) expect(loaded.has(heavy), heavy).toBe(false);
+  });
+});
