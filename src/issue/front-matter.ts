@@ -34,6 +34,9 @@ export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const KNOWN_KEYS = ['title', 'number', 'date', 'slug', 'summary', 'publish_at', 'draft'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
 
+/** Known fields are scalars: a handful of aliases is plenty, more is an expansion attack. */
+const MAX_ALIAS_COUNT = 100;
+
 const OPENING_FENCE = /^---[ \t]*$/;
 const CLOSING_FENCE = /^(?:---|\.\.\.)[ \t]*$/;
 
@@ -68,7 +71,14 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
     return { line: line + 1, column: col };
   };
   const yamlSource = lines.slice(1, closing).join('\n');
-  const doc = parseDocument(yamlSource, { schema: 'core', prettyErrors: false, lineCounter, uniqueKeys: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(yamlSource, { schema: 'core', prettyErrors: false, lineCounter, uniqueKeys: true });
+  } catch (error) {
+    // The yaml package throws on some hostile input (deep nesting exhausts the stack).
+    report('error', 'E_FRONT_MATTER', { line: 2, column: 1 }, `front matter could not be read as YAML: ${describeThrown(error)}`);
+    return result;
+  }
 
   if (doc.errors.length > 0) {
     for (const error of doc.errors) {
@@ -100,9 +110,17 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
       );
       continue;
     }
-    const value = valueNode === null ? null : (valueNode.toJS(doc as Document) as unknown);
-    if (value === null) continue;
     const position = valueNode?.range ? toFilePosition(valueNode.range[0]) : keyPosition;
+    let value: unknown;
+    try {
+      // An alias bomb (aliases of lists of aliases) would expand exponentially: the yaml
+      // package counts expansions and throws past the limit; any throw is this file's error.
+      value = valueNode === null ? null : (valueNode.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT }) as unknown);
+    } catch (error) {
+      report('error', 'E_FRONT_MATTER', position, `front-matter field "${key}" could not be read: ${describeThrown(error)}`);
+      continue;
+    }
+    if (value === null) continue;
     const problem = readField(key as KnownKey, value, result, options.timezone);
     if (problem) report('error', 'E_FIELD', position, `front-matter field "${key}" ${problem}`);
     else result.positions[fieldName(key as KnownKey)] = position;
@@ -159,6 +177,15 @@ function readField(key: KnownKey, value: unknown, result: FrontMatter, timezone:
 
 function fieldName(key: KnownKey): keyof FrontMatterFields {
   return key === 'publish_at' ? 'publishAt' : key;
+}
+
+/** What a throw from the yaml package says, without its stack. */
+function describeThrown(error: unknown): string {
+  if (error instanceof RangeError) return 'it is nested too deeply';
+  if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+    return 'it expands aliases (`*name`) too many times, which looks like an alias bomb; write the value out instead';
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describe(value: unknown): string {
