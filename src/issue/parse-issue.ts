@@ -22,7 +22,9 @@ export interface ParseIssueResult {
 /** Derived summaries (preheaders, feed summaries) are cut at this many characters. */
 const SUMMARY_LIMIT = 160;
 
-const SERIES_TITLE = /^(.*?)\s*[0-9０-９]{4}\s*年\s*第/;
+// Unanchored, so the series name is what precedes the match: `^(.*?)\s*[0-9]{4}…` tried every
+// split of a long run of spaces in a front-matter title.
+const SERIES_TITLE = /[0-9０-９]{4}\s*年\s*第/;
 
 /**
  * Parses the text of one issue file into an `Issue`, purely: no file system, clock or network.
@@ -79,7 +81,8 @@ export function parseIssue(text: string, file: string, options: { timezone: stri
   // when the text is edited, and only then to the content hash.
   const slug =
     fields.slug ?? (slugFromFileName(file) || (number !== undefined ? `issue-${number}` : `issue-${contentHash.slice(0, 12)}`));
-  const seriesName = SERIES_TITLE.exec(title)?.[1]?.trim() || undefined;
+  const seriesMatch = SERIES_TITLE.exec(title);
+  const seriesName = (seriesMatch && title.slice(0, seriesMatch.index).trim()) || undefined;
   const summary = fields.summary ?? deriveSummary(body);
 
   const issue: Issue = {
