@@ -4,6 +4,8 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { buildSite, type BuildProgress, type BuildReport } from '../build/build-site.ts';
+import type { IssueParser } from '../build/issue-parser.ts';
+import { createWorkerIssueParser } from '../build/worker-issue-parser.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
 import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
@@ -29,6 +31,8 @@ export interface AppEnvironment {
   /** Sleeps, for retry waits; injectable so fault tests run in seconds. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
+  /** Replaces the worker that parses and renders issue files (tests: one that hangs). */
+  issueParser?: IssueParser;
 }
 
 /** The wired application: config loaded once, each capability a method. */
@@ -52,6 +56,8 @@ export interface App {
     /** Published issues not to start now (waiting for the send window). */
     hold?: ReadonlySet<string>;
   }): Promise<SendReport[]>;
+  /** Parses and renders issue files off the event loop, within limits.parseSeconds per file. */
+  issueParser: IssueParser;
   /** Where the outbox transport writes (shown to the user). */
   outboxDir: string;
   close(): Promise<void>;
@@ -68,6 +74,11 @@ const abortableSleep = async (ms: number, signal?: AbortSignal) => {
   }
 };
 
+/** The issue parser commands use: a worker thread with limits.parseSeconds per file. */
+export function createIssueParserFor(loaded: LoadedConfig): IssueParser {
+  return createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
+}
+
 /** The one place where configuration and implementations are put together. */
 export async function createApp(environment: AppEnvironment): Promise<App> {
   const loaded = await loadConfig({ root: environment.root, env: environment.env });
@@ -77,6 +88,8 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   const outboxDir = path.join(loaded.paths.data, 'outbox');
   let store: Promise<Store> | undefined;
   let transport: Transport | undefined;
+  const issueParser =
+    environment.issueParser ?? createIssueParserFor(loaded);
 
   const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root }));
 
@@ -129,6 +142,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       loaded,
       clock,
       onProgress,
+      parser: issueParser,
       register: async (entries) => {
         // Two processes recording issues at once (two daemons, a daemon and a `build`) could
         // otherwise both see a new store and disagree about the backlog: take turns.
@@ -163,6 +177,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     loaded,
     clock,
     outboxDir,
+    issueParser,
     build,
     store: getStore,
     transport: getTransport,
@@ -190,6 +205,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       );
     },
     async close() {
+      await issueParser.close();
       if (transport) await transport.close();
       if (store) await (await store).close();
     },

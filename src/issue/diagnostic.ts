@@ -25,6 +25,8 @@ export type DiagnosticCode =
   | 'E_DUPLICATE_SLUG' // two files claim one slug
   | 'E_READ' // the file could not be read
   | 'E_RENDER' // a template or MJML failed for this issue
+  | 'E_TOO_SLOW' // parsing or rendering took longer than limits.parseSeconds: stopped
+  | 'E_PARSER_CRASH' // the parser worker died on this file (out of memory, a crash)
   | 'W_UNKNOWN_FIELD' // a front-matter key Letterpress does not know (kept, ignored)
   | 'W_UNSAFE_LINK' // a javascript:/data:/vbscript: link, neutralised
   | 'W_RAW_HTML' // raw HTML in Markdown, shown as text

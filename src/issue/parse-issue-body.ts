@@ -71,7 +71,7 @@ interface SectionDraft {
 export function parseIssueBody(
   lines: readonly SourceLine[],
   file: string,
-  options: { frontMatterTitle?: string },
+  options: { frontMatterTitle?: string; onProgress?: (line: number) => void },
 ): IssueBody {
   const diagnostics: Diagnostic[] = [];
   const warn = (code: Diagnostic['code'], position: SourcePosition, message: string) =>
@@ -94,6 +94,7 @@ export function parseIssueBody(
   const introLines: SourceLine[] = [];
   const sections: SectionDraft[] = [];
   for (const line of content) {
+    options.onProgress?.(line.line);
     const text = line.text.trimEnd();
     const section = sections.at(-1);
     if (!line.code) {
@@ -116,6 +117,7 @@ export function parseIssueBody(
 
   const isDigest = sections.some((s) => s.items.length > 0);
   if (!isDigest) {
+    options.onProgress?.(content[0]?.line ?? 1);
     const firstParagraph = splitBlocks(content).find(isParagraph);
     return {
       heading,
@@ -136,6 +138,7 @@ export function parseIssueBody(
         warn('W_ITEM_NUMBER', itemDraft.position, `item number ${itemDraft.number} ${how}; expected ${expected} in section "${draft.title}"`);
       }
       expected = itemDraft.number + 1;
+      options.onProgress?.(itemDraft.position.line);
       return buildItem(itemDraft, `${anchor}-i${itemIndex + 1}`, warn);
     });
     const intro = markdownOf(draft.introLines);
