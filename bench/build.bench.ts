@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mjml2html from 'mjml';
 import { buildSite } from '../src/build/build-site.ts';
+import { createWorkerIssueParser } from '../src/build/worker-issue-parser.ts';
 import { loadTemplateSources } from '../src/build/load-templates.ts';
 import { siteInfoFromConfig } from '../src/build/site-info.ts';
 import { loadConfig } from '../src/config/load-config.ts';
@@ -48,14 +49,17 @@ async function main(): Promise<void> {
     const mjmlMs = (performance.now() - started) / runs;
 
     started = performance.now();
-    const full = await buildSite({ loaded, clock: systemClock });
+    // The parser the commands use: a worker thread with the default budget.
+    const parser = createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
+    const full = await buildSite({ loaded, clock: systemClock, parser });
     const fullMs = performance.now() - started;
     if (full.published.length !== count) throw new Error(`built ${full.published.length} of ${count} issues`);
 
     const changed = path.join(root, 'issues', names[Math.floor(count / 2)]!);
     await writeFile(changed, `${await readFile(changed, 'utf8')}\n编者按：更正一处笔误。\n`);
     started = performance.now();
-    const incremental = await buildSite({ loaded, clock: systemClock });
+    const incremental = await buildSite({ loaded, clock: systemClock, parser });
+    await parser.close();
     const incrementalMs = performance.now() - started;
     if (incremental.rendered.length !== 1) throw new Error(`rebuild rendered ${incremental.rendered.length} issues`);
 

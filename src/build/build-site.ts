@@ -21,7 +21,7 @@ import { readFirstCommitDates } from './git-dates.ts';
 import { listIssueFiles } from './list-issue-files.ts';
 import { loadIssues, type LoadedIssue } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
-import { renderIssueSafely } from './render-issue-safely.ts';
+import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
 import { siteFingerprint, siteInfoFromConfig } from './site-info.ts';
 import { BUILD_STAMP, removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
 
@@ -64,6 +64,8 @@ export interface BuildDependencies {
    * seen date, feed id, last edit). Without it the build's own memory (build-state.json) is used.
    */
   register?: (entries: RegistryEntry[]) => Promise<RegisterReport>;
+  /** Where issue files are parsed and rendered; the wiring passes the budgeted worker. */
+  parser?: IssueParser;
 }
 
 const ISSUES_DIR = 'issues';
@@ -177,10 +179,12 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
 
   const files = await listIssueFiles(paths.issues);
   deps.onProgress?.({ phase: 'parse', total: files.length });
+  const parser = deps.parser ?? createInProcessIssueParser();
   const { issues, diagnostics } = await loadIssues(files, {
     root,
     timezone: config.timezone,
     maxBytes: config.limits.maxIssueBytes,
+    parser,
   });
   const failedFiles = [...new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.file))];
 
@@ -261,7 +265,12 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
       continue;
     }
     deps.onProgress?.({ phase: 'render', done, total: due.length, slug: issue.slug });
-    const { rendition, diagnostics: renderDiagnostics } = await renderIssueSafely(issue, meta, templates, site);
+    const { rendition, diagnostics: renderDiagnostics } = await parser.render({
+      issue,
+      meta,
+      site,
+      templates: { fingerprint: templates.fingerprint, sources: templateSources },
+    });
     diagnostics.push(...renderDiagnostics);
     if (!rendition) {
       failedFiles.push(issue.sourcePath);

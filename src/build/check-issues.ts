@@ -5,7 +5,7 @@ import { compileTemplates } from '../render/index.ts';
 import { permalinkFor } from './build-site.ts';
 import { loadIssues } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
-import { renderIssueSafely } from './render-issue-safely.ts';
+import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
 import { siteInfoFromConfig } from './site-info.ts';
 
 /**
@@ -13,19 +13,26 @@ import { siteInfoFromConfig } from './site-info.ts';
  * render problems (a template or MJML error for this content), and dates that contradict
  * the titles' years or the numbers' order among `files`, without writing anything.
  */
-export async function checkIssues(files: readonly string[], loaded: LoadedConfig): Promise<Diagnostic[]> {
+export async function checkIssues(
+  files: readonly string[],
+  loaded: LoadedConfig,
+  parser: IssueParser = createInProcessIssueParser(),
+): Promise<Diagnostic[]> {
   const { issues, diagnostics } = await loadIssues(files, {
     root: loaded.root,
     timezone: loaded.config.timezone,
     maxBytes: loaded.config.limits.maxIssueBytes,
+    parser,
   });
   const site = siteInfoFromConfig(loaded.config);
-  const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
+  const sources = await loadTemplateSources(loaded.paths.templates);
+  // Compiled here too, so a broken template is reported once, before any issue is rendered.
+  const { fingerprint } = compileTemplates(sources);
   for (const { issue } of issues) {
     // Any stable date will do: nothing is written, only errors and warnings are kept.
     const date = issue.date ?? '1970-01-01T00:00:00Z';
     const meta = { date, updated: date, feedId: permalinkFor(site, issue.slug) };
-    diagnostics.push(...(await renderIssueSafely(issue, meta, templates, site)).diagnostics);
+    diagnostics.push(...(await parser.render({ issue, meta, site, templates: { fingerprint, sources } })).diagnostics);
   }
   diagnostics.push(...checkIssueDates(issues.map((entry) => entry.issue)));
   return diagnostics;

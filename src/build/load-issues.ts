@@ -2,10 +2,22 @@ import { readFileSync, statSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../issue/diagnostic.ts';
-import { findDuplicateSlugs, parseIssueFile } from '../issue/index.ts';
+import { findDuplicateSlugs } from '../issue/index.ts';
 import type { Issue } from '../issue/model.ts';
+import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
 
 const READ_BATCH = 50;
+
+/** For callers that bring no parser (one-off scripts): parses on the calling thread. */
+const inProcessParser = createInProcessIssueParser();
+
+export interface LoadIssuesOptions {
+  root: string;
+  timezone: string;
+  maxBytes: number;
+  /** Where files are parsed; the wiring passes the worker with the time budget. */
+  parser?: IssueParser;
+}
 
 /** An issue that parsed without errors, with the file facts the build needs. */
 export interface LoadedIssue {
@@ -28,14 +40,18 @@ export interface LoadIssuesResult {
  */
 export async function loadIssues(
   files: readonly string[],
-  options: { root: string; timezone: string; maxBytes: number },
+  options: LoadIssuesOptions,
 ): Promise<LoadIssuesResult> {
   // Issue files are small: synchronous reads beat thread-pool round trips several times
   // over. Yielding between batches keeps a server in the same process responsive.
-  const results: ReturnType<typeof loadIssue>[] = [];
+  const parser = options.parser ?? inProcessParser;
+  const results: Awaited<ReturnType<typeof loadIssue>>[] = [];
   for (let start = 0; start < files.length; start += READ_BATCH) {
     if (start > 0) await yieldToEventLoop();
-    for (const file of files.slice(start, start + READ_BATCH)) results.push(loadIssue(file, options));
+    // Parsed one after another by the parser; the requests are queued at once so the worker
+    // never waits on a round trip.
+    const batch = files.slice(start, start + READ_BATCH).map((file) => loadIssue(file, options, parser));
+    results.push(...(await Promise.all(batch)));
   }
   const diagnostics = results.flatMap((result) => result.diagnostics);
   const loaded = results.flatMap((result) => (result.loaded ? [result.loaded] : []));
@@ -46,10 +62,11 @@ export async function loadIssues(
 }
 
 /** Reads and parses one file; every failure becomes a diagnostic naming it. */
-function loadIssue(
+async function loadIssue(
   file: string,
-  options: { root: string; timezone: string; maxBytes: number },
-): { loaded?: LoadedIssue; diagnostics: Diagnostic[] } {
+  options: LoadIssuesOptions,
+  parser: IssueParser,
+): Promise<{ loaded?: LoadedIssue; diagnostics: Diagnostic[] }> {
   const shown = displayPath(options.root, file);
   const failure = (code: 'E_TOO_LARGE' | 'E_READ', message: string) => ({
     diagnostics: [{ file: shown, line: 1, column: 1, severity: 'error' as const, code, message }],
@@ -70,7 +87,7 @@ function loadIssue(
   } catch (error) {
     return failure('E_READ', `cannot read the file: ${(error as Error).message}`);
   }
-  const result = parseIssueFile(bytes, shown, { timezone: options.timezone, maxBytes: options.maxBytes });
+  const result = await parser.parse({ bytes, file: shown, timezone: options.timezone, maxBytes: options.maxBytes });
   const ok = result.issue !== undefined && !result.diagnostics.some((d) => d.severity === 'error');
   return { loaded: ok ? { issue: result.issue!, file, mtime } : undefined, diagnostics: result.diagnostics };
 }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import type { BuildProgress, BuildReport } from '../build/build-site.ts';
 import { deferTransport, describeSmtpEndpoint } from '../deliver/defer-transport.ts';
+import type { IssueParser } from '../build/issue-parser.ts';
+import { createWorkerIssueParser } from '../build/worker-issue-parser.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
 import { acquireRunnerLease, createHolderId, SEND_LEASE } from '../deliver/runner-lease.ts';
@@ -31,6 +33,8 @@ export interface AppEnvironment {
   /** Sleeps, for retry waits; injectable so fault tests run in seconds. */
   sleep?: Sleep;
   random?: () => number;
+  /** Replaces the worker that parses and renders issue files (tests: one that hangs). */
+  issueParser?: IssueParser;
 }
 
 /** The wired application: config loaded once, each capability a method. */
@@ -63,6 +67,8 @@ export interface App {
     /** When this sender tries again after a session error (the daemon's next pass). */
     nextRetryAt?: () => string | undefined;
   }): Promise<SendReport[]>;
+  /** Parses and renders issue files off the event loop, within limits.parseSeconds per file. */
+  issueParser: IssueParser;
   /** Where the outbox transport writes (shown to the user). */
   outboxDir: string;
   close(): Promise<void>;
@@ -70,6 +76,11 @@ export interface App {
 
 /** The lease that serialises recording issues in the store (publishing), across processes. */
 const PUBLISH_LEASE = 'publish';
+
+/** The issue parser commands use: a worker thread with limits.parseSeconds per file. */
+export function createIssueParserFor(loaded: LoadedConfig): IssueParser {
+  return createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
+}
 
 /** The one place where configuration and implementations are put together. */
 export async function createApp(environment: AppEnvironment): Promise<App> {
@@ -80,6 +91,8 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   const outboxDir = path.join(loaded.paths.data, 'outbox');
   let store: Promise<Store> | undefined;
   let transport: Transport | undefined;
+  const issueParser =
+    environment.issueParser ?? createIssueParserFor(loaded);
 
   const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs }));
 
@@ -140,6 +153,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       loaded,
       clock,
       onProgress,
+      parser: issueParser,
       register: async (entries) => {
         // Two processes recording issues at once (two daemons, a daemon and a `build`) could
         // otherwise both see a new store and disagree about the backlog: take turns.
@@ -219,6 +233,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     clock,
     sleep,
     outboxDir,
+    issueParser,
     build,
     archive,
     store: getStore,
@@ -252,6 +267,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       );
     },
     async close() {
+      await issueParser.close();
       if (transport) await transport.close();
       if (store) await (await store).close();
     },

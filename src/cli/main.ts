@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
-import type { AppEnvironment } from './app.ts';
+import { createIssueParserFor, type AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
@@ -122,7 +122,13 @@ function createProgram(
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
-      const diagnostics = await checkIssues(targets, loaded);
+      const parser = createIssueParserFor(loaded);
+      let diagnostics: Awaited<ReturnType<typeof checkIssues>>;
+      try {
+        diagnostics = await checkIssues(targets, loaded, parser);
+      } finally {
+        await parser.close();
+      }
       if (options.json) {
         io.stdout.write(`${JSON.stringify(diagnostics, null, 2)}\n`);
       } else {

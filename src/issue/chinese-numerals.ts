@@ -28,7 +28,10 @@ const NUMERAL_CHARS = '零〇一二两三四五六七八九十百千';
  * a surrounding `第…期` is accepted so a title fragment can be passed as is.
  */
 export function parseChineseNumeral(text: string): number | undefined {
-  const numeral = text.trim().replace(/^第\s*/, '').replace(/\s*期$/, '');
+  // trim() rather than `\s*期$`, which backtracks quadratically over a run of spaces.
+  let numeral = text.trim();
+  if (numeral.startsWith('第')) numeral = numeral.slice(1).trimStart();
+  if (numeral.endsWith('期')) numeral = numeral.slice(0, -1).trimEnd();
   if (numeral === '') return undefined;
   const chars = [...numeral];
   if (!chars.every((c) => c in DIGITS || c in UNITS)) return undefined;

@@ -36,6 +36,15 @@ export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const KNOWN_KEYS = ['title', 'number', 'date', 'slug', 'summary', 'publish_at', 'draft', 'email'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
 
+/** Known fields are scalars: a handful of aliases is plenty, more is an expansion attack. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Deeper YAML is refused before the yaml package sees it: it recurses per level, and
+ * thousands of levels exhaust the stack (repeatedly, it has crashed the whole process).
+ */
+const MAX_YAML_DEPTH = 64;
+
 const OPENING_FENCE = /^---[ \t]*$/;
 const CLOSING_FENCE = /^(?:---|\.\.\.)[ \t]*$/;
 
@@ -70,7 +79,24 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
     return { line: line + 1, column: col };
   };
   const yamlSource = lines.slice(1, closing).join('\n');
-  const doc = parseDocument(yamlSource, { schema: 'core', prettyErrors: false, lineCounter, uniqueKeys: true });
+  const tooDeep = findExcessiveNesting(yamlSource, MAX_YAML_DEPTH);
+  if (tooDeep) {
+    report(
+      'error',
+      'E_FRONT_MATTER',
+      { line: tooDeep.line + 1, column: tooDeep.column },
+      `front matter is nested more than ${MAX_YAML_DEPTH} levels deep; front-matter fields are single values`,
+    );
+    return result;
+  }
+  let doc: Document;
+  try {
+    doc = parseDocument(yamlSource, { schema: 'core', prettyErrors: false, lineCounter, uniqueKeys: true });
+  } catch (error) {
+    // The yaml package throws on some hostile input (deep nesting exhausts the stack).
+    report('error', 'E_FRONT_MATTER', { line: 2, column: 1 }, `front matter could not be read as YAML: ${describeThrown(error)}`);
+    return result;
+  }
 
   if (doc.errors.length > 0) {
     for (const error of doc.errors) {
@@ -102,9 +128,17 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
       );
       continue;
     }
-    const value = valueNode === null ? null : (valueNode.toJS(doc as Document) as unknown);
-    if (value === null) continue;
     const position = valueNode?.range ? toFilePosition(valueNode.range[0]) : keyPosition;
+    let value: unknown;
+    try {
+      // An alias bomb (aliases of lists of aliases) would expand exponentially: the yaml
+      // package counts expansions and throws past the limit; any throw is this file's error.
+      value = valueNode === null ? null : (valueNode.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT }) as unknown);
+    } catch (error) {
+      report('error', 'E_FRONT_MATTER', position, `front-matter field "${key}" could not be read: ${describeThrown(error)}`);
+      continue;
+    }
+    if (value === null) continue;
     const problem = readField(key as KnownKey, value, result, options.timezone);
     if (problem) report('error', 'E_FIELD', position, `front-matter field "${key}" ${problem}`);
     else result.positions[fieldName(key as KnownKey)] = position;
@@ -162,6 +196,61 @@ function readField(key: KnownKey, value: unknown, result: FrontMatter, timezone:
 
 function fieldName(key: KnownKey): keyof FrontMatterFields {
   return key === 'publish_at' ? 'publishAt' : key;
+}
+
+/**
+ * Where YAML nesting first goes deeper than `limit` (1-based line within `source`, column),
+ * counting flow brackets outside quotes and comments, block indentation levels and `- `
+ * entries that open on one line. A linear scan that errs on the side of the yaml package.
+ */
+function findExcessiveNesting(source: string, limit: number): { line: number; column: number } | undefined {
+  const indents: number[] = [];
+  let flow = 0; // open flow brackets, which may span lines
+  const lines = source.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const text = lines[index] ?? '';
+    let at = 0;
+    while (text[at] === ' ') at++;
+    if (at === text.length || text[at] === '#') continue;
+    while (indents.length > 0 && (indents.at(-1) ?? 0) >= at) indents.pop();
+    indents.push(at);
+    let depth = indents.length + flow;
+    while (text[at] === '-' && (text[at + 1] === ' ' || text[at + 1] === undefined)) {
+      depth += 1;
+      at += 2;
+      while (text[at] === ' ') at++;
+    }
+    if (depth > limit) return { line: index + 1, column: at + 1 };
+    let quote: string | undefined;
+    for (let col = at; col < text.length; col++) {
+      const ch = text[col];
+      if (quote !== undefined) {
+        if (ch === '\\' && quote === '"') col++;
+        else if (ch === quote) quote = undefined;
+      } else if (ch === '"' || ch === "'") {
+        quote = ch;
+      } else if (ch === '#' && (col === 0 || text[col - 1] === ' ')) {
+        break;
+      } else if (ch === '[' || ch === '{') {
+        flow += 1;
+        if (depth + 1 > limit) return { line: index + 1, column: col + 1 };
+        depth += 1;
+      } else if ((ch === ']' || ch === '}') && flow > 0) {
+        flow -= 1;
+        depth -= 1;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** What a throw from the yaml package says, without its stack. */
+function describeThrown(error: unknown): string {
+  if (error instanceof RangeError) return 'it is nested too deeply';
+  if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+    return 'it expands aliases (`*name`) too many times, which looks like an alias bomb; write the value out instead';
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describe(value: unknown): string {

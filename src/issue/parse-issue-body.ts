@@ -17,8 +17,6 @@ export interface IssueBody {
   diagnostics: Diagnostic[];
 }
 
-const TITLE_HEADING = /^( {0,3})#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/;
-const SECTION_HEADING = /^( {0,3})##[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/;
 
 // Item starts, tried in order: `**1.** **Title**`, `**1. Title**`, `1. **Title**`. Digits may be
 // full-width; the separator may be `.`, `．`, `、`, `:`, `：` or `)`.
@@ -31,7 +29,12 @@ const ITEM_STARTS: readonly RegExp[] = [
 ];
 
 // `**摘要:**`, `**摘要：**`, `**摘要**:`, `摘要：`, `**Summary:**`, `Summary:` at the start of a block.
-const SUMMARY_LABEL = /^ {0,3}(?:\*\*|__)?[ \t]*(?:摘要|summary)[ \t]*(?:\*\*|__)?[ \t]*[:：][ \t]*(?:\*\*|__)?[ \t\u3000]*/i;
+// No two `[ \t]*` may touch (`**摘要` + 300k spaces tried every split of the run between them).
+const SUMMARY_LABEL = /^ {0,3}(?:\*\*|__)?[ \t]*(?:摘要|summary)[ \t]*(?:(?:\*\*|__)[ \t]*)?[:：](?:[ \t]*(?:\*\*|__))?[ \t\u3000]*/i;
+
+// The destination of `[Title](url)` in an item title: at most one level of parentheses, and
+// greedy with disjoint alternatives, so a title of `](` × 50k is scanned once.
+const TITLE_LINK = /\]\(\s*<?((?:[^\s<>()]|\([^\s<>()]*\))+)>?\s*\)/;
 
 // A line that is only a link: a bare URL (optionally in angle brackets) or `[text](url "title")`.
 const BARE_URL_LINE = /^<?((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|mailto:|javascript:|vbscript:|data:)[^\s<>]*)>?$/i;
@@ -68,7 +71,7 @@ interface SectionDraft {
 export function parseIssueBody(
   lines: readonly SourceLine[],
   file: string,
-  options: { frontMatterTitle?: string },
+  options: { frontMatterTitle?: string; onProgress?: (line: number) => void },
 ): IssueBody {
   const diagnostics: Diagnostic[] = [];
   const warn = (code: Diagnostic['code'], position: SourcePosition, message: string) =>
@@ -91,13 +94,14 @@ export function parseIssueBody(
   const introLines: SourceLine[] = [];
   const sections: SectionDraft[] = [];
   for (const line of content) {
+    options.onProgress?.(line.line);
     const text = line.text.trimEnd();
     const section = sections.at(-1);
     if (!line.code) {
-      const sectionMatch = SECTION_HEADING.exec(text);
-      const sectionTitle = sectionMatch ? toPlainText(removeControlChars(sectionMatch[2] ?? '')) : '';
+      const sectionMatch = matchHeading(text, 2);
+      const sectionTitle = sectionMatch ? toPlainText(removeControlChars(sectionMatch.content)) : '';
       if (sectionMatch && sectionTitle !== '') {
-        const position = { line: line.line, column: (sectionMatch[1] ?? '').length + 1 };
+        const position = { line: line.line, column: sectionMatch.indent + 1 };
         sections.push({ title: sectionTitle, position, introLines: [], items: [] });
         continue;
       }
@@ -113,6 +117,7 @@ export function parseIssueBody(
 
   const isDigest = sections.some((s) => s.items.length > 0);
   if (!isDigest) {
+    options.onProgress?.(content[0]?.line ?? 1);
     const firstParagraph = splitBlocks(content).find(isParagraph);
     return {
       heading,
@@ -133,6 +138,7 @@ export function parseIssueBody(
         warn('W_ITEM_NUMBER', itemDraft.position, `item number ${itemDraft.number} ${how}; expected ${expected} in section "${draft.title}"`);
       }
       expected = itemDraft.number + 1;
+      options.onProgress?.(itemDraft.position.line);
       return buildItem(itemDraft, `${anchor}-i${itemIndex + 1}`, warn);
     });
     const intro = markdownOf(draft.introLines);
@@ -243,7 +249,7 @@ function matchItemStart(text: string): { number: number; title: string; titleUrl
     const rawTitle = removeControlChars(match[3] ?? '');
     const title = toPlainText(rawTitle);
     if (title === '') return undefined;
-    const titleUrl = /\]\(\s*<?([^\s<>]+?)>?\s*\)/.exec(rawTitle)?.[1];
+    const titleUrl = TITLE_LINK.exec(rawTitle)?.[1];
     return {
       number: Number((match[2] ?? '').normalize('NFKC')),
       title,
@@ -261,10 +267,32 @@ function matchLinkLine(text: string): string | undefined {
 }
 
 function headingTitle(text: string): string | undefined {
-  const match = TITLE_HEADING.exec(text.trimEnd());
-  const title = match ? toPlainText(removeControlChars(match[2] ?? '')) : '';
+  const match = matchHeading(text, 1);
+  const title = match ? toPlainText(removeControlChars(match.content)) : '';
   return title === '' ? undefined : title;
 }
+
+/**
+ * An ATX heading of exactly `level` (`## Section ##`): its indent and its text without the
+ * optional closing `#`s. A scan rather than a pattern: `(.*?)(?:[ \t]+#+)?[ \t]*$` took
+ * quadratic time on `# a` followed by 300k spaces.
+ */
+function matchHeading(text: string, level: number): { indent: number; content: string } | undefined {
+  let at = 0;
+  while (at < 3 && text[at] === ' ') at++;
+  const indent = at;
+  for (let i = 0; i < level; i++, at++) if (text[at] !== '#') return undefined;
+  if (text[at] !== ' ' && text[at] !== '\t') return undefined;
+  let content = text.slice(at).replace(LEADING_BLANKS, '').trimEnd();
+  let hashes = content.length;
+  while (hashes > 0 && content[hashes - 1] === '#') hashes--;
+  if (hashes < content.length && (hashes === 0 || content[hashes - 1] === ' ' || content[hashes - 1] === '\t')) {
+    content = content.slice(0, hashes).trimEnd();
+  }
+  return { indent, content };
+}
+
+const LEADING_BLANKS = /^[ \t]+/;
 
 /** Blank lines (outside fenced code) separate blocks; fenced code stays one block. */
 function splitBlocks(lines: readonly SourceLine[]): SourceLine[][] {

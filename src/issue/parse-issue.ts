@@ -20,10 +20,19 @@ export interface ParseIssueResult {
   diagnostics: Diagnostic[];
 }
 
+/** How to parse: the timezone front-matter dates are read in, and who hears of progress. */
+export interface ParseIssueOptions {
+  timezone: string;
+  /** Called with the file line the body parser reached, so a watchdog can say where it stopped. */
+  onProgress?: (line: number) => void;
+}
+
 /** Derived summaries (preheaders, feed summaries) are cut at this many characters. */
 const SUMMARY_LIMIT = 160;
 
-const SERIES_TITLE = /^(.*?)\s*[0-9０-９]{4}\s*年\s*第/;
+// Unanchored, so the series name is what precedes the match: `^(.*?)\s*[0-9]{4}…` tried every
+// split of a long run of spaces in a front-matter title.
+const SERIES_TITLE = /[0-9０-９]{4}\s*年\s*第/;
 
 /**
  * Parses the text of one issue file into an `Issue`, purely: no file system, clock or network.
@@ -31,7 +40,7 @@ const SERIES_TITLE = /^(.*?)\s*[0-9０-９]{4}\s*年\s*第/;
  * front-matter dates without an offset are read. A BOM, CRLF/CR line ends and trailing spaces
  * are tolerated even though `decodeIssueFile` already removes the first two.
  */
-export function parseIssue(text: string, file: string, options: { timezone: string }): ParseIssueResult {
+export function parseIssue(text: string, file: string, options: ParseIssueOptions): ParseIssueResult {
   const contentHash = createHash('sha256').update(text, 'utf8').digest('hex');
   const normalised = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
   if (normalised.trim() === '') {
@@ -41,7 +50,8 @@ export function parseIssue(text: string, file: string, options: { timezone: stri
   const frontMatter = parseFrontMatter(normalised, file, options);
   const fields = frontMatter.fields;
   const lines = toSourceLines(frontMatter.body, frontMatter.bodyStartLine);
-  const body = parseIssueBody(lines, file, { frontMatterTitle: fields.title });
+  options.onProgress?.(frontMatter.bodyStartLine);
+  const body = parseIssueBody(lines, file, { frontMatterTitle: fields.title, onProgress: options.onProgress });
   const diagnostics: Diagnostic[] = [
     ...findControlChars(normalised, file),
     ...frontMatter.diagnostics,
@@ -81,7 +91,8 @@ export function parseIssue(text: string, file: string, options: { timezone: stri
   const slug =
     fields.slug ?? (slugFromFileName(file) || (number !== undefined ? `issue-${number}` : `issue-${contentHash.slice(0, 12)}`));
   const year = parseTitleYear(title);
-  const seriesName = SERIES_TITLE.exec(title)?.[1]?.trim() || undefined;
+  const seriesMatch = SERIES_TITLE.exec(title);
+  const seriesName = (seriesMatch && title.slice(0, seriesMatch.index).trim()) || undefined;
   const summary = fields.summary ?? deriveSummary(body);
 
   const issue: Issue = {
@@ -114,11 +125,11 @@ export function parseIssue(text: string, file: string, options: { timezone: stri
 export function parseIssueFile(
   bytes: Uint8Array,
   file: string,
-  options: { timezone: string; maxBytes: number },
+  options: ParseIssueOptions & { maxBytes: number },
 ): ParseIssueResult {
   const decoded = decodeIssueFile(bytes, file, { maxBytes: options.maxBytes });
   if (decoded.text === undefined) return { diagnostics: decoded.diagnostics };
-  const parsed = parseIssue(decoded.text, file, { timezone: options.timezone });
+  const parsed = parseIssue(decoded.text, file, { timezone: options.timezone, onProgress: options.onProgress });
   const contentHash = createHash('sha256').update(bytes).digest('hex');
   return {
     ...(parsed.issue && { issue: { ...parsed.issue, contentHash } }),

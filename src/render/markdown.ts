@@ -184,51 +184,59 @@ const CJK = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\
 /** Joins two lines of one paragraph: no space between CJK characters, one space otherwise. */
 function softJoin(before: string, after: string): string {
   const last = before.at(-1) ?? '';
-  const first = after[0] ?? '';
+  const first = after.charAt(0);
   return CJK.test(last) || CJK.test(first) ? '' : ' ';
 }
 
 function inlineToText(tokens: readonly Token[]): string {
-  let out = '';
+  // Parts joined once at the end: slicing a growing `+=` string at every link flattened it
+  // each time, which made 50,000 links quadratic.
+  const parts: string[] = [];
   let linkHref: string | undefined;
-  let linkTextStart = 0;
+  let linkText = '';
+  const add = (text: string) => {
+    parts.push(text);
+    if (linkHref !== undefined) linkText += text;
+  };
   for (const token of tokens) {
     switch (token.type) {
       case 'text':
       case 'code_inline':
-        out += token.content;
+        add(token.content);
         break;
       case 'softbreak':
-        out += '\u0000';
+        add('\u0000');
         break;
       case 'hardbreak':
-        out += '\n';
+        add('\n');
         break;
       case 'link_open':
         linkHref = attr(token, 'href');
-        linkTextStart = out.length;
+        linkText = '';
         break;
       case 'link_close': {
-        const text = out.slice(linkTextStart);
         const href = linkHref ?? '';
         const bare = href.replace(/^mailto:/, '');
-        if (href !== '' && text !== href && text !== bare) out += ` (${href})`;
         linkHref = undefined;
+        if (href !== '' && linkText !== href && linkText !== bare) add(` (${href})`);
+        linkText = '';
         break;
       }
       case 'image': {
         const alt = inlineToText(token.children ?? []);
         const src = attr(token, 'src');
-        out += src === '' ? alt : alt === '' ? src : `${alt} (${src})`;
+        add(src === '' ? alt : alt === '' ? src : `${alt} (${src})`);
         break;
       }
       default:
         break;
     }
   }
+  const out = parts.join('');
   // Soft line breaks inside a paragraph become a space, or nothing between CJK characters.
+  // Only the characters either side matter: slicing the whole text per break was quadratic.
   return out.replace(/\u0000/g, (_m, offset: number, whole: string) =>
-    softJoin(whole.slice(0, offset), whole.slice(offset + 1)),
+    softJoin(whole.charAt(offset - 1), whole.charAt(offset + 1)),
   );
 }
 

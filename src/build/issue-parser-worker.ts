@@ -1,0 +1,58 @@
+import { parentPort } from 'node:worker_threads';
+import { createInProcessIssueParser, type ParseRequest, type RenderRequest } from './issue-parser.ts';
+
+/** What the main thread asks; `templates.sources` is left out once this worker has them. */
+export type WorkerRequest =
+  | { id: number; kind: 'parse'; request: ParseRequest }
+  | { id: number; kind: 'render'; request: Omit<RenderRequest, 'templates'> & { templates: { fingerprint: string; sources?: RenderRequest['templates']['sources'] } } };
+
+/** What the worker answers: progress (the line reached) while working, then one result. */
+export type WorkerReply =
+  | { id: number; kind: 'started' }
+  | { id: number; kind: 'progress'; line: number }
+  | { id: number; kind: 'done'; result: unknown }
+  | { id: number; kind: 'failed'; message: string };
+
+// Progress is posted at most every few milliseconds: a message per line would cost more
+// than parsing the line.
+const PROGRESS_INTERVAL_MS = 5;
+
+const port = parentPort;
+if (port) {
+  let current = 0;
+  let lastPost = 0;
+  let lastLine = 0;
+  const parser = createInProcessIssueParser({
+    onProgress: (line) => {
+      if (line === lastLine) return;
+      lastLine = line;
+      const now = performance.now();
+      if (now - lastPost < PROGRESS_INTERVAL_MS) return;
+      lastPost = now;
+      port.postMessage({ id: current, kind: 'progress', line } satisfies WorkerReply);
+    },
+  });
+  const sources = new Map<string, RenderRequest['templates']['sources']>();
+
+  port.on('message', async (message: WorkerRequest) => {
+    current = message.id;
+    lastLine = 0;
+    lastPost = -Infinity;
+    port.postMessage({ id: message.id, kind: 'started' } satisfies WorkerReply);
+    try {
+      let result: unknown;
+      if (message.kind === 'parse') {
+        result = await parser.parse(message.request);
+      } else {
+        const { fingerprint } = message.request.templates;
+        if (message.request.templates.sources) sources.set(fingerprint, message.request.templates.sources);
+        const known = sources.get(fingerprint);
+        if (!known) throw new Error(`templates ${fingerprint.slice(0, 12)} were never sent to this worker`);
+        result = await parser.render({ ...message.request, templates: { fingerprint, sources: known } });
+      }
+      port.postMessage({ id: message.id, kind: 'done', result } satisfies WorkerReply);
+    } catch (error) {
+      port.postMessage({ id: message.id, kind: 'failed', message: (error as Error).message ?? String(error) } satisfies WorkerReply);
+    }
+  });
+}

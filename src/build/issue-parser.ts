@@ -1,0 +1,76 @@
+import type { Diagnostic } from '../issue/diagnostic.ts';
+import type { Issue } from '../issue/model.ts';
+import { parseIssueFile, type ParseIssueResult } from '../issue/parse-issue.ts';
+import { compileTemplates, type Templates } from '../render/index.ts';
+import type { IssueMeta, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
+import { renderIssueSafely } from './render-issue-safely.ts';
+
+/** One file's bytes to parse, named as diagnostics should name it. */
+export interface ParseRequest {
+  bytes: Uint8Array;
+  /** The file as shown in diagnostics (relative to the project root). */
+  file: string;
+  timezone: string;
+  maxBytes: number;
+}
+
+/** One parsed issue to render. Templates travel as sources, compiled once per fingerprint. */
+export interface RenderRequest {
+  issue: Issue;
+  meta: IssueMeta;
+  site: SiteInfo;
+  templates: { fingerprint: string; sources: TemplateSources };
+}
+
+export interface RenderOutcome {
+  rendition?: Rendition;
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Where issue files are parsed and rendered. The wiring passes one that works off the event
+ * loop with a time budget per file (`createWorkerIssueParser`); tests may pass one that hangs.
+ * Neither method rejects for anything about the file: that is always a diagnostic.
+ */
+export interface IssueParser {
+  parse(request: ParseRequest): Promise<ParseIssueResult>;
+  render(request: RenderRequest): Promise<RenderOutcome>;
+  /** Releases the worker, if any; later calls start a new one. */
+  close(): Promise<void>;
+}
+
+/**
+ * Compiled templates by fingerprint, keeping the latest few: a long-running process sees
+ * templates change, rarely more than one set at a time.
+ */
+export function createTemplateCache(limit = 2): (templates: RenderRequest['templates']) => Templates {
+  const compiled = new Map<string, Templates>();
+  return ({ fingerprint, sources }) => {
+    let found = compiled.get(fingerprint);
+    if (!found) {
+      found = compileTemplates(sources);
+      compiled.set(fingerprint, found);
+      if (compiled.size > limit) compiled.delete(compiled.keys().next().value as string);
+    }
+    return found;
+  };
+}
+
+/** Parses and renders on the calling thread, without a budget: for scripts and the worker itself. */
+export function createInProcessIssueParser(options: { onProgress?: (line: number) => void } = {}): IssueParser {
+  const templatesFor = createTemplateCache();
+  return {
+    async parse(request) {
+      return parseIssueFile(request.bytes, request.file, {
+        timezone: request.timezone,
+        maxBytes: request.maxBytes,
+        onProgress: options.onProgress,
+      });
+    },
+    async render(request) {
+      options.onProgress?.(request.issue.sections[0]?.position.line ?? 1);
+      return renderIssueSafely(request.issue, request.meta, templatesFor(request.templates), request.site);
+    },
+    async close() {},
+  };
+}
