@@ -10,6 +10,7 @@ import type { AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
+import { createProcessOutput } from './process-output.ts';
 import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
 import { registerInitCommand } from './init-command.ts';
@@ -33,8 +34,8 @@ export interface CliIo {
 }
 
 const defaultIo = (): CliIo => ({
-  stdout: { write: (text) => void process.stdout.write(text), isTTY: process.stdout.isTTY },
-  stderr: { write: (text) => void process.stderr.write(text), isTTY: process.stderr.isTTY },
+  stdout: createProcessOutput(process.stdout),
+  stderr: createProcessOutput(process.stderr),
   env: process.env,
   cwd: process.cwd(),
   stdin: process.stdin,
