@@ -154,6 +154,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     root,
     timezone: config.timezone,
     maxBytes: config.limits.maxIssueBytes,
+    issuesDir: paths.issues,
   });
   const failedFiles = [...new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.file))];
 

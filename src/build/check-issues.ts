@@ -18,6 +18,7 @@ export async function checkIssues(files: readonly string[], loaded: LoadedConfig
     root: loaded.root,
     timezone: loaded.config.timezone,
     maxBytes: loaded.config.limits.maxIssueBytes,
+    issuesDir: loaded.paths.issues,
   });
   const site = siteInfoFromConfig(loaded.config);
   const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));

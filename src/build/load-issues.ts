@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import { findDuplicateSlugs, parseIssueFile } from '../issue/index.ts';
 import type { Issue } from '../issue/model.ts';
+import { OutsideFolderError, resolveInsideSync } from '../util/resolve-inside.ts';
 
 const READ_BATCH = 50;
 
@@ -21,6 +22,14 @@ export interface LoadIssuesResult {
   diagnostics: Diagnostic[];
 }
 
+export interface LoadIssuesOptions {
+  root: string;
+  timezone: string;
+  maxBytes: number;
+  /** The issues folder (config paths.issues; default `<root>/issues`): files in it must resolve inside it. */
+  issuesDir?: string;
+}
+
 /**
  * Reads and parses issue files. A file that cannot be read or has errors is reported and
  * left out; it never stops the others. Files sharing a slug are all left out
@@ -28,7 +37,7 @@ export interface LoadIssuesResult {
  */
 export async function loadIssues(
   files: readonly string[],
-  options: { root: string; timezone: string; maxBytes: number },
+  options: LoadIssuesOptions,
 ): Promise<LoadIssuesResult> {
   // Issue files are small: synchronous reads beat thread-pool round trips several times
   // over. Yielding between batches keeps a server in the same process responsive.
@@ -48,15 +57,16 @@ export async function loadIssues(
 /** Reads and parses one file; every failure becomes a diagnostic naming it. */
 function loadIssue(
   file: string,
-  options: { root: string; timezone: string; maxBytes: number },
+  options: LoadIssuesOptions,
 ): { loaded?: LoadedIssue; diagnostics: Diagnostic[] } {
   const shown = displayPath(options.root, file);
-  const failure = (code: 'E_TOO_LARGE' | 'E_READ', message: string) => ({
+  const failure = (code: 'E_TOO_LARGE' | 'E_READ' | 'E_OUTSIDE', message: string) => ({
     diagnostics: [{ file: shown, line: 1, column: 1, severity: 'error' as const, code, message }],
   });
   let bytes: Buffer;
   let mtime: Date;
   try {
+    checkInsideIssues(file, options);
     const info = statSync(file);
     if (!info.isFile()) return failure('E_READ', 'cannot read the file: not a regular file');
     if (info.size > options.maxBytes) {
@@ -68,11 +78,23 @@ function loadIssue(
     bytes = readFileSync(file);
     mtime = info.mtime;
   } catch (error) {
+    if (error instanceof OutsideFolderError) return failure('E_OUTSIDE', error.reason);
     return failure('E_READ', `cannot read the file: ${(error as Error).message}`);
   }
   const result = parseIssueFile(bytes, shown, { timezone: options.timezone, maxBytes: options.maxBytes });
   const ok = result.issue !== undefined && !result.diagnostics.some((d) => d.severity === 'error');
   return { loaded: ok ? { issue: result.issue!, file, mtime } : undefined, diagnostics: result.diagnostics };
+}
+
+/**
+ * Refuses a file that leads out of its folder: one in the issues folder must resolve inside it;
+ * one named elsewhere (`check /tmp/draft.md`) inside its own folder.
+ */
+function checkInsideIssues(file: string, options: LoadIssuesOptions): void {
+  const issuesDir = options.issuesDir ?? path.join(options.root, 'issues');
+  const relative = path.relative(issuesDir, file);
+  const inIssues = !relative.startsWith('..') && !path.isAbsolute(relative);
+  resolveInsideSync(inIssues ? issuesDir : path.dirname(file), file, { root: options.root });
 }
 
 /** Paths in messages are shown relative to the project root when they are inside it. */

@@ -111,6 +111,7 @@ async function refuseEmailOff(app: App, slug: string): Promise<void> {
     root: app.loaded.root,
     timezone: app.loaded.config.timezone,
     maxBytes: app.loaded.config.limits.maxIssueBytes,
+    issuesDir: app.loaded.paths.issues,
   });
   if (issues[0]?.issue.email === false) {
     throw new LetterpressError(
@@ -188,6 +189,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           root: app.loaded.root,
           timezone: app.loaded.config.timezone,
           maxBytes: app.loaded.config.limits.maxIssueBytes,
+    issuesDir: app.loaded.paths.issues,
         });
         for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
         const issue = issues[0]?.issue;

@@ -24,6 +24,7 @@ export type DiagnosticCode =
   | 'E_NO_TITLE' // neither front matter `title` nor a `# ` heading
   | 'E_DUPLICATE_SLUG' // two files claim one slug
   | 'E_READ' // the file could not be read
+  | 'E_OUTSIDE' // a symlink (or symlinked folder) leading out of issues/
   | 'E_RENDER' // a template or MJML failed for this issue
   | 'W_UNKNOWN_FIELD' // a front-matter key Letterpress does not know (kept, ignored)
   | 'W_UNSAFE_LINK' // a javascript:/data:/vbscript: link, neutralised

@@ -44,6 +44,7 @@ async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
       root: app.loaded.root,
       timezone: app.loaded.config.timezone,
       maxBytes: app.loaded.config.limits.maxIssueBytes,
+      issuesDir: app.loaded.paths.issues,
     });
     if (issues[0] && issues[0].issue.publishAt === undefined) waiting.add(record.slug);
   }

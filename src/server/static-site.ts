@@ -1,6 +1,7 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import path from 'node:path';
+import { resolveInsideSync } from '../util/resolve-inside.ts';
 
 /**
  * Content types the archive's files need beyond what the `mime` table gives (it calls a JSON
@@ -18,8 +19,22 @@ export function contentTypeOverride(file: string): string | undefined {
 }
 
 /**
+ * True unless the URL path leads out of `root` through a symlink (a link planted in out/ to
+ * data/letterpress.db or /etc/passwd). Missing files pass: the file server answers them 404.
+ */
+export function isServablePath(root: string, pathname: string): boolean {
+  try {
+    resolveInsideSync(root, `.${path.posix.normalize(`/${pathname}`)}`);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
+/**
  * Serves the generated site (`out/`) and nothing else: `send` resolves every path inside the
- * root and refuses `..`, dotfiles are not served, and the private `data/` folder lives outside
+ * root and refuses `..`, a symlink that leads out of out/ answers 404, dotfiles are not served, and the private `data/` folder lives outside
  * out/. ETag and Last-Modified come from the file; `If-None-Match` / `If-Modified-Since`
  * answer 304. Folders answer with their index.html; there are no redirects.
  */
@@ -33,6 +48,8 @@ export async function registerStaticSite(app: FastifyInstance, outDir: string): 
     lastModified: true,
     redirect: false,
     wildcard: true,
+    // Asked for the URL's path and again for the file finally chosen (a folder's index.html).
+    allowedPath: (pathname, root) => isServablePath(Array.isArray(root) ? root[0]! : root, pathname),
     // Published pages change when an issue is edited: caches revalidate, and get a 304.
     cacheControl: true,
     maxAge: 0,
