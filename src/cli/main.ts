@@ -6,6 +6,7 @@ import { listIssueFiles } from '../build/list-issue-files.ts';
 import { ENV_SHORTCUTS, findUnknownEnvVariables, listEnvOverrides } from '../config/load-config.ts';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 import type { AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
@@ -211,7 +212,8 @@ export async function main(
     }
     if (error instanceof LetterpressError) {
       // The code goes on the first line; what follows it (an excerpt with a caret) stays as it is.
-      const [first, ...rest] = error.message.split('\n');
+      // Messages quote slugs, file names and SMTP replies: control characters are shown escaped.
+      const [first, ...rest] = escapeForTerminal(error.message, { keepNewlines: true }).split('\n');
       const code = error.code.startsWith('E_') ? ` [${error.code}]` : '';
       io.stderr.write(`letterpress: ${first}${code}\n${rest.map((line) => `${line}\n`).join('')}`);
       // A store locked by another process is temporary: retry later (75).
