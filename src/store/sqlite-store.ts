@@ -188,7 +188,9 @@ function openReadOnlyDatabase(file: string, queries: Queries, migrations: readon
     db = new Database(file, { readonly: true, fileMustExist: true });
     db.prepare("SELECT 1 FROM sqlite_master LIMIT 1").get();
   } catch (error) {
-    if (!(error as { code?: string }).code?.startsWith('SQLITE_CANTOPEN')) throw error;
+    // CANTOPEN on a read-only mount, READONLY_DIRECTORY in a folder this user may not write.
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('SQLITE_CANTOPEN') && !code.startsWith('SQLITE_READONLY')) throw error;
     const wal = `${file}-wal`;
     if (existsSync(wal) && statSync(wal).size > 0) throw error;
     const bytes = readFileSync(file);

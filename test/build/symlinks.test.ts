@@ -89,7 +89,7 @@ describe('symlinks in the project', () => {
     await symlink('feed.atom', path.join(out, 'latest.atom'));
     await fixture.server.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(fixture.server.server.address() as AddressInfo).port}`;
-    for (const url of ['/db.txt', '/etc/passwd', '/etc/']) {
+    for (const url of ['/db.txt', '/%64b.txt', '/db%2etxt', '/etc/passwd', '/etc/', '/etc/%70asswd']) {
       const response = await fetch(`${base}${url}`);
       expect(response.status, url).toBe(404);
       expect(await response.text(), url).not.toMatch(/SQLite format|root:/);

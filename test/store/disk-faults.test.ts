@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { chmod, copyFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { activeRows, createSendProject, subscriberCsv } from '../helpers/send-project.ts';
+import { BIN } from '../helpers/daemon-child.ts';
 import { runCli } from '../helpers/temp-project.ts';
 import { canMountTmpfs, mountTmpfs } from '../helpers/tmpfs.ts';
 
@@ -61,5 +64,26 @@ describe('store disk faults', () => {
     expect(add.code).toBe(1);
     expect(add.stderr).toMatch(/is read-only for this user and this command writes to the store/);
     expect(add.stderr).not.toContain('restore');
+  }, 60_000);
+
+  // Root (the same condition as for mounting) can run the CLI as another user.
+  it.runIf(canMountTmpfs)('status works for a user who may not write data/ (file modes, not a read-only mount)', async () => {
+    const root = await sendProject(3);
+    // mkdtemp makes the root private to its owner; the other user must be able to read it.
+    await chmod(root, 0o755);
+    const run = (args: string[]) => {
+      const result = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--root', root, ...args], {
+        env: { PATH: process.env.PATH ?? '', HOME: tmpdir() },
+        encoding: 'utf8',
+      });
+      return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const status = run(['status']);
+    expect(status.stderr).toBe('');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^2024-18 {2}archived/m);
+    const add = run(['subscribers', 'add', 'new@example.org']);
+    expect(add.code).toBe(1);
+    expect(add.stderr).toMatch(/data is read-only for this user and this command writes to the store/);
   }, 60_000);
 });
