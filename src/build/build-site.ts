@@ -185,6 +185,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     timezone: config.timezone,
     maxBytes: config.limits.maxIssueBytes,
     parser,
+    issuesDir: paths.issues,
   });
   const failedFiles = [...new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.file))];
 

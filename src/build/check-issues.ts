@@ -23,6 +23,7 @@ export async function checkIssues(
     timezone: loaded.config.timezone,
     maxBytes: loaded.config.limits.maxIssueBytes,
     parser,
+    issuesDir: loaded.paths.issues,
   });
   const site = siteInfoFromConfig(loaded.config);
   const sources = await loadTemplateSources(loaded.paths.templates);

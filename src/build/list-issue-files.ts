@@ -22,7 +22,9 @@ export async function listIssueFiles(dir: string): Promise<string[]> {
     throw error;
   }
   return entries
-    .filter((entry) => entry.isFile() && /\.(md|markdown)$/i.test(entry.name) && !isEditorTemporary(entry.name))
+    // Symlinks are listed too: reading refuses those that lead out of the folder (E_OUTSIDE),
+    // so a planted link is reported rather than silently skipped, and links inside keep working.
+    .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && /\.(md|markdown)$/i.test(entry.name) && !isEditorTemporary(entry.name))
     .map((entry) => path.join(entry.parentPath, entry.name))
     .filter((file) => !path.relative(dir, file).split(path.sep).some((part) => part.startsWith('.')))
     .sort();

@@ -5,6 +5,7 @@ import type { Diagnostic } from '../issue/diagnostic.ts';
 import { findDuplicateSlugs } from '../issue/index.ts';
 import type { Issue } from '../issue/model.ts';
 import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
+import { OutsideFolderError, resolveInsideSync } from '../util/resolve-inside.ts';
 
 const READ_BATCH = 50;
 
@@ -17,6 +18,8 @@ export interface LoadIssuesOptions {
   maxBytes: number;
   /** Where files are parsed; the wiring passes the worker with the time budget. */
   parser?: IssueParser;
+  /** The issues folder (config paths.issues; default `<root>/issues`): files in it must resolve inside it. */
+  issuesDir?: string;
 }
 
 /** An issue that parsed without errors, with the file facts the build needs. */
@@ -68,12 +71,13 @@ async function loadIssue(
   parser: IssueParser,
 ): Promise<{ loaded?: LoadedIssue; diagnostics: Diagnostic[] }> {
   const shown = displayPath(options.root, file);
-  const failure = (code: 'E_TOO_LARGE' | 'E_READ', message: string) => ({
+  const failure = (code: 'E_TOO_LARGE' | 'E_READ' | 'E_OUTSIDE', message: string) => ({
     diagnostics: [{ file: shown, line: 1, column: 1, severity: 'error' as const, code, message }],
   });
   let bytes: Buffer;
   let mtime: Date;
   try {
+    checkInsideIssues(file, options);
     const info = statSync(file);
     if (!info.isFile()) return failure('E_READ', 'cannot read the file: not a regular file');
     if (info.size > options.maxBytes) {
@@ -85,11 +89,23 @@ async function loadIssue(
     bytes = readFileSync(file);
     mtime = info.mtime;
   } catch (error) {
+    if (error instanceof OutsideFolderError) return failure('E_OUTSIDE', error.reason);
     return failure('E_READ', `cannot read the file: ${(error as Error).message}`);
   }
   const result = await parser.parse({ bytes, file: shown, timezone: options.timezone, maxBytes: options.maxBytes });
   const ok = result.issue !== undefined && !result.diagnostics.some((d) => d.severity === 'error');
   return { loaded: ok ? { issue: result.issue!, file, mtime } : undefined, diagnostics: result.diagnostics };
+}
+
+/**
+ * Refuses a file that leads out of its folder: one in the issues folder must resolve inside it;
+ * one named elsewhere (`check /tmp/draft.md`) inside its own folder.
+ */
+function checkInsideIssues(file: string, options: LoadIssuesOptions): void {
+  const issuesDir = options.issuesDir ?? path.join(options.root, 'issues');
+  const relative = path.relative(issuesDir, file);
+  const inIssues = !relative.startsWith('..') && !path.isAbsolute(relative);
+  resolveInsideSync(inIssues ? issuesDir : path.dirname(file), file, { root: options.root });
 }
 
 /** Paths in messages are shown relative to the project root when they are inside it. */

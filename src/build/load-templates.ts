@@ -3,6 +3,7 @@ import path from 'node:path';
 import { REQUIRED_TEMPLATE_FILES } from '../render/compile-templates.ts';
 import type { TemplateSources } from '../render/types.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { OutsideFolderError, resolveInside } from '../util/resolve-inside.ts';
 
 /** Folders whose every file of the given extension belongs to the set (partials, strings). */
 const OPTIONAL_FOLDERS: ReadonlyArray<{ folder: string; ext: string }> = [
@@ -13,8 +14,13 @@ const OPTIONAL_FOLDERS: ReadonlyArray<{ folder: string; ext: string }> = [
 async function readText(dir: string, relative: string): Promise<string> {
   const full = path.join(dir, ...relative.split('/'));
   try {
-    return await readFile(full, 'utf8');
+    // A template that links out of the folder (web/style.css → /etc/passwd) would be
+    // published as is: refused, naming the template.
+    return await readFile(await resolveInside(dir, full, { shown: full }), 'utf8');
   } catch (error) {
+    if (error instanceof OutsideFolderError) {
+      throw new LetterpressError('E_TEMPLATE', `template file ${error.message}`, { cause: error, file: full });
+    }
     const code = (error as NodeJS.ErrnoException).code;
     const message =
       code === 'ENOENT'
@@ -28,7 +34,7 @@ async function listFolder(dir: string, folder: string, ext: string): Promise<str
   try {
     const entries = await readdir(path.join(dir, folder), { withFileTypes: true });
     return entries
-      .filter((entry) => entry.isFile() && entry.name.endsWith(ext))
+      .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && entry.name.endsWith(ext))
       .map((entry) => `${folder}/${entry.name}`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];

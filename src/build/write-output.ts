@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { LetterpressError } from '../util/errors.ts';
 
 /**
  * The file a build that changed out/ touches last (a dotfile, so it is never served): a running
@@ -29,6 +30,16 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      // The operator's to fix, not a bug: say which disk and what to do.
+      throw new LetterpressError(
+        'E_DISK_FULL',
+        `cannot write ${file}: the disk holding ${path.dirname(file)} is full${code === 'EDQUOT' ? ' (disk quota reached)' : ''}; ` +
+          'nothing half-written was kept; free space there (or point paths.out / paths.data at a larger disk) and run the command again',
+        { cause: error, file },
+      );
+    }
     throw error;
   }
   return true;

@@ -7,6 +7,7 @@ import type { App } from './app.ts';
 import type { ArchiveOutcome } from '../store/issue-registry.ts';
 import { exitStatusOf } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 import type { CommandContext } from './command-context.ts';
 import { createSendProgress, formatSendSummary } from './send-progress.ts';
 import { formatDaemonView, formatIssueStatus, passErrors, type IssueStatusView } from './format-status.ts';
@@ -31,7 +32,7 @@ export async function sendAndReport(app: App, context: CommandContext, slug?: st
     for (const report of reports) {
       io.stdout.write(`${formatSendSummary(report)}\n`);
       if (report.stoppedBy) {
-        io.stderr.write(`letterpress: sending stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]\n`);
+        io.stderr.write(`letterpress: sending stopped: ${escapeForTerminal(report.stoppedBy.message)} [${report.stoppedBy.code}]\n`);
         io.stderr.write('  every unsent message stays queued; fix the problem and run `letterpress send` again.\n');
         // Relay down or an interrupted run is temporary (75); a refusal the operator must fix is 1.
         context.setExitCode(exitStatusOf(report.stoppedBy.code));
@@ -74,14 +75,14 @@ export function reportRegistration(
     if (outcome.outcome === 'archived') {
       io.stdout.write(`  archived: ${outcome.slug} (email: false: its ${outcome.removedDeliveries} planned messages were cancelled, none had been sent)\n`);
     } else if (outcome.outcome === 'refused') {
-      io.stdout.write(`  ${outcome.slug}: says email: false but stays as it is: ${outcome.reason}\n`);
+      io.stdout.write(`  ${outcome.slug}: says email: false but stays as it is: ${escapeForTerminal(outcome.reason)}\n`);
     }
   }
   for (const entry of registered.added.filter((added) => added.state === 'published')) {
     io.stdout.write(`  published: ${entry.slug} (planned for every active subscriber; \`letterpress send\` sends it)\n`);
   }
   for (const entry of registered.renamed) {
-    io.stdout.write(`  ${entry.file}: same content as the published issue ${entry.frozenSlug}; kept its slug and never re-sent\n`);
+    io.stdout.write(`  ${escapeForTerminal(entry.file)}: same content as the published issue ${entry.frozenSlug}; kept its slug and never re-sent\n`);
   }
 }
 
@@ -110,6 +111,7 @@ async function refuseEmailOff(app: App, slug: string): Promise<void> {
     root: app.loaded.root,
     timezone: app.loaded.config.timezone,
     maxBytes: app.loaded.config.limits.maxIssueBytes,
+    issuesDir: app.loaded.paths.issues,
   });
   if (issues[0]?.issue.email === false) {
     throw new LetterpressError(
@@ -157,7 +159,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
         };
         if (options.to !== undefined) {
           const { slug: sent, outcome, message } = await sendTestCopy(deps, options.to, slug);
-          io.stdout.write(`Test copy of ${sent} to ${message.envelope.to} via ${deps.transport.description}: ${outcome.status} (${outcome.reply})\n`);
+          io.stdout.write(`Test copy of ${escapeForTerminal(sent)} to ${escapeForTerminal(String(message.envelope.to))} via ${deps.transport.description}: ${outcome.status} (${escapeForTerminal(outcome.reply)})\n`);
           if (outcome.status !== 'sent') context.setExitCode(1);
           return;
         }
@@ -171,7 +173,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
             io.stdout.write(
               `${report.slug}: ${report.messages} messages would be sent (${(report.bytes / 1024 / 1024).toFixed(1)} MB), ${report.invalid.length} invalid\n`,
             );
-            for (const bad of report.invalid.slice(0, 20)) io.stdout.write(`  subscriber ${bad.subscriberId} ${bad.email}: ${bad.reason}\n`);
+            for (const bad of report.invalid.slice(0, 20)) io.stdout.write(`  subscriber ${bad.subscriberId} ${escapeForTerminal(bad.email)}: ${escapeForTerminal(bad.reason)}\n`);
             if (report.invalid.length > 0) context.setExitCode(1);
           }
           return;
@@ -193,6 +195,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           root: app.loaded.root,
           timezone: app.loaded.config.timezone,
           maxBytes: app.loaded.config.limits.maxIssueBytes,
+    issuesDir: app.loaded.paths.issues,
         });
         for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
         const issue = issues[0]?.issue;

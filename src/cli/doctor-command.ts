@@ -10,6 +10,7 @@ import { displayWidth, wrapText } from '../render/wrap-text.ts';
 import { normalizeEmail } from '../store/email-address.ts';
 import type { App } from './app.ts';
 import type { CommandContext } from './command-context.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 /** One line of `doctor`'s report; `--json` prints an array of these. */
 export interface DoctorCheck {
@@ -398,11 +399,12 @@ export function formatDoctorReport(checks: readonly DoctorCheck[], options: { co
   for (const check of checks) {
     const symbol = check.ok ? '✓' : check.blocking ? '✗' : '!';
     const label = `${symbol} ${LABELS[check.check] ?? check.check}`.padEnd(LABEL_WIDTH);
-    const block = wrapBlock(check.message, label, indent);
+    // Messages quote SMTP replies and DNS answers: the far side must not drive the terminal.
+    const block = wrapBlock(escapeForTerminal(check.message), label, indent);
     const color = check.ok ? '32' : check.blocking ? '31' : '33';
     block[0] = paint(color, symbol) + block[0]!.slice(symbol.length);
     lines.push(...block);
-    if (check.fix) lines.push(...wrapBlock(`fix: ${check.fix}`, indent, `${indent}     `));
+    if (check.fix) lines.push(...wrapBlock(`fix: ${escapeForTerminal(check.fix)}`, indent, `${indent}     `));
     if (check.record) lines.push(...formatRecord(check.record, indent));
   }
   const blocking = checks.filter((check) => !check.ok && check.blocking);

@@ -2,6 +2,7 @@ import type { DaemonStatus, PassSummary } from '../schedule/daemon-status.ts';
 import type { DeliveryCounts, DeliveryState } from '../store/types.ts';
 import { displayWidth, truncateToWidth } from '../util/display-width.ts';
 import { formatLocalTime } from '../util/timezone.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 /** Human `status` output never runs wider than this (display columns, CJK counts two). */
 export const STATUS_WIDTH = 100;
@@ -63,7 +64,8 @@ function wrapWords(text: string, width: number, first: string, indent: string): 
 export function formatIssueStatus(view: IssueStatusView, options: { timezone: string; daemonAlive: boolean; width?: number }): string[] {
   const width = options.width ?? STATUS_WIDTH;
   const time = (iso: string) => formatLocalTime(iso, options.timezone);
-  const lines = [truncateToWidth(`${view.slug}  ${view.state}  ${view.title}`, width)];
+  // Titles and slugs come from issue files: a CR, LF or escape sequence must not forge a line.
+  const lines = [truncateToWidth(`${escapeForTerminal(view.slug)}  ${view.state}  ${escapeForTerminal(view.title)}`, width)];
   const facts = [
     view.publishedAt ? `published ${time(view.publishedAt)}` : '',
     formatCounts(view.counts),
@@ -72,7 +74,7 @@ export function formatIssueStatus(view: IssueStatusView, options: { timezone: st
   if (facts.length > 0) lines.push(...wrapWords(facts.join('; '), width, '  ', '    '));
   if (view.stalled) {
     const { stalled } = view;
-    lines.push(...wrapWords(`${stalled.code} ${stalled.message}`, width, `  stalled since ${time(stalled.since)}: `, '    '));
+    lines.push(...wrapWords(escapeForTerminal(`${stalled.code} ${stalled.message}`), width, `  stalled since ${time(stalled.since)}: `, '    '));
     if (stalled.nextRetryAt) lines.push(`  next retry ${time(stalled.nextRetryAt)} (the daemon's next pass)`);
     else if (!options.daemonAlive) lines.push('  no daemon runs to retry: fix the relay, then `letterpress send`');
   }
@@ -95,12 +97,12 @@ export function formatDaemonView(daemon: DaemonView, options: { timezone: string
   ];
   if (daemon.alive && daemon.nextTick) lines.push(`  next look at issues/: ${time(daemon.nextTick)}`);
   if (daemon.alive && daemon.nextWindow) lines.push(`  next send window: ${time(daemon.nextWindow)}`);
-  for (const item of daemon.scheduled) lines.push(`  scheduled: ${item.slug} at ${time(item.publishAt)}`);
-  for (const slug of daemon.waitingForWindow) lines.push(`  waiting for the send window: ${slug}`);
+  for (const item of daemon.scheduled) lines.push(`  scheduled: ${escapeForTerminal(item.slug)} at ${time(item.publishAt)}`);
+  for (const slug of daemon.waitingForWindow) lines.push(`  waiting for the send window: ${escapeForTerminal(slug)}`);
   for (const pass of daemon.lastPasses.slice(0, 3)) {
     const { fileErrors, transportErrors } = passErrors(pass);
     const done = [
-      pass.published.length ? `published ${pass.published.join(', ')}` : '',
+      pass.published.length ? `published ${escapeForTerminal(pass.published.join(', '))}` : '',
       pass.sent ? `sent ${pass.sent}` : '',
       pass.failed ? `failed ${pass.failed}` : '',
       pass.deferred ? `deferred ${pass.deferred}` : '',

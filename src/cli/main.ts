@@ -4,10 +4,12 @@ import { Command, CommanderError } from 'commander';
 import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 import { createIssueParserFor, type AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
+import { createProcessOutput } from './process-output.ts';
 import { registerPreviewCommand } from './preview-command.ts';
 import { registerSubscriberCommands } from './subscriber-commands.ts';
 import { registerInitCommand } from './init-command.ts';
@@ -30,8 +32,8 @@ export interface CliIo {
 }
 
 const defaultIo = (): CliIo => ({
-  stdout: { write: (text) => void process.stdout.write(text), isTTY: process.stdout.isTTY },
-  stderr: { write: (text) => void process.stderr.write(text), isTTY: process.stderr.isTTY },
+  stdout: createProcessOutput(process.stdout),
+  stderr: createProcessOutput(process.stderr),
   env: process.env,
   cwd: process.cwd(),
   stdin: process.stdin,
@@ -248,7 +250,8 @@ export async function main(
     }
     if (error instanceof LetterpressError) {
       // The code goes on the first line; what follows it (an excerpt with a caret) stays as it is.
-      const [first, ...rest] = error.message.split('\n');
+      // Messages quote slugs, file names and SMTP replies: control characters are shown escaped.
+      const [first, ...rest] = escapeForTerminal(error.message, { keepNewlines: true }).split('\n');
       const code = error.code.startsWith('E_') ? ` [${error.code}]` : '';
       io.stderr.write(`letterpress: ${first}${code}\n${rest.map((line) => `${line}\n`).join('')}`);
       // The table says which codes are temporary (75: store busy, relay down), usage (2) or a bug (70).

@@ -1,4 +1,5 @@
 import type { BuildProgress } from '../build/build-site.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 /** Where a command writes: the real streams in production, buffers in tests. */
 export interface Output {
@@ -21,7 +22,7 @@ export function createBuildProgress(stream: Output, options: { intervalMs?: numb
       if (stream.isTTY) {
         const width = 24;
         const filled = Math.round((event.done / event.total) * width);
-        stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${event.done}/${event.total} ${event.slug}`);
+        stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${event.done}/${event.total} ${escapeForTerminal(event.slug)}`);
         drew = true;
       } else if (now() - lastLog >= interval) {
         lastLog = now();

@@ -1,6 +1,7 @@
 import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Output } from './progress.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
@@ -21,7 +22,7 @@ export function formatSendSummary(report: SendReport): string {
     `${report.skipped} skipped`,
     `${report.deferred} deferred`,
   ];
-  let line = `${report.slug}: ${parts.join(', ')} in ${seconds.toFixed(1)} s (${rate} msg/s, ${handled} handled)`;
+  let line = `${escapeForTerminal(report.slug)}: ${parts.join(', ')} in ${seconds.toFixed(1)} s (${rate} msg/s, ${handled} handled)`;
   if (report.remainingDeferred > 0) {
     line += `; ${report.remainingDeferred} deferred for retry${report.nextRetryAt ? ` from ${report.nextRetryAt}` : ''} (run send again, or leave it to the daemon)`;
   }
@@ -49,21 +50,22 @@ export function createSendProgress(stream: Output, options: { intervalMs?: numbe
       switch (event.kind) {
         case 'planned':
           clear();
-          stream.write(`${event.slug}: planned ${event.rows} deliveries (the subscribers active now)\n`);
+          stream.write(`${escapeForTerminal(event.slug)}: planned ${event.rows} deliveries (the subscribers active now)\n`);
           break;
         case 'waiting-for-lease':
           clear();
-          stream.write(`another send run (${event.holder}) holds the send lease until ${event.until}; waiting for it…\n`);
+          stream.write(`another send run (${escapeForTerminal(event.holder)}) holds the send lease until ${event.until}; waiting for it…\n`);
           break;
         case 'requeued-orphans':
           clear();
-          stream.write(`${event.slug}: ${event.rows} messages left "sending" by an interrupted run go back to the queue\n`);
+          stream.write(`${escapeForTerminal(event.slug)}: ${event.rows} messages left "sending" by an interrupted run go back to the queue\n`);
           break;
         case 'start':
           clear();
           started = now();
           lastLog = started;
-          stream.write(`${event.slug}: sending ${event.total} messages via ${event.transport}: ${event.title}\n`);
+          // The title comes from the issue file: shown escaped, so it stays on this one line.
+          stream.write(`${escapeForTerminal(event.slug)}: sending ${event.total} messages via ${escapeForTerminal(event.transport)}: ${escapeForTerminal(event.title)}\n`);
           break;
         case 'progress': {
           const { done, total, sent, failed, deferred, bounced, skipped } = event.progress;
@@ -83,7 +85,7 @@ export function createSendProgress(stream: Output, options: { intervalMs?: numbe
           } else if (now() - lastLog >= interval) {
             lastLog = now();
             stream.write(
-              `${event.progress.slug}: ${done}/${total} (${rate.toFixed(0)} msg/s, ETA ${formatDuration(eta)}): sent ${sent}, failed ${failed}, bounced ${bounced}, deferred ${deferred}, skipped ${skipped}\n`,
+              `${escapeForTerminal(event.progress.slug)}: ${done}/${total} (${rate.toFixed(0)} msg/s, ETA ${formatDuration(eta)}): sent ${sent}, failed ${failed}, bounced ${bounced}, deferred ${deferred}, skipped ${skipped}\n`,
             );
           }
           break;

@@ -7,6 +7,7 @@ import { normalizeEmail, sanitizeDisplayName } from '../store/email-address.ts';
 import type { SubscriberStatus } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { CommandContext } from './command-context.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 const STATUSES: readonly SubscriberStatus[] = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'];
 const PAGE = 1000;
@@ -141,7 +142,7 @@ export function registerSubscriberCommands(program: Command, context: CommandCon
               context.io.stdout.write(`${count ? ',' : ''}\n  ${JSON.stringify(subscriber)}`);
             } else {
               context.io.stdout.write(
-                `${String(subscriber.id).padStart(6)}  ${subscriber.status.padEnd(12)} ${subscriber.email}${subscriber.name ? `  (${subscriber.name})` : ''}\n`,
+                `${String(subscriber.id).padStart(6)}  ${subscriber.status.padEnd(12)} ${escapeForTerminal(subscriber.email)}${subscriber.name ? `  (${escapeForTerminal(subscriber.name)})` : ''}\n`,
               );
             }
             count += 1;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { OutsideFolderError, resolveInside } from '../util/resolve-inside.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { LetterpressError } from '../util/errors.ts';
@@ -260,8 +261,10 @@ export async function loadConfig(options: {
   let configFile: string | undefined;
   let text: string | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    // The config is read only from inside config/: a link out of it is refused, not followed.
+    text = await readFile(await resolveInside(path.dirname(file), file, { shown, root }), 'utf8');
   } catch (error) {
+    if (error instanceof OutsideFolderError) throw new LetterpressError('E_CONFIG', error.message, { cause: error, file });
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new LetterpressError('E_CONFIG', `${shown}: cannot read: ${(error as Error).message}`, { cause: error, file });
     }

@@ -32,6 +32,7 @@ export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfi
     root: loaded.root,
     timezone: loaded.config.timezone,
     maxBytes: loaded.config.limits.maxIssueBytes,
+    issuesDir: loaded.paths.issues,
   });
   const parsed = issues[0]?.issue;
   if (!parsed) {

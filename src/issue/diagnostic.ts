@@ -1,4 +1,5 @@
 import type { DiagnosticCode } from '../util/error-codes.ts';
+import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 /** Severity of a diagnostic: errors keep an issue out of the build, warnings do not. */
 export type Severity = 'error' | 'warning';
@@ -26,5 +27,6 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
 
 /** `file:line:column: severity CODE message`, the form editors and CI logs link from. */
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.code} ${d.message}`;
+  // File names and messages quote what the editor wrote: shown escaped, one line each.
+  return `${escapeForTerminal(d.file)}:${d.line}:${d.column}: ${d.severity} ${d.code} ${escapeForTerminal(d.message)}`;
 }

@@ -5,6 +5,9 @@ import { wallClockToIso } from '../util/timezone.ts';
 const DATE_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[ ]?(Z|[+-]\d{2}(?::?\d{2})?))?)?$/i;
 
+/** The earliest year a front-matter date may have. */
+export const MIN_YEAR = 1900;
+
 /**
  * Reads a front-matter date (`2024-05-06`, `2024-05-06 09:30`, `2024-05-06T09:00+08:00`) as an
  * ISO 8601 instant with an explicit offset. Dates without an offset are wall-clock times in
@@ -23,6 +26,11 @@ export function parseFrontMatterDate(
   const y = Number(year);
   const m = Number(month);
   const d = Number(day);
+  // Date.UTC reads years 0–99 as 1900–1999, and no newsletter predates 1900: an earlier year
+  // is a typo or a placeholder (0001-01-01), not a date that does not exist.
+  if (y < MIN_YEAR) {
+    return { problem: `is out of range: the year ${year} is before ${MIN_YEAR} (dates from ${MIN_YEAR}-01-01 on are accepted); write the issue's real date` };
+  }
   const calendar = new Date(Date.UTC(y, m - 1, d));
   if (calendar.getUTCFullYear() !== y || calendar.getUTCMonth() !== m - 1 || calendar.getUTCDate() !== d) {
     return { problem: `is not a calendar date (${year}-${month}-${day} does not exist)` };

@@ -53,6 +53,7 @@ async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
       timezone: app.loaded.config.timezone,
       maxBytes: app.loaded.config.limits.maxIssueBytes,
       parser: app.issueParser,
+      issuesDir: app.loaded.paths.issues,
     });
     if (issues[0] && issues[0].issue.publishAt === undefined) waiting.add(record.slug);
   }

@@ -105,6 +105,7 @@ async function renderPreview(file: string, loaded: LoadedConfig, now: Date, prev
       root: loaded.root,
       timezone: loaded.config.timezone,
       maxBytes: loaded.config.limits.maxIssueBytes,
+    issuesDir: loaded.paths.issues,
     });
     const entry = issues[0];
     if (entry) {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -118,6 +118,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   const queries = await loadAllQueries();
   const migrations = await loadMigrations('sqlite');
+  if (existsSync(file) && !isWritableFolder(path.dirname(file))) {
+    // SQLite in WAL mode cannot even read a store whose folder it cannot write its -shm into:
+    // read-only commands (status, subscribers list) read a snapshot; writes are refused.
+    const db = guardStoreErrors(file, () => openReadOnlyDatabase(file, queries, migrations));
+    return new SqliteStore(file, db, prepareStatements(db, queries), lockWaitMs);
+  }
   let inspected = guardStoreErrors(file, () => inspectStoreFile(file));
   if (inspected.state === 'missing') {
     await retryWhileBusy(file, lockWaitMs, () => createStoreFile(file, queries, migrations));
@@ -163,6 +169,49 @@ function createStoreFile(file: string, queries: Queries, migrations: readonly Mi
     }
   } finally {
     for (const leftover of [temporary, `${temporary}-wal`, `${temporary}-shm`]) rmSync(leftover, { force: true });
+  }
+}
+
+function isWritableFolder(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A read-only connection to a store in a folder this process cannot write: the file itself when
+ * its -wal and -shm are there (a writer with access is running), else an in-memory copy of the
+ * file, which then is the whole store (no WAL holds anything newer). Every write fails with
+ * SQLITE_READONLY, reported as a read-only folder.
+ */
+function openReadOnlyDatabase(file: string, queries: Queries, migrations: readonly Migration[]): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.prepare("SELECT 1 FROM sqlite_master LIMIT 1").get();
+  } catch (error) {
+    // CANTOPEN on a read-only mount, READONLY_DIRECTORY in a folder this user may not write.
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('SQLITE_CANTOPEN') && !code.startsWith('SQLITE_READONLY')) throw error;
+    const wal = `${file}-wal`;
+    if (existsSync(wal) && statSync(wal).size > 0) throw error;
+    const bytes = readFileSync(file);
+    // Bytes 18 and 19 say "WAL"; an in-memory database must not look for one.
+    if (bytes.length > 19) bytes[18] = bytes[19] = 1;
+    db = new Database(bytes, { readonly: true });
+  }
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").all();
+    if (tables.length === 0) throw new LetterpressError('E_STORE', `${file} is not a Letterpress store (no schema_migrations table)`);
+    db.exec('PRAGMA foreign_keys = ON');
+    applyMigrations(db, queries.connection, migrations);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
   }
 }
 
@@ -266,13 +315,55 @@ function toStoreError(file: string, error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code !== 'string') return error;
+  if (isDiskFull(file, code)) return new LetterpressError('E_DISK_FULL', `${file}: ${describeDiskFull(file)}`, { cause: error });
   if (USER_ERROR_CODES.test(code) || ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOSPC'].includes(code)) {
-    return new LetterpressError('E_STORE', `${file}: ${describeSqliteError(code, message)}`, { cause: error });
+    return new LetterpressError('E_STORE', `${file}: ${describeSqliteError(code, message, file)}`, { cause: error });
   }
   return error;
 }
 
-function describeSqliteError(code: string, message: string): string {
+/** Below this much free space, a write error is taken for a full disk. */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+/** Bytes free for this user on the disk holding `dir`, or undefined when it cannot be told. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const info = statfsSync(dir);
+    return info.bavail * info.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SQLITE_FULL and ENOSPC say so; a write that failed as SQLITE_IOERR ("disk I/O error") on a
+ * disk with next to no space left is the same thing, and the operator must hear "disk full".
+ */
+function isDiskFull(file: string, code: string): boolean {
+  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') return true;
+  if (!code.startsWith('SQLITE_IOERR')) return false;
+  const free = freeBytes(path.dirname(file));
+  return free !== undefined && free < NEARLY_FULL_BYTES;
+}
+
+function describeDiskFull(file: string): string {
+  const dir = path.dirname(file);
+  const free = freeBytes(dir);
+  const left = free === undefined ? '' : ` (${Math.floor(free / 1024)} KiB left)`;
+  return (
+    `the disk holding ${dir} is full${left}: the write that failed was rolled back and the store is consistent; ` +
+    `free space on that disk (old logs, backups, data/outbox/), or move the store to a larger one (store.url or LETTERPRESS_DB), then run the command again`
+  );
+}
+
+function describeSqliteError(code: string, message: string, file: string): string {
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') {
+    return (
+      `${path.dirname(file)} is read-only for this user and this command writes to the store (${message}); ` +
+      'make the folder and the store writable for this user (SQLite also writes its -wal and -shm files beside it); ' +
+      'read-only commands such as status and subscribers list work as they are'
+    );
+  }
   if (code === 'SQLITE_NOTADB') return `not a SQLite database (${message})`;
   if (code.startsWith('SQLITE_CORRUPT')) return `the database file is damaged (${message})`;
   if (code.startsWith('SQLITE_CANTOPEN')) return `cannot open the database file; check the folder exists and is writable (${message})`;

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
+import { escapeForTerminal } from './escape-for-terminal.ts';
 
 export type { Logger };
 
@@ -14,7 +15,8 @@ function describeFields(log: Record<string, unknown>, messageKey: string): strin
   }
   const code = log.code;
   if (typeof code === 'string' && !parts[0]!.includes(`[${code}]`)) parts.push(`[${code}]`);
-  return parts.filter(Boolean).join(' ');
+  // Messages quote titles, slugs and SMTP replies; pino-pretty's own colours are added after this.
+  return escapeForTerminal(parts.filter(Boolean).join(' '));
 }
 
 /**

@@ -14,6 +14,7 @@ describe('parseFrontMatterDate', () => {
     ['2024-05-06T09:00-0330', 'UTC', '2024-05-06T09:00:00-03:30'],
     ['2024-05-06 09:00 +08', 'UTC', '2024-05-06T09:00:00+08:00'],
     ['2024-02-29', 'UTC', '2024-02-29T00:00:00+00:00'],
+    ['1900-01-01', 'UTC', '1900-01-01T00:00:00+00:00'],
   ])('%s in %s → %s', (value, timezone, iso) => {
     expect(parseFrontMatterDate(value, timezone)).toEqual({ iso });
   });
@@ -24,6 +25,9 @@ describe('parseFrontMatterDate', () => {
     ['2024-5-6', 'is not a date'],
     ['2023-02-29', 'is not a calendar date'],
     ['2024-13-01', 'is not a calendar date'],
+    ['0001-01-01', 'is out of range: the year 0001 is before 1900'],
+    ['0099-02-29', 'is out of range'],
+    ['1899-12-31', 'is out of range'],
     ['2024-05-06 24:00', 'impossible time'],
     ['2024-05-06T09:00+15:00', 'impossible UTC offset'],
   ])('rejects %s', (value, problem) => {
