@@ -5,7 +5,7 @@ import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
-import { createIssueParserFor, type AppEnvironment } from './app.ts';
+import type { AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
@@ -121,10 +121,11 @@ function createProgram(
         import('../build/check-issues.ts'),
         import('../build/list-issue-files.ts'),
       ]);
+      const { createWorkerIssueParser } = await import('../build/worker-issue-parser.ts');
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
-      const parser = createIssueParserFor(loaded);
+      const parser = createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
       let diagnostics: Awaited<ReturnType<typeof checkIssues>>;
       try {
         diagnostics = await checkIssues(targets, loaded, parser);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, createReadStream, watch, type FSWatcher } from 'node:fs';
+import { constants as fsConstants, createReadStream, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -189,6 +189,9 @@ export function createSiteCache(options: { outDir: string; maxFileBytes?: number
     watch(onError) {
       if (watcher) return;
       try {
+        // A server may start before the first build made out/ (a new project, a test root):
+        // watching needs the folder, and an empty one serves nothing until the build's stamp.
+        mkdirSync(options.outDir, { recursive: true });
         watcher = watch(options.outDir, { persistent: false }, (_event, name) => {
           if (name !== null && name !== BUILD_STAMP) return;
           // A build writes the stamp last; a short pause lets a burst of builds settle.
@@ -223,7 +226,7 @@ interface FoundFile {
   mtimeMs: number;
 }
 
-/** Every regular file under root, by path relative to it; dotfiles, dot-folders and symlinks are left out. */
+/** Every regular file under root, by path relative to it; dotfiles, dot-folders and symlinks leading out of root are left out. */
 async function listRegularFiles(root: string): Promise<FoundFile[]> {
   const found: FoundFile[] = [];
   const walk = async (dir: string, relative: string, depth: number): Promise<void> => {
@@ -243,7 +246,13 @@ async function listRegularFiles(root: string): Promise<FoundFile[]> {
         continue;
       }
       const rel = relative === '' ? name : `${relative}/${name}`;
-      // lstat: a symlink is neither a file nor a folder here, so nothing outside out/ is reached.
+      if (info.isSymbolicLink()) {
+        // A link is served only as the regular file it resolves to inside out/ (a planted link
+        // to data/letterpress.db or /etc/passwd names nothing); linked folders are not walked.
+        const target = await resolveInsideRoot(root, file);
+        if (target) found.push({ file: target.file, relative: rel, depth, size: target.info.size, mtimeMs: target.info.mtimeMs, key: `${target.info.ino}:${target.info.size}:${target.info.mtimeMs}` });
+        continue;
+      }
       if (info.isDirectory()) await walk(file, rel, depth + 1);
       else if (info.isFile()) {
         found.push({ file, relative: rel, depth, size: info.size, mtimeMs: info.mtimeMs, key: `${info.ino}:${info.size}:${info.mtimeMs}` });
@@ -252,6 +261,19 @@ async function listRegularFiles(root: string): Promise<FoundFile[]> {
   };
   await walk(root, '', 0);
   return found;
+}
+
+/** The regular file a symlink resolves to, when that file is inside root (a realpath); else undefined. */
+async function resolveInsideRoot(root: string, link: string): Promise<{ file: string; info: import('node:fs').Stats } | undefined> {
+  try {
+    const target = await realpath(link);
+    const relative = path.relative(root, target);
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return undefined;
+    const info = await lstat(target);
+    return info.isFile() ? { file: target, info } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function heldSize(site: SiteFile): number {

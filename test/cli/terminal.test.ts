@@ -48,7 +48,8 @@ describe('on a terminal (issue 9, point 1)', () => {
     expect(shown).toContain('stop: Ctrl-C');
     // Coloured: the level of each log line.
     expect(run.output()).toMatch(/\u001b\[32mINFO/);
-    expect((await fetch(url!)).status).toBe(200);
+    // The server picks up the first build from its stamp, a moment after the pass wrote it.
+    await expect.poll(async () => (await fetch(url!)).status, { timeout: 15_000 }).toBe(200);
     run.interrupt();
     expect(await run.exited).toBe(0);
     expect(run.plain()).toMatch(/stopped\n/);

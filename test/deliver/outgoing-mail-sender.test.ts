@@ -103,7 +103,7 @@ describe('the outgoing-mail sender', () => {
     const at = clock.now().toISOString();
     await queued.requestConfirmation({ email: 'woken@example.org', name: null, at, windows: { addressSince: at, mailboxSince: at, overallSince: at }, decide: () => ({ send: true }) });
     sender.wake();
-    await expect.poll(() => mailer.count).toBe(1);
+    await expect.poll(() => mailer.count, { timeout: 10_000 }).toBe(1);
     await sender.stop(1000);
   });
 });

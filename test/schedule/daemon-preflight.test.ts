@@ -39,8 +39,8 @@ describe('letterpress start with local addresses and an SMTP relay', () => {
 
     // Published and served all the same; the mail waits in the queue.
     await access(outFile(world.root, 'issues', slug, 'index.html'));
-    const page = await fetch(new URL(`/issues/${slug}/`, url));
-    expect(page.status).toBe(200);
+    // Served once the server has picked up the build's stamp.
+    await expect.poll(async () => (await fetch(new URL(`/issues/${slug}/`, url))).status, { timeout: 15_000 }).toBe(200);
     const status = await world.status(slug);
     expect(status.state).toBe('planned');
     expect(status.counts.queued).toBe(5);

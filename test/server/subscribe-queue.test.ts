@@ -94,7 +94,7 @@ describe('answer first, mail later', () => {
     }
     // Only now does anything reach the relay: new, pending and unsubscribed get a confirmation.
     void sender.runOnce();
-    await expect.poll(() => transport.messages.length).toBe(3);
+    await expect.poll(() => transport.messages.length, { timeout: 10_000 }).toBe(3);
     expect(transport.messages.map((message) => message.envelope.to).sort()).toEqual(['gone@example.org', 'new@example.org', 'pending@example.org']);
     await sender.stop(50);
   });
@@ -112,7 +112,7 @@ describe('answer first, mail later', () => {
     cleanups.push(() => server.close());
     expect((await post(server, addresses.new!)).statusCode).toBe(200);
     // The sender has the confirmation in hand and waits on the relay for good.
-    await expect.poll(() => transport.messages.length).toBe(1);
+    await expect.poll(() => transport.messages.length, { timeout: 10_000 }).toBe(1);
     for (const email of Object.values(addresses).slice(1)) expect((await post(server, email)).statusCode).toBe(200);
     expect((await store.listOutgoingMail()).map((row) => row.state).sort()).toEqual(['queued', 'queued', 'sending']);
   });
