@@ -16,6 +16,7 @@ import type { Transport } from '../deliver/types.ts';
 import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome } from '../store/issue-registry.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
+import type { LockWaitTiming } from '../store/sqlite-store.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { abortableSleep, type Sleep } from '../util/sleep.ts';
@@ -32,6 +33,11 @@ export interface AppEnvironment {
   transport?: Transport;
   /** Sleeps, for retry waits; injectable so fault tests run in seconds. */
   sleep?: Sleep;
+  /**
+   * Times the store's wait for another process's lock (default: wall time). Apart from `clock`
+   * on purpose: tests that pin the clock must not stop that wait from ever ending.
+   */
+  storeLockWait?: LockWaitTiming;
   random?: () => number;
   /** Replaces the worker that parses and renders issue files (tests: one that hangs). */
   issueParser?: IssueParser;
@@ -94,7 +100,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   const issueParser =
     environment.issueParser ?? createIssueParserFor(loaded);
 
-  const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs }));
+  const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs, lockWaitTiming: environment.storeLockWait }));
 
   const getTransport = (): Transport => {
     if (environment.transport) return environment.transport;

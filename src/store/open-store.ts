@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { LetterpressError } from '../util/errors.ts';
-import { openSqliteStore } from './sqlite-store.ts';
+import { openSqliteStore, type LockWaitTiming } from './sqlite-store.ts';
 import type { Store } from './types.ts';
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i;
@@ -10,8 +10,8 @@ const ANY_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
  * Opens the store a config names: the one place that picks a driver from `store.url`, so the
  * rest of the code only ever sees the `Store` interfaces.
  */
-export async function openStore(options: { url: string; root: string; lockWaitMs?: number }): Promise<Store> {
-  return openSqliteStore({ file: resolveStoreFile(options), lockWaitMs: options.lockWaitMs });
+export async function openStore(options: { url: string; root: string; lockWaitMs?: number; lockWaitTiming?: LockWaitTiming }): Promise<Store> {
+  return openSqliteStore({ file: resolveStoreFile(options), lockWaitMs: options.lockWaitMs, lockWaitTiming: options.lockWaitTiming });
 }
 
 /** The SQLite file a store URL names (a plain path, relative to the project root), or E_STORE for a URL this version cannot open. */

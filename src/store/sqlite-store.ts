@@ -99,11 +99,22 @@ export const DEFAULT_LOCK_WAIT_MS = 5_000;
 const FIRST_RETRY_MS = 5;
 const MAX_RETRY_MS = 100;
 
+/** The time that a wait for another process's lock is measured in and paused on. */
+export interface LockWaitTiming {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Wall time: the store's default. */
+const WALL_TIME: LockWaitTiming = { now: () => Date.now(), sleep: (ms) => delay(ms) };
+
 /** Options of a SQLite store; `lockWaitMs` is config `store.lockWaitMs`. */
 export interface SqliteStoreOptions {
   file: string;
   /** Total time a call retries (asynchronously, with backoff) while another process holds the lock. */
   lockWaitMs?: number;
+  /** Measures and paces that wait (default: wall time); a test's fake clock decides when it ends. */
+  lockWaitTiming?: LockWaitTiming;
 }
 
 /**
@@ -116,6 +127,7 @@ export interface SqliteStoreOptions {
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const file = path.resolve(options.file);
   const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
+  const timing = options.lockWaitTiming ?? WALL_TIME;
   const queries = await loadAllQueries();
   const migrations = await loadMigrations('sqlite');
   if (existsSync(file) && !isWritableFolder(path.dirname(file))) {
@@ -126,16 +138,16 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   }
   let inspected = guardStoreErrors(file, () => inspectStoreFile(file));
   if (inspected.state === 'missing') {
-    await retryWhileBusy(file, lockWaitMs, () => createStoreFile(file, queries, migrations));
+    await retryWhileBusy(file, lockWaitMs, timing, () => createStoreFile(file, queries, migrations));
     inspected = guardStoreErrors(file, () => inspectStoreFile(file));
   }
   if (inspected.state !== 'store') {
     const reason = inspected.state === 'bad' ? inspected.reason : 'it disappeared while it was being created';
     throw new LetterpressError('E_STORE', `${file} is not a usable Letterpress store: ${reason}. Nothing was changed; ${lostStoreAdvice(file)}`);
   }
-  const db = await retryWhileBusy(file, lockWaitMs, () => openDatabase(file, queries, migrations));
+  const db = await retryWhileBusy(file, lockWaitMs, timing, () => openDatabase(file, queries, migrations));
   try {
-    return new SqliteStore(file, db, prepareStatements(db, queries), lockWaitMs);
+    return new SqliteStore(file, db, prepareStatements(db, queries), lockWaitMs, timing);
   } catch (error) {
     db.close();
     throw error;
@@ -258,17 +270,17 @@ function applyMigrations(db: Database.Database, sql: Queries['connection'], migr
  * (exit 75: try again later; HTTP 503). A call that failed on the lock did nothing, and a
  * transaction that did is rolled back whole, so running it again is safe.
  */
-async function retryWhileBusy<T>(file: string, lockWaitMs: number, work: () => T): Promise<T> {
-  const deadline = Date.now() + lockWaitMs;
+async function retryWhileBusy<T>(file: string, lockWaitMs: number, timing: LockWaitTiming, work: () => T): Promise<T> {
+  const deadline = timing.now() + lockWaitMs;
   let pause = FIRST_RETRY_MS;
   for (;;) {
     try {
       return work();
     } catch (error) {
       if (!isBusy(error)) throw toStoreError(file, error);
-      const left = deadline - Date.now();
+      const left = deadline - timing.now();
       if (left <= 0) throw busyError(file, lockWaitMs, error);
-      await delay(Math.min(pause, left));
+      await timing.sleep(Math.min(pause, left));
       pause = Math.min(pause * 2, MAX_RETRY_MS);
     }
   }
@@ -465,12 +477,14 @@ class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly #lockWaitMs: number;
+  readonly #lockWaitTiming: LockWaitTiming;
 
-  constructor(file: string, db: Database.Database, statements: Statements, lockWaitMs: number) {
+  constructor(file: string, db: Database.Database, statements: Statements, lockWaitMs: number, lockWaitTiming: LockWaitTiming) {
     this.#file = file;
     this.#db = db;
     this.#sql = statements;
     this.#lockWaitMs = lockWaitMs;
+    this.#lockWaitTiming = lockWaitTiming;
   }
 
   async checkReady(): Promise<void> {
@@ -945,6 +959,6 @@ class SqliteStore implements Store {
 
   /** Runs synchronous SQLite work, waiting for another process's lock off the event loop. */
   #run<T>(work: () => T): Promise<T> {
-    return retryWhileBusy(this.#file, this.#lockWaitMs, work);
+    return retryWhileBusy(this.#file, this.#lockWaitMs, this.#lockWaitTiming, work);
   }
 }

@@ -47,7 +47,7 @@ describe('letterpress serve', () => {
   it('exits 0 within server.shutdownTimeoutSeconds after SIGTERM while a client holds a half-sent request', async () => {
     const root = await createTempProject();
     roots.push(root);
-    const env = { LETTERPRESS_SECRET: 'cli-serve-secret-0123456789abcdefghijk', LETTERPRESS_SERVER_SHUTDOWNTIMEOUTSECONDS: '1' };
+    const env = { LETTERPRESS_SECRET: 'cli-serve-secret-0123456789abcdefghijk', LETTERPRESS_SERVER_SHUTDOWNTIMEOUTSECONDS: '1', LETTERPRESS_SERVER_REQUESTTIMEOUTMS: '600000' };
     expect((await runCli(['build'], root, env)).code).toBe(0);
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/letterpress.js'), '--root', root, 'serve', '--port', '0'], {
       env: { ...process.env, ...env },
@@ -67,17 +67,20 @@ describe('letterpress serve', () => {
     try {
       const signalledAt = Date.now();
       child.kill('SIGTERM');
-      // The request timeout (30 s by default) is far off: only the shutdown timeout ends this.
+      // The request timeout (600 s here) is far off: only the 1 s shutdown timeouts end this.
+      // The bound is generous (a loaded machine may take many times the second or two this
+      // needs) and still far under the request timeout.
       expect(await exited).toBe(0);
-      expect(Date.now() - signalledAt).toBeLessThan(15_000);
-      await closed;
+      expect(Date.now() - signalledAt).toBeLessThan(60_000);
+      // Ended by the shutdown (cut, or a 503 while closing), never by the request timeout's 408.
+      expect(await closed).not.toMatch(/^HTTP\/1\.1 408/);
       expect(stdout).toContain('up to 1 s to finish');
       expect(stdout).toContain('Stopped.');
     } finally {
       socket.destroy();
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, 120_000);
 
   it('refuses a bad --port', async () => {
     const root = await createTempProject({ samples: false });

@@ -20,21 +20,25 @@ describe('letterpress start', () => {
       LETTERPRESS_SCHEDULE_SETTLEMS: '100',
       LETTERPRESS_SCHEDULE_SHUTDOWNTIMEOUTSECONDS: '1',
       LETTERPRESS_SERVER_SHUTDOWNTIMEOUTSECONDS: '1',
+      LETTERPRESS_SERVER_REQUESTTIMEOUTMS: '600000',
     });
     daemons.push(daemon);
     const url = await daemon.url();
-    await daemon.waitFor((line) => line.slug === '2024-32' && line.state === 'archived', 20_000, 'the first pass');
+    await daemon.waitFor((line) => line.slug === '2024-32' && line.state === 'archived', 60_000, 'the first pass');
     const { socket, closed } = await sendHalfRequest(url);
     try {
       const signalledAt = Date.now();
       daemon.child.kill('SIGTERM');
-      // The request timeout (30 s by default) is far off: only the shutdown timeout ends this.
+      // The request timeout (600 s here) is far off: only the 1 s shutdown timeouts end this.
+      // The bound is generous (a loaded machine may take many times the second or two this
+      // needs) and still far under the request timeout.
       expect(await daemon.exited).toEqual({ code: 0, signal: null });
-      expect(Date.now() - signalledAt).toBeLessThan(15_000);
-      await closed;
+      expect(Date.now() - signalledAt).toBeLessThan(60_000);
+      // Ended by the shutdown (cut, or a 503 while closing), never by the request timeout's 408.
+      expect(await closed).not.toMatch(/^HTTP\/1\.1 408/);
       expect(daemon.lines.some((line) => line.msg === 'stopped')).toBe(true);
     } finally {
       socket.destroy();
     }
-  }, 60_000);
+  }, 120_000);
 });

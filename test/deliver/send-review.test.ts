@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { acquireRunnerLease } from '../../src/deliver/runner-lease.ts';
 import { createSmtpTransport } from '../../src/deliver/smtp-transport.ts';
 import type { OutgoingMessage } from '../../src/deliver/types.ts';
+import { abortableSleep } from '../../src/util/sleep.ts';
 import { activeRows, createSendProject, issueStatus, SLUG, TEST_SECRET, withStore } from '../helpers/send-project.ts';
 import { countByRecipient, startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.ts';
 import { runCli } from '../helpers/temp-project.ts';
@@ -111,11 +112,23 @@ describe('waiting for the send lease', () => {
       const until = new Date(Date.now() + 60_000).toISOString();
       // A live holder: this very process, so the wait cannot take the lease over.
       expect(await store.acquireLease('send', `${(await import('node:os')).hostname()}:${process.pid}:other`, until, new Date().toISOString())).toBe(true);
+      // Stopped once it is waiting (not after a fixed delay, which a slow machine may reach before the wait starts).
       const stop = new AbortController();
-      setTimeout(() => stop.abort(), 200);
+      let waited = 0;
       await expect(
-        acquireRunnerLease('send', 'me:1:x', { store, clock: { now: () => new Date() }, sleep, leaseMs: 60_000, signal: stop.signal }),
+        acquireRunnerLease('send', 'me:1:x', {
+          store,
+          clock: { now: () => new Date() },
+          sleep: abortableSleep,
+          leaseMs: 60_000,
+          signal: stop.signal,
+          onWait: () => {
+            waited += 1;
+            setImmediate(() => stop.abort());
+          },
+        }),
       ).rejects.toMatchObject({ code: 'E_ABORTED' });
+      expect(waited).toBe(1);
     });
   });
 });

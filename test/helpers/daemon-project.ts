@@ -1,5 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { readDaemonStatus, type PassSummary } from '../../src/schedule/daemon-status.ts';
 import { importRows, issueStatus, TEST_SECRET, type IssueStatus, type SubscriberRow } from './send-project.ts';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
 import { createTempProject, runCli } from './temp-project.ts';
@@ -85,6 +86,22 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/**
+ * Waits until the daemon writing `dataDir/daemon.json` has finished `count` passes that started
+ * after `since` (ms since the epoch, e.g. a log line's `time`), and returns them oldest first.
+ * Only one daemon may write that file: two daemons on one store need their own `paths.data`.
+ */
+export async function waitForPassesAfter(dataDir: string, since: number, count: number, timeoutMs = 60_000): Promise<PassSummary[]> {
+  return eventually(
+    async () => {
+      const passes = (await readDaemonStatus(dataDir))?.lastPasses.filter((pass) => Date.parse(pass.startedAt) > since) ?? [];
+      return passes.length >= count && passes.reverse();
+    },
+    timeoutMs,
+    `${count} passes of the daemon (${dataDir}/daemon.json) after ${new Date(since).toISOString()}`,
+  );
 }
 
 export const readText = (file: string) => readFile(file, 'utf8').catch(() => '');

@@ -9,6 +9,7 @@ import { createOutgoingMailSender } from '../../src/deliver/outgoing-mail-sender
 import { createServer } from '../../src/server/create-server.ts';
 import { maskEmailsIn } from '../../src/server/redact.ts';
 import type { SubscriptionMailer } from '../../src/server/types.ts';
+import type { LockWaitTiming } from '../../src/store/sqlite-store.ts';
 import type { Subscriber } from '../../src/store/types.ts';
 import { createTempProject, REPO_ROOT } from '../helpers/temp-project.ts';
 
@@ -57,7 +58,14 @@ const REAL_MAILER = path.join(REPO_ROOT, 'src/deliver/subscription-mailer.ts');
  * recorder when it exists (messages land in data/outbox), else a recorder that sends nothing.
  */
 export async function startServer(
-  options: { env?: Record<string, string | undefined>; logger?: boolean | object; failingMailer?: boolean; build?: boolean } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    logger?: boolean | object;
+    failingMailer?: boolean;
+    build?: boolean;
+    /** Times the store's wait for a lock (default: wall time). */
+    storeLockWait?: LockWaitTiming;
+  } = {},
 ): Promise<ServerFixture> {
   const root = await createTempProject();
   const clock = createTestClock();
@@ -67,7 +75,7 @@ export async function startServer(
     LETTERPRESS_SERVER_LIMITS_MINFILLSECONDS: '2',
     ...options.env,
   };
-  const app = await createApp({ root, env, clock });
+  const app = await createApp({ root, env, clock, storeLockWait: options.storeLockWait });
   if (options.build ?? true) await app.build();
   const store = await app.store();
   const keyring = await app.keyring();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/deliver/tokens.ts';
+import { createFakeClock } from '../helpers/fake-clock.ts';
 import { holdWriteLock, type StoreLock } from '../helpers/store-locker.ts';
 import { startServer, type ServerFixture } from './server-fixture.ts';
 
@@ -24,7 +25,22 @@ describe('a store locked by another process', () => {
         done();
       },
     });
-    fixture = await startServer({ env: { LETTERPRESS_STORE_LOCKWAITMS: '3000' }, logger: { level: 'info', stream } });
+    // The store's lock wait runs on a fake clock: a request waits for the lock until the test
+    // moves that time past store.lockWaitMs, however slowly the other requests go meanwhile.
+    const lockTime = createFakeClock(Date.now());
+    fixture = await startServer({
+      env: { LETTERPRESS_STORE_LOCKWAITMS: '3000' },
+      logger: { level: 'info', stream },
+      storeLockWait: { now: lockTime.now, sleep: (ms) => lockTime.sleep(ms) },
+    });
+    /** Resolves once a store call is pausing between lock retries. */
+    const waitingForLock = async () => {
+      const deadline = Date.now() + 30_000;
+      while (lockTime.pendingSleeps().length === 0) {
+        if (Date.now() > deadline) throw new Error('no store call waits for the lock');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
     const store = await fixture.app.store();
     const { subscriber } = await store.upsertSubscriber({ email: 'leaving@example.org', status: 'active', source: 'add' });
     const token = signToken(await fixture.app.keyring(), { purpose: 'unsub', subscriberId: subscriber!.id });
@@ -59,6 +75,10 @@ describe('a store locked by another process', () => {
     expect(page.status).toBe(200);
     order.push('unsubscribe page');
 
+    // Still waiting for the lock; its time runs out now.
+    await waitingForLock();
+    expect(order).not.toContain('unsubscribe');
+    await lockTime.advance(3000);
     const refused = await unsubscribe;
     expect(order).toEqual(['/', '/feed.json', '/feed.atom', '/healthz', '/readyz', 'unsubscribe page', 'unsubscribe']);
     expect(refused.status).toBe(503);
@@ -68,11 +88,14 @@ describe('a store locked by another process', () => {
     expect((await store.getSubscriber(subscriber!.id))?.status).toBe('active');
     expect(unsubscribedEvents()).toBe(0);
 
-    const subscribe = await fetch(`${base}/subscribe`, {
+    const subscribing = fetch(`${base}/subscribe`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ email: 'joining@example.org' }),
     });
+    await waitingForLock();
+    await lockTime.advance(3000);
+    const subscribe = await subscribing;
     expect(subscribe.status).toBe(503);
     expect(subscribe.headers.get('retry-after')).not.toBeNull();
     expect(await subscribe.json()).toEqual({ ok: false, error: 'busy' });

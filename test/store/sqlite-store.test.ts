@@ -12,6 +12,7 @@ import { openStore } from '../../src/store/open-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { describeStoreContract } from './store-contract.ts';
+import { createFakeClock } from '../helpers/fake-clock.ts';
 import { holdWriteLock } from '../helpers/store-locker.ts';
 
 const runFile = promisify(execFile);
@@ -177,6 +178,36 @@ describe('sqlite store', () => {
     }
     expect((await store.getSubscriber(subscriber!.id))?.status).toBe('active');
     expect(await store.findSubscriberByEmail('new@example.org')).toBeUndefined();
+  });
+
+  it('measures store.lockWaitMs on the time it is given: busy until that time has passed, not a moment before', async () => {
+    const time = createFakeClock(Date.parse(NOW));
+    const store = await openSqliteStore({ file, lockWaitMs: 5000, lockWaitTiming: { now: time.now, sleep: (ms) => time.sleep(ms) } });
+    opened.push(store);
+    const { subscriber } = await store.upsertSubscriber({ email: 'stays@example.org', status: 'active', source: 'add', at: NOW });
+    const lock = await holdWriteLock(file);
+    try {
+      let outcome: unknown;
+      const write = store.setSubscriberStatus(subscriber!.id, 'unsubscribed', LATER).then(
+        () => (outcome = 'written'),
+        (error: unknown) => (outcome = error),
+      );
+      // Wall time passes; the fake time does not: the call keeps waiting.
+      const deadline = Date.now() + 10_000;
+      while (time.pendingSleeps().length === 0) {
+        if (Date.now() > deadline) throw new Error('the store does not pause on the given time');
+        await sleep(5);
+      }
+      await sleep(50);
+      await time.advance(4999);
+      expect(outcome).toBeUndefined();
+      await time.advance(1);
+      await write;
+      expect(outcome).toMatchObject({ code: 'E_STORE_BUSY', message: expect.stringContaining('5000 ms') });
+    } finally {
+      await lock.release();
+    }
+    expect((await store.getSubscriber(subscriber!.id))?.status).toBe('active');
   });
 
   it('opens an up-to-date store while another process holds the write lock', async () => {
