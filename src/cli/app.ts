@@ -5,16 +5,17 @@ import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
 import { buildSite, type BuildProgress, type BuildReport } from '../build/build-site.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
-import { prepareIssueEmail } from '../deliver/prepare-issue-email.ts';
+import { prepareIssueRendition } from '../deliver/prepare-issue-email.ts';
 import { acquireRunnerLease, createHolderId } from '../deliver/runner-lease.ts';
-import { runSend, SEND_LEASE, type SendEvent } from '../deliver/run-send.ts';
+import { planIssue, renditionDependencies, runSend, SEND_LEASE, type SendEvent } from '../deliver/run-send.ts';
+import { refreshIssueRendition } from '../publish/issue-rendition.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import { createSmtpTransport } from '../deliver/smtp-transport.ts';
 import type { Keyring } from '../deliver/tokens.ts';
 import type { Transport } from '../deliver/types.ts';
-import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome } from '../store/issue-registry.ts';
+import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome, type RegisterReport } from '../store/issue-registry.ts';
 import { openStore } from '../store/open-store.ts';
-import type { Store } from '../store/types.ts';
+import type { IssueRecord, Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { abortableSleep, type Sleep } from '../util/sleep.ts';
@@ -68,9 +69,6 @@ export interface App {
   outboxDir: string;
   close(): Promise<void>;
 }
-
-/** The lease that serialises recording issues in the store (publishing), across processes. */
-const PUBLISH_LEASE = 'publish';
 
 /** The one place where configuration and implementations are put together. */
 export async function createApp(environment: AppEnvironment): Promise<App> {
@@ -127,42 +125,54 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     }
   };
 
+  const renderIssue = (record: IssueRecord) => prepareIssueRendition(record, loaded);
+  const sendDeps = (opened: Store) => ({ loaded, store: opened, clock, renderIssue });
+
   const build: App['build'] = async (onProgress, options = {}) => {
     const opened = await getStore();
-    return buildSite({
+    let recorded: RegisterReport | undefined;
+    const report = await buildSite({
       loaded,
       clock,
       onProgress,
+      // Recording is compare-and-set (the first process to record a slug wins, states move only
+      // by guarded transitions), so any number of processes may build and publish at once.
       register: async (entries) => {
-        // Two processes recording issues at once (two daemons, a daemon and a `build`) could
-        // otherwise both see a new store and disagree about the backlog: take turns.
-        const lease = await acquireRunnerLease(PUBLISH_LEASE, createHolderId(), {
-          store: opened,
-          clock,
-          sleep,
-          leaseMs: 30_000,
+        const registered = await registerDueIssues(opened, entries, {
+          now: clock.now(),
+          fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
+          explicit: options.publish,
+          archiveNew: options.archiveNew,
+          archive: options.archive,
         });
-        try {
-          const report = await registerDueIssues(opened, entries, {
-            now: clock.now(),
-            fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
-            explicit: options.publish,
-            archiveNew: options.archiveNew,
-            archive: options.archive,
-          });
-          // "Planned when published": the recipients are the subscribers active right now.
-          for (const { slug, state } of report.added) {
-            if (state !== 'published') continue;
-            await opened.planDeliveries(slug, clock.now().toISOString());
-            await opened.setIssueState(slug, 'planned');
-          }
-          if (report.unplan.length > 0) report.unplanned = await unplanIfNoSendRuns(opened, report.unplan);
-          return report;
-        } finally {
-          await lease.release();
-        }
+        if (registered.unplan.length > 0) registered.unplanned = await unplanIfNoSendRuns(opened, registered.unplan);
+        recorded = registered;
+        return registered;
       },
     });
+    if (recorded) await planAndRefresh(opened, recorded);
+    return report;
+  };
+
+  /**
+   * After the build rendered them: "planned when published" (the recipients are the subscribers
+   * active now, the rendition is stored before the issue reads `planned`), and every issue
+   * still waiting to be sent gets the rendition of what the editor wrote now, under its render
+   * key (out/ holds it: no second render). An issue being sent keeps its own; one planned before
+   * renditions were stored gets one here.
+   */
+  const planAndRefresh = async (opened: Store, registered: RegisterReport): Promise<void> => {
+    const newlyPublished = new Set(registered.added.filter((entry) => entry.state === 'published').map((entry) => entry.slug));
+    const renditions = renditionDependencies(sendDeps(opened));
+    for (const record of await opened.listIssues()) {
+      try {
+        if (record.state === 'published' && newlyPublished.has(record.slug)) await planIssue(sendDeps(opened), record);
+        else if (record.state === 'planned' || record.state === 'sending') await refreshIssueRendition(renditions, record);
+      } catch (error) {
+        // A broken issue file is reported by the build's diagnostics; its stored rendition stays.
+        if (!(error instanceof LetterpressError) || ['E_INTERNAL', 'E_STORE', 'E_STORE_BUSY'].includes(error.code)) throw error;
+      }
+    }
   };
 
   // An issue whose front matter turned `email: false` while it waited to be sent. A build must
@@ -230,7 +240,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           random,
           keyring: await getKeyring(),
           holder: createHolderId(),
-          renderEmail: (record) => prepareIssueEmail(record, loaded),
+          renderIssue,
           dkimPrivateKey: await readDkimKey(),
           signal: options.signal,
           onEvent: options.onEvent,
