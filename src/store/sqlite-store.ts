@@ -106,8 +106,6 @@ export interface SqliteStoreOptions {
   file: string;
   /** Total time a call retries (asynchronously, with backoff) while another process holds the lock. */
   lockWaitMs?: number;
-  /** Applies migrations only up to this schema version (makes a store as an older release did: upgrade tests). */
-  maxSchemaVersion?: number;
 }
 
 /**
@@ -121,7 +119,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const file = path.resolve(options.file);
   const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   const queries = await loadAllQueries();
-  const migrations = await loadMigrations('sqlite', { maxVersion: options.maxSchemaVersion });
+  const migrations = await loadMigrations('sqlite');
   let inspected = guardStoreErrors(file, () => inspectStoreFile(file));
   if (inspected.state === 'missing') {
     await retryWhileBusy(file, lockWaitMs, () => createStoreFile(file, queries, migrations));
