@@ -26,9 +26,6 @@ export const ISSUE_TRANSITIONS: Readonly<Record<IssueState, readonly IssueState[
   archived: ['published', 'planned'],
 };
 
-/** The state a new record may start in: what `registerDueIssues` records. */
-export const RECORDED_STATES: readonly IssueState[] = ['published', 'archived'];
-
 /** True when the state machine allows moving from `from` to `to`. */
 export function canMoveIssue(from: IssueState, to: IssueState): boolean {
   return ISSUE_TRANSITIONS[to].includes(from);

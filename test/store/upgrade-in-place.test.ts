@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/load-sql.ts';
-import { migrationBackupFile } from '../../src/store/sqlite-store.ts';
+import { migrationBackupFile, openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { TEST_SECRET, withStore } from '../helpers/send-project.ts';
 import { createTempProject, runCli } from '../helpers/temp-project.ts';
 
@@ -67,6 +67,34 @@ async function outboxRecipients(root: string): Promise<string[]> {
 }
 
 describe('upgrade in place', () => {
+  it('copies what is still in the WAL into the backup, and only when a migration is pending', async () => {
+    const root = await createTempProject({ samples: false });
+    roots.push(root);
+    const file = path.join(root, 'data', 'letterpress.db');
+    await makeReleaseFourStore(file);
+    // Another process of the old release is running: its last write sits in the WAL, not yet in the file.
+    const running = new Database(file);
+    try {
+      running.pragma('wal_autocheckpoint = 0');
+      running.prepare("UPDATE subscribers SET name = 'Written last' WHERE id = 1").run();
+      expect(existsSync(`${file}-wal`)).toBe(true);
+      const store = await openSqliteStore({ file });
+      await store.close();
+    } finally {
+      running.close();
+    }
+    const backup = new Database(migrationBackupFile(file, 4), { readonly: true });
+    try {
+      expect(backup.prepare('SELECT name FROM subscribers WHERE id = 1').get()).toEqual({ name: 'Written last' });
+    } finally {
+      backup.close();
+    }
+    await rm(migrationBackupFile(file, 4));
+    // Up to date now: opening again copies nothing.
+    await (await openSqliteStore({ file })).close();
+    expect((await readdir(path.dirname(file))).filter((name) => name.includes('.bak-'))).toEqual([]);
+  });
+
   it('migrates a release-004 store with its .bak beside it and finishes the half-sent issue with no duplicates', async () => {
     const root = await createTempProject({ allowLocalAddresses: true });
     roots.push(root);
