@@ -2,8 +2,9 @@ import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { activeRows, createSendProject, TEST_SECRET, withStore } from '../helpers/send-project.ts';
-import { runCli } from '../helpers/temp-project.ts';
+import { activeRows, createSendProject, importRows, TEST_SECRET, withStore } from '../helpers/send-project.ts';
+import { startSmtpSink } from '../helpers/smtp-sink.ts';
+import { createTempProject, runCli } from '../helpers/temp-project.ts';
 
 /**
  * Issue 14, acceptance 2: a sender needs only the store, the config and the secret. An issue
@@ -98,5 +99,40 @@ describe('the rendition in the store', () => {
     expect(during?.renderKey).toBe(edited?.renderKey);
     expect(during?.text).not.toContain('A late edit.');
     expect(await readFile(path.join(root, 'out', 'issues', SLUG, 'email.txt'), 'utf8')).toContain('A late edit.');
+  });
+
+  it('checks the site URL and From the issue was rendered with, not only the config', async () => {
+    const sink = await startSmtpSink();
+    try {
+      const root = await createTempProject();
+      roots.push(root);
+      const smtp = { ...env, LETTERPRESS_SMTP_URL: sink.url };
+      expect((await runCli(['build'], root, smtp)).code).toBe(0);
+      await importRows(root, activeRows(2), smtp);
+      // Planned while the config still had the loopback site URL and a From on localhost.
+      const text = (await readFile(path.join(root, 'issues', '2024-32.md'), 'utf8')).replace('第三十二期', '第三十三期');
+      await writeFile(path.join(root, 'issues', `${SLUG}.md`), text);
+      expect((await runCli(['build'], root, smtp)).code).toBe(0);
+
+      // The config is public now, but the planned messages still carry the old values.
+      const fixed = { ...smtp, LETTERPRESS_SITE_URL: 'https://news.acme-letters.org', LETTERPRESS_SENDER_FROMADDRESS: 'news@acme-letters.org' };
+      const refused = await runCli(['send', '--no-build'], root, fixed);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('[E_PREFLIGHT]');
+      expect(refused.stderr).toContain('the site URL this issue was rendered with http://127.0.0.1:8080');
+      expect(refused.stderr).toContain('the From this issue was rendered with newsletter@localhost');
+      expect(sink.messages).toHaveLength(0);
+      expect(await withStore(root, async (store) => (await store.getIssue(SLUG))?.state)).toBe('planned');
+
+      // A build renders the planned issue again under the new config; then it goes out.
+      const sent = await runCli(['send'], root, fixed);
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(sink.messages).toHaveLength(2);
+      const raw = sink.messages[0]!.raw.toString('latin1');
+      expect(raw).toContain('https://news.acme-letters.org/unsubscribe?token=');
+      expect(raw).toMatch(/^From: .*news@acme-letters\.org/m);
+    } finally {
+      await sink.close();
+    }
   });
 });
