@@ -6,8 +6,8 @@ import { buildSite, type BuildProgress, type BuildReport } from '../build/build-
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
 import { prepareIssueRendition } from '../deliver/prepare-issue-email.ts';
-import { acquireRunnerLease, createHolderId } from '../deliver/runner-lease.ts';
-import { planIssue, renditionDependencies, runSend, SEND_LEASE, type SendEvent } from '../deliver/run-send.ts';
+import { createHolderId } from '../deliver/runner-lease.ts';
+import { planIssue, renditionDependencies, runSend, type SendEvent } from '../deliver/run-send.ts';
 import { refreshIssueRendition } from '../publish/issue-rendition.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import { createSmtpTransport } from '../deliver/smtp-transport.ts';
@@ -47,10 +47,11 @@ export interface App {
     options?: { publish?: ReadonlySet<string>; archiveNew?: boolean; archive?: ReadonlySet<string> },
   ): Promise<BuildReport>;
   /**
-   * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Waits for a
-   * running send to finish first, so no sender is between planning and claiming.
+   * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Needs no lease:
+   * unplanning is one guarded transaction, refused once a sender moved the issue to `sending`
+   * or claimed a row, and a sender that read `planned` before finds it archived and skips it.
    */
-  archive(slugs: readonly string[], options?: { signal?: AbortSignal; onWait?: (holder: string, until: string) => void }): Promise<ArchiveOutcome[]>;
+  archive(slugs: readonly string[]): Promise<ArchiveOutcome[]>;
   store(): Promise<Store>;
   transport(): Transport;
   keyring(): Promise<Keyring>;
@@ -175,47 +176,15 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     }
   };
 
-  // An issue whose front matter turned `email: false` while it waited to be sent. A build must
-  // not wait for a long send to end, so it only tries the send lease once.
+  // An issue whose front matter turned `email: false` while it waited to be sent: archived
+  // unless a sender already took it (then the outcome says so and `letterpress archive` explains).
   const unplanIfNoSendRuns = async (opened: Store, slugs: readonly string[]): Promise<ArchiveOutcome[]> => {
-    const holder = createHolderId();
-    const now = clock.now();
-    const taken = await opened.acquireLease(SEND_LEASE, holder, new Date(now.getTime() + 30_000).toISOString(), now.toISOString());
-    if (!taken) {
-      return slugs.map((slug) => ({
-        slug,
-        outcome: 'refused' as const,
-        state: undefined,
-        reason: `its front matter says \`email: false\` but a send is running; run \`letterpress archive ${slug}\` once it ends`,
-      }));
-    }
-    try {
-      const outcomes: ArchiveOutcome[] = [];
-      for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug));
-      return outcomes;
-    } finally {
-      await opened.releaseLease(SEND_LEASE, holder);
-    }
+    const outcomes: ArchiveOutcome[] = [];
+    for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug, clock.now().toISOString()));
+    return outcomes;
   };
 
-  const archive: App['archive'] = async (slugs, options = {}) => {
-    const opened = await getStore();
-    const lease = await acquireRunnerLease(SEND_LEASE, createHolderId(), {
-      store: opened,
-      clock,
-      sleep,
-      leaseMs: loaded.config.delivery.leaseSeconds * 1000,
-      onWait: options.onWait,
-      signal: options.signal,
-    });
-    try {
-      const outcomes: ArchiveOutcome[] = [];
-      for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug));
-      return outcomes;
-    } finally {
-      await lease.release();
-    }
-  };
+  const archive: App['archive'] = async (slugs) => unplanIfNoSendRuns(await getStore(), slugs);
 
   return {
     loaded,

@@ -37,10 +37,10 @@ export interface RegisterReport {
   added: { slug: string; state: IssueState; reason?: 'backlog' | 'email-false' | 'requested' | 'missed' }[];
   /**
    * Recorded issues waiting to be emailed (`published`/`planned`) whose front matter now says
-   * `email: false`: the caller unplans them under the send lease (`archiveRecordedIssue`).
+   * `email: false`: the caller unplans them (`archiveRecordedIssue`).
    */
   unplan: string[];
-  /** What the caller did about `unplan` (filled in by the caller that holds the send lease). */
+  /** What the caller did about `unplan`. */
   unplanned?: ArchiveOutcome[];
   /** Files recognised as a renamed, already published issue: `from` is the frozen slug. */
   renamed: { file: string; slug: string; frozenSlug: string }[];
@@ -168,8 +168,9 @@ export type ArchiveOutcome =
 /**
  * Makes a recorded issue `archived` (site and feeds only): an issue waiting to be emailed
  * loses its planned, never-attempted delivery rows; one that is being or was emailed is
- * refused with the reason, since nothing can be unsent. Call it holding the send lease, so
- * no sender is between reading the issue's state and claiming its rows.
+ * refused with the reason, since nothing can be unsent. No lease is needed: unplanning is one
+ * guarded transaction (refused once a row was claimed or the issue is `sending`), and a sender
+ * moves the issue to `sending` (compare-and-set from `planned`) before it claims a row.
  */
 export async function archiveRecordedIssue(
   store: IssueStore & Pick<DeliveryLedger, 'unplanIssue' | 'countDeliveries'>,

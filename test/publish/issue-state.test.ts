@@ -73,6 +73,24 @@ describe('issue states', () => {
     expect(await a.getIssue('one')).toMatchObject({ title: 'Edited', state: 'sending' });
   });
 
+  it('archive and a sender racing for a planned issue: whichever moves first wins, the other changes nothing', async () => {
+    const [archiver, sender] = [await open(), await open()];
+    for (const slug of ['one', 'two']) {
+      await archiver.saveIssue(record(slug));
+      await archiver.upsertSubscriber({ email: `${slug}@example.org`, status: 'active', source: 'import', at: NOW });
+      await archiver.planDeliveries(slug, NOW);
+      await moveIssue(archiver, slug, 'planned', { at: NOW });
+    }
+    // Archived first: the sender, which read `planned`, cannot start it.
+    expect(await archiver.unplanIssue('one', NOW)).toMatchObject({ outcome: 'archived' });
+    expect(await moveIssue(sender, 'one', 'sending', { from: ['planned', 'sending'], at: NOW })).toBe(false);
+    expect((await sender.getIssue('one'))?.state).toBe('archived');
+    // Sending first: the archive is refused and the issue stays `sending`.
+    expect(await moveIssue(sender, 'two', 'sending', { from: ['planned', 'sending'], at: NOW })).toBe(true);
+    expect(await archiver.unplanIssue('two', NOW)).toEqual({ outcome: 'refused', state: 'sending' });
+    expect((await archiver.getIssue('two'))?.state).toBe('sending');
+  });
+
   it('two processes recording the same new issues at once: the first recording wins and both report it', async () => {
     const [a, b] = [await open(), await open()];
     const entries: RegistryEntry[] = ['one', 'two'].map((slug) => ({
