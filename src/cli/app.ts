@@ -8,14 +8,14 @@ import type { IssueParser } from '../build/issue-parser.ts';
 import { createWorkerIssueParser } from '../build/worker-issue-parser.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
-import { acquireRunnerLease, createHolderId, SEND_LEASE } from '../deliver/runner-lease.ts';
+import { createHolderId } from '../deliver/runner-lease.ts';
 import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Keyring } from '../deliver/tokens.ts';
 import type { Transport } from '../deliver/types.ts';
-import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome } from '../store/issue-registry.ts';
+import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome, type RegisterReport } from '../store/issue-registry.ts';
 import { openStore } from '../store/open-store.ts';
-import type { Store } from '../store/types.ts';
+import type { IssueRecord, Store } from '../store/types.ts';
 import type { LockWaitTiming } from '../store/sqlite-store.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -55,10 +55,11 @@ export interface App {
     options?: { publish?: ReadonlySet<string>; archiveNew?: boolean; archive?: ReadonlySet<string> },
   ): Promise<BuildReport>;
   /**
-   * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Waits for a
-   * running send to finish first, so no sender is between planning and claiming.
+   * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Needs no lease:
+   * unplanning is one guarded transaction, refused once a sender moved the issue to `sending`
+   * or claimed a row, and a sender that read `planned` before finds it archived and skips it.
    */
-  archive(slugs: readonly string[], options?: { signal?: AbortSignal; onWait?: (holder: string, until: string) => void }): Promise<ArchiveOutcome[]>;
+  archive(slugs: readonly string[]): Promise<ArchiveOutcome[]>;
   store(): Promise<Store>;
   transport(): Transport;
   keyring(): Promise<Keyring>;
@@ -79,9 +80,6 @@ export interface App {
   outboxDir: string;
   close(): Promise<void>;
 }
-
-/** The lease that serialises recording issues in the store (publishing), across processes. */
-const PUBLISH_LEASE = 'publish';
 
 /** The issue parser commands use: a worker thread with limits.parseSeconds per file. */
 export function createIssueParserFor(loaded: LoadedConfig): IssueParser {
@@ -152,87 +150,72 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
 
   // Rendering (Handlebars, markdown-it, MJML) and sending load only in the commands that use
   // them, so `status` starts in a fraction of the time.
+  const renderIssue = async (record: IssueRecord) =>
+    (await import('../deliver/prepare-issue-email.ts')).prepareIssueRendition(record, loaded);
+  const sendDeps = (opened: Store) => ({ loaded, store: opened, clock, renderIssue });
+
   const build: App['build'] = async (onProgress, options = {}) => {
     const opened = await getStore();
     const { buildSite } = await import('../build/build-site.ts');
-    return buildSite({
+    let recorded: RegisterReport | undefined;
+    const report = await buildSite({
       loaded,
       clock,
       onProgress,
       parser: issueParser,
+      // Recording is compare-and-set (the first process to record a slug wins, states move only
+      // by guarded transitions), so any number of processes may build and publish at once.
       register: async (entries) => {
-        // Two processes recording issues at once (two daemons, a daemon and a `build`) could
-        // otherwise both see a new store and disagree about the backlog: take turns.
-        const lease = await acquireRunnerLease(PUBLISH_LEASE, createHolderId(), {
-          store: opened,
-          clock,
-          sleep,
-          leaseMs: 30_000,
+        const registered = await registerDueIssues(opened, entries, {
+          now: clock.now(),
+          fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
+          explicit: options.publish,
+          archiveNew: options.archiveNew,
+          archive: options.archive,
         });
-        try {
-          const report = await registerDueIssues(opened, entries, {
-            now: clock.now(),
-            fileExists: (sourceFile) => existsSync(path.resolve(loaded.root, sourceFile)),
-            explicit: options.publish,
-            archiveNew: options.archiveNew,
-            archive: options.archive,
-          });
-          // "Planned when published": the recipients are the subscribers active right now.
-          for (const { slug, state } of report.added) {
-            if (state !== 'published') continue;
-            await opened.planDeliveries(slug, clock.now().toISOString());
-            await opened.setIssueState(slug, 'planned');
-          }
-          if (report.unplan.length > 0) report.unplanned = await unplanIfNoSendRuns(opened, report.unplan);
-          return report;
-        } finally {
-          await lease.release();
-        }
+        if (registered.unplan.length > 0) registered.unplanned = await unplanIfNoSendRuns(opened, registered.unplan);
+        recorded = registered;
+        return registered;
       },
     });
+    if (recorded) await planAndRefresh(opened, recorded);
+    return report;
   };
 
-  // An issue whose front matter turned `email: false` while it waited to be sent. A build must
-  // not wait for a long send to end, so it only tries the send lease once.
+  /**
+   * After the build rendered them: "planned when published" (the recipients are the subscribers
+   * active now, the rendition is stored before the issue reads `planned`), and every issue
+   * still waiting to be sent gets the rendition of what the editor wrote now, under its render
+   * key (out/ holds it: no second render). An issue being sent keeps its own; one planned before
+   * renditions were stored gets one here.
+   */
+  const planAndRefresh = async (opened: Store, registered: RegisterReport): Promise<void> => {
+    const [{ planIssue, renditionDependencies }, { refreshIssueRendition }] = await Promise.all([
+      import('../deliver/run-send.ts'),
+      import('../publish/issue-rendition.ts'),
+    ]);
+    const newlyPublished = new Set(registered.added.filter((entry) => entry.state === 'published').map((entry) => entry.slug));
+    const renditions = renditionDependencies(sendDeps(opened));
+    for (const record of await opened.listIssues()) {
+      try {
+        if (record.state === 'published' && newlyPublished.has(record.slug)) await planIssue(sendDeps(opened), record);
+        else if (record.state === 'planned' || record.state === 'sending') await refreshIssueRendition(renditions, record);
+      } catch (error) {
+        // A broken issue file is reported by the build's diagnostics; its stored rendition stays.
+        if (!(error instanceof LetterpressError) || ['E_INTERNAL', 'E_STORE', 'E_STORE_BUSY'].includes(error.code)) throw error;
+      }
+    }
+  };
+
+  // An issue whose front matter turned `email: false` while it waited to be sent: archived
+  // unless a sender already took it (then the outcome says so and `letterpress archive` explains).
   const unplanIfNoSendRuns = async (opened: Store, slugs: readonly string[]): Promise<ArchiveOutcome[]> => {
-    const holder = createHolderId();
-    const now = clock.now();
-    const taken = await opened.acquireLease(SEND_LEASE, holder, new Date(now.getTime() + 30_000).toISOString(), now.toISOString());
-    if (!taken) {
-      return slugs.map((slug) => ({
-        slug,
-        outcome: 'refused' as const,
-        state: undefined,
-        reason: `its front matter says \`email: false\` but a send is running; run \`letterpress archive ${slug}\` once it ends`,
-      }));
-    }
-    try {
-      const outcomes: ArchiveOutcome[] = [];
-      for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug));
-      return outcomes;
-    } finally {
-      await opened.releaseLease(SEND_LEASE, holder);
-    }
+    const outcomes: ArchiveOutcome[] = [];
+    for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug, clock.now().toISOString()));
+    return outcomes;
   };
 
-  const archive: App['archive'] = async (slugs, options = {}) => {
-    const opened = await getStore();
-    const lease = await acquireRunnerLease(SEND_LEASE, createHolderId(), {
-      store: opened,
-      clock,
-      sleep,
-      leaseMs: loaded.config.delivery.leaseSeconds * 1000,
-      onWait: options.onWait,
-      signal: options.signal,
-    });
-    try {
-      const outcomes: ArchiveOutcome[] = [];
-      for (const slug of slugs) outcomes.push(await archiveRecordedIssue(opened, slug));
-      return outcomes;
-    } finally {
-      await lease.release();
-    }
-  };
+  const archive: App['archive'] = async (slugs) => unplanIfNoSendRuns(await getStore(), slugs);
 
   return {
     loaded,
@@ -248,10 +231,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     dkimPrivateKey: readDkimKey,
     async send(options = {}) {
       const opened = await getStore();
-      const [{ runSend }, { prepareIssueEmail }] = await Promise.all([
-        import('../deliver/run-send.ts'),
-        import('../deliver/prepare-issue-email.ts'),
-      ]);
+      const { runSend } = await import('../deliver/run-send.ts');
       return runSend(
         {
           loaded,
@@ -262,7 +242,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           random,
           keyring: await getKeyring(),
           holder: createHolderId(),
-          renderEmail: (record) => prepareIssueEmail(record, loaded),
+          renderIssue,
           dkimPrivateKey: await readDkimKey(),
           signal: options.signal,
           onEvent: options.onEvent,

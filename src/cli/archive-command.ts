@@ -73,9 +73,7 @@ export function registerArchiveCommand(program: Command, context: CommandContext
 
         let outcomes: ArchiveOutcome[] = [];
         if (recorded.length > 0) {
-          outcomes = await app.archive(recorded, {
-            onWait: (holder) => io.stderr.write(`waiting for the send running as ${holder} to finish before archiving…\n`),
-          });
+          outcomes = await app.archive(recorded);
         }
         for (const outcome of outcomes) {
           if (outcome.outcome === 'refused') refuse(outcome.slug, outcome.reason);

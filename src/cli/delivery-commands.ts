@@ -138,7 +138,13 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .action(async (slug: string | undefined, options: { dryRun?: boolean; to?: string; build: boolean; force?: boolean; allowLocal?: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
         // A dry run or a test copy changes nothing: no build, so nothing is recorded or planned.
-        if (options.build && !options.dryRun && options.to === undefined) {
+        // A sender with only the store and the config (no issues/ or templates/ here) sends the
+        // renditions the store holds: there is nothing to build.
+        const hasTree = existsSync(app.loaded.paths.issues) && existsSync(app.loaded.paths.templates);
+        if (!hasTree && options.build && !options.dryRun && options.to === undefined) {
+          io.stderr.write('no issues/ or templates/ here: not building; sending the planned issues the store holds\n');
+        }
+        if (hasTree && options.build && !options.dryRun && options.to === undefined) {
           const report = await app.build();
           for (const d of report.diagnostics.filter((x) => x.severity === 'error')) io.stderr.write(`${formatDiagnostic(d)}\n`);
           reportRegistration(app, context, report.registered);

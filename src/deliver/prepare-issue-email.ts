@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
@@ -7,6 +8,7 @@ import { loadIssues } from '../build/load-issues.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import { siteFingerprint, siteInfoFromConfig } from '../build/site-info.ts';
 import { compileTemplates, renderEmail, renderEmailSubject, templatesFingerprint } from '../render/index.ts';
+import type { RenderedIssue } from '../publish/issue-rendition.ts';
 import type { EmailRendition } from '../render/types.ts';
 import type { IssueRecord } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -19,15 +21,33 @@ async function readIfPresent(file: string): Promise<string | undefined> {
   }
 }
 
+/** An issue's email as rendered from the project tree, with the render key and publish_at it was rendered under. */
+export type PreparedRendition = RenderedIssue;
+
+/** The email of a recorded issue (see prepareIssueRendition); throws when the project tree lacks it. */
+export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfig): Promise<EmailRendition> {
+  const prepared = await prepareIssueRendition(record, loaded);
+  if (!prepared) {
+    throw new LetterpressError('E_ISSUE_FILE', `issue ${record.slug}: cannot render it, ${record.sourceFile} or the templates folder is missing`, {
+      file: record.sourceFile,
+    });
+  }
+  return prepared.email;
+}
+
 /**
- * The email of a recorded issue, once per send run: what the editor wrote (the issue file)
+ * The email of a recorded issue, rendered from the project tree: what the editor wrote (the issue file)
  * with the facts the store froze at first publish (slug, date, feed id). When the build has
  * already rendered exactly this (same render key: content, templates, site config, dates), its
  * `out/issues/<slug>/email.*` files are used as they are — what the editor previewed is what is
  * sent, and MJML need not even be loaded; otherwise the email is rendered here.
+ *
+ * Undefined when this process has no project tree for it (the issue file or the templates
+ * folder is not there: a sender started with only the store and the config).
  */
-export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfig): Promise<EmailRendition> {
+export async function prepareIssueRendition(record: IssueRecord, loaded: LoadedConfig): Promise<PreparedRendition | undefined> {
   const file = path.resolve(loaded.root, record.sourceFile);
+  if (!existsSync(file) || !existsSync(loaded.paths.templates)) return undefined;
   const { issues, diagnostics } = await loadIssues([file], {
     root: loaded.root,
     timezone: loaded.config.timezone,
@@ -65,8 +85,9 @@ export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfi
     const outputs = issueOutputFiles(loaded.paths.out, record.slug);
     const [html, text] = await Promise.all([readIfPresent(outputs.emailHtml), readIfPresent(outputs.emailText)]);
     if (html !== undefined && text !== undefined) {
-      return { subject: renderEmailSubject(issue, templates, site), preheader: issue.summary, html, text };
+      const email = { subject: renderEmailSubject(issue, templates, site), preheader: issue.summary, html, text };
+      return { email, renderKey, publishAt: issue.publishAt ?? null };
     }
   }
-  return (await renderEmail(issue, meta, templates, site)).email;
+  return { email: (await renderEmail(issue, meta, templates, site)).email, renderKey, publishAt: issue.publishAt ?? null };
 }

@@ -1,11 +1,15 @@
 import { normalizeEmail } from '../store/email-address.ts';
+import type { EmailRendition } from '../render/types.ts';
 import type { IssueRecord, Store, Subscriber } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { assertSendPreflight } from '../publish/preflight.ts';
 import { createComposer, selectIssuesToSend, type RunSendDependencies } from './run-send.ts';
 import type { OutgoingMessage, SendOutcome } from './types.ts';
 
-type PreviewDependencies = Pick<RunSendDependencies, 'loaded' | 'store' | 'clock' | 'keyring' | 'renderEmail' | 'dkimPrivateKey'>;
+type PreviewDependencies = Pick<RunSendDependencies, 'loaded' | 'store' | 'clock' | 'keyring' | 'dkimPrivateKey'> & {
+  /** Renders the email of an issue from the project tree (prepare-issue-email.ts). */
+  renderEmail: (record: IssueRecord) => Promise<EmailRendition>;
+};
 
 export interface DryRunReport {
   slug: string;

@@ -1,9 +1,18 @@
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { EmailRendition } from '../render/types.ts';
-import type { IssueRecord, Store } from '../store/types.ts';
+import type { IssueRecord, Store, StoredRendition } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { Sleep } from '../util/sleep.ts';
+import { moveIssue } from '../publish/issue-state.ts';
+import {
+  emailOfRendition,
+  loadIssueRendition,
+  refreshIssueRendition,
+  senderOfRendition,
+  type IssueRenditionDependencies,
+  type RenderedIssue,
+} from '../publish/issue-rendition.ts';
 import { assertSendPreflight } from '../publish/preflight.ts';
 import { signToken, type Keyring } from './tokens.ts';
 import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
@@ -32,8 +41,12 @@ export interface RunSendDependencies {
   random: () => number;
   keyring: Keyring;
   holder: string;
-  /** Renders the email of an issue (prepare-issue-email.ts, injectable for tests). */
-  renderEmail: (record: IssueRecord) => Promise<EmailRendition>;
+  /**
+   * Renders an issue from the project tree (prepare-issue-email.ts), or undefined without one.
+   * Used only when planning and for an issue planned before renditions were stored: a sender
+   * otherwise sends what the store holds.
+   */
+  renderIssue: (record: IssueRecord) => Promise<RenderedIssue | undefined>;
   dkimPrivateKey?: string;
   signal?: AbortSignal;
   onEvent?: (event: SendEvent) => void;
@@ -60,11 +73,16 @@ export function senderFromConfig(loaded: LoadedConfig): MessageTemplateInput['se
   };
 }
 
-/** Builds the per-issue message template and the per-recipient composer the send loop uses. */
+/**
+ * Builds the per-issue message template and the per-recipient composer the send loop uses.
+ * `rendered`: the sender block and site URL the email was rendered with (a stored rendition);
+ * default: the config's.
+ */
 export function createComposer(
   record: IssueRecord,
   email: EmailRendition,
   deps: Pick<RunSendDependencies, 'loaded' | 'clock' | 'keyring' | 'dkimPrivateKey'>,
+  rendered?: { sender: MessageTemplateInput['sender']; siteUrl: string },
 ): (recipient: { id: number; email: string; name: string | null; unsubscribeToken?: string }) => OutgoingMessage {
   const { loaded } = deps;
   const dkim = loaded.config.sender.dkim;
@@ -72,8 +90,8 @@ export function createComposer(
     issueSlug: record.slug,
     subject: email.subject,
     email,
-    sender: senderFromConfig(loaded),
-    siteUrl: loaded.config.site.url,
+    sender: rendered?.sender ?? senderFromConfig(loaded),
+    siteUrl: rendered?.siteUrl ?? loaded.config.site.url,
     date: deps.clock.now(),
     dkim:
       dkim && deps.dkimPrivateKey
@@ -87,6 +105,44 @@ export function createComposer(
       name: recipient.name,
       unsubscribeToken: recipient.unsubscribeToken ?? signToken(deps.keyring, { purpose: 'unsub', subscriberId: recipient.id }),
     });
+}
+
+/** The composer of an issue's stored rendition: what every sender of the issue sends. */
+export function composerFromRendition(
+  record: IssueRecord,
+  stored: StoredRendition,
+  deps: Pick<RunSendDependencies, 'loaded' | 'clock' | 'keyring' | 'dkimPrivateKey'>,
+): ReturnType<typeof createComposer> {
+  return createComposer(record, emailOfRendition(stored), deps, { sender: senderOfRendition(stored), siteUrl: stored.siteUrl });
+}
+
+/** How this sender renders and stores an issue's rendition (see src/publish/issue-rendition.ts). */
+export function renditionDependencies(deps: Pick<RunSendDependencies, 'loaded' | 'store' | 'clock' | 'renderIssue'>): IssueRenditionDependencies {
+  return {
+    store: deps.store,
+    render: deps.renderIssue,
+    sender: senderFromConfig(deps.loaded),
+    siteUrl: deps.loaded.config.site.url,
+    now: () => deps.clock.now().toISOString(),
+  };
+}
+
+/**
+ * Plans an issue that waits to be planned: its rendition is stored first (so no sender ever
+ * finds a planned issue without one), then one row per active subscriber, then the guarded move
+ * to `planned`. Another process planning it at once adds no rows (planning is idempotent) and
+ * loses the move: both then see one planned issue.
+ */
+export async function planIssue(
+  deps: Pick<RunSendDependencies, 'loaded' | 'store' | 'clock' | 'renderIssue'>,
+  record: IssueRecord,
+): Promise<{ rows: number; moved: boolean }> {
+  const { store, clock } = deps;
+  if (record.state !== 'published' && record.state !== 'archived') return { rows: 0, moved: false };
+  await refreshIssueRendition(renditionDependencies(deps), record);
+  const rows = await store.planDeliveries(record.slug, clock.now().toISOString());
+  const moved = await moveIssue(store, record.slug, 'planned', { from: [record.state], at: clock.now().toISOString() });
+  return { rows, moved };
 }
 
 /**
@@ -149,8 +205,7 @@ export async function runSend(
       // sent, and `letterpress archive` took it back before this runner got the lease.
       if (record.state === 'archived' && slug === undefined) continue;
       if (record.state === 'published' || record.state === 'archived') {
-        const rows = await store.planDeliveries(record.slug, clock.now().toISOString());
-        await store.setIssueState(record.slug, 'planned');
+        const { rows } = await planIssue(deps, record);
         deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });
       }
       // Holding the only runner lease, any row still `sending` belongs to a runner that died.
@@ -158,9 +213,32 @@ export async function runSend(
       if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
       const counts = await store.countDeliveries(record.slug);
       const pending = counts.queued + counts.deferred;
-      // Render only when there is something to send; a finished issue just gets its final state.
-      const compose = pending > 0 ? createComposer(record, await deps.renderEmail(record), deps) : undefined;
+      let compose: ReturnType<typeof createComposer> | undefined;
       if (pending > 0) {
+        let stored: StoredRendition;
+        try {
+          stored = await loadIssueRendition(renditionDependencies(deps), (await store.getIssue(record.slug)) ?? record);
+        } catch (error) {
+          if (!(error instanceof LetterpressError) || error.code !== 'E_NO_RENDITION') throw error;
+          // This issue's rows stay queued for a sender that has the project tree; the others go on.
+          const report = await unsentReport(store, record.slug, error);
+          reports.push(report);
+          await recordStall(deps, report);
+          deps.onEvent?.({ kind: 'done', report });
+          continue;
+        }
+        // What goes out carries the rendition's site URL and From: those are what the preflight checks.
+        assertSendPreflight(loaded.config, { rendered: stored });
+        // Once `sending`, no build replaces the rendition: read it again after the move, so every
+        // message of the issue, from any sender, is made of the same one.
+        if (!(await moveIssue(store, record.slug, 'sending', { from: ['planned', 'sending'], at: clock.now().toISOString() }))) {
+          // Archived (`letterpress archive`) or finished by another sender since it was read: nothing to send here.
+          continue;
+        }
+        const final = (await store.getRendition(record.slug)) ?? stored;
+        if (final.renderKey !== stored.renderKey) assertSendPreflight(loaded.config, { rendered: final });
+        stored = final;
+        compose = composerFromRendition(record, stored, deps);
         deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
       }
       const report = await sendIssue(record.slug, {
@@ -179,6 +257,23 @@ export async function runSend(
     await lease.release();
   }
   return reports;
+}
+
+/** The report of an issue this run could not start: nothing handled, its rows as they were. */
+async function unsentReport(store: Store, slug: string, stoppedBy: LetterpressError): Promise<SendReport> {
+  const counts = await store.countDeliveries(slug);
+  return {
+    slug,
+    sent: 0,
+    deferred: 0,
+    failed: 0,
+    bounced: 0,
+    skipped: 0,
+    durationMs: 0,
+    remainingDeferred: counts.deferred,
+    stoppedBy,
+    complete: false,
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Clock } from '../util/clock.ts';
 import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { Sleep } from '../util/sleep.ts';
+import { moveIssue } from '../publish/issue-state.ts';
 import { retryDelayMs, shouldGiveUp, type RetryPolicy } from './retry-policy.ts';
 import type { OutgoingMessage, Transport } from './types.ts';
 
@@ -41,7 +42,7 @@ export interface SendReport extends SendTally {
 }
 
 export interface SendIssueDependencies {
-  store: DeliveryLedger & Pick<SubscriberStore, 'getSubscriber' | 'setSubscriberStatus'> & Pick<IssueStore, 'setIssueState'>;
+  store: DeliveryLedger & Pick<SubscriberStore, 'getSubscriber' | 'setSubscriberStatus'> & Pick<IssueStore, 'transitionIssue'>;
   transport: Transport;
   clock: Clock;
   /** Waits for due retries (bounded by `retry.waitMs`); a fake clock's in tests. */
@@ -117,7 +118,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
 
   const counts = await store.countDeliveries(slug);
   const total = counts.queued + counts.sending + counts.deferred;
-  if (total > 0) await store.setIssueState(slug, 'sending');
+  if (total > 0) await moveIssue(store, slug, 'sending', { at: iso(clock.now()) });
   judge.size = Math.min(MASS_BOUNCE.window, total);
   // Too few recipients to tell a relay fault from a few stale addresses: no verdict to wait for.
   judge.decided = judge.size < MASS_BOUNCE.minimum;
@@ -377,7 +378,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
 
   const after = await store.countDeliveries(slug);
   const complete = after.queued + after.sending + after.deferred === 0;
-  if (complete) await store.setIssueState(slug, 'sent');
+  if (complete) await moveIssue(store, slug, 'sent', { at: iso(clock.now()) });
   return {
     slug,
     ...tally,

@@ -69,14 +69,28 @@ function domainOf(address: string): string {
 }
 
 /**
- * Every problem that would make a real send go wrong, waived or not (`doctor` shows the waived
- * ones as allowed). `checkSendPreflight` is what the send paths act on.
+ * The site URL and From an issue's email was rendered with (its stored rendition): a sender
+ * checks these, since they, not today's config, are what goes out.
  */
-export function findSendProblems(config: Config): PreflightProblem[] {
+export interface RenderedSender {
+  siteUrl: string;
+  fromAddress: string;
+}
+
+/**
+ * Every problem that would make a real send go wrong, waived or not (`doctor` shows the waived
+ * ones as allowed). `checkSendPreflight` is what the send paths act on. With `rendered`, the
+ * site URL and From are those of the stored rendition (the messages hold them), named as such.
+ */
+export function findSendProblems(config: Config, rendered?: RenderedSender): PreflightProblem[] {
   const problems: PreflightProblem[] = [];
+  const siteUrl = rendered?.siteUrl ?? config.site.url;
+  const siteKey = rendered ? 'the site URL this issue was rendered with' : 'site.url';
+  const fromKey = rendered ? 'the From this issue was rendered with' : 'sender.fromAddress';
+  const rerender = rendered ? ', then `letterpress build` to render the planned issue again' : '';
   let siteHost = '';
   try {
-    siteHost = new URL(config.site.url).hostname;
+    siteHost = new URL(siteUrl).hostname;
   } catch {
     // The schema already asks for an absolute URL; an unparsable one is as bad as a local one.
   }
@@ -84,20 +98,20 @@ export function findSendProblems(config: Config): PreflightProblem[] {
   if (siteWhy) {
     problems.push({
       check: 'site-url',
-      message: `site.url ${config.site.url} is ${siteWhy}: every link in the email, the unsubscribe link too, would lead readers nowhere`,
-      summary: `site.url ${config.site.url} is ${siteWhy}`,
-      fix: 'set site.url (or LETTERPRESS_SITE_URL) to the public https:// address of the archive',
+      message: `${siteKey} ${siteUrl} is ${siteWhy}: every link in the email, the unsubscribe link too, would lead readers nowhere`,
+      summary: `${siteKey} ${siteUrl} is ${siteWhy}`,
+      fix: `set site.url (or LETTERPRESS_SITE_URL) to the public https:// address of the archive${rerender}`,
       local: true,
     });
   }
-  const from = config.sender.fromAddress;
+  const from = rendered?.fromAddress ?? config.sender.fromAddress;
   const fromWhy = describeLocalHost(domainOf(from));
   if (fromWhy) {
     problems.push({
       check: 'from',
-      message: `sender.fromAddress ${from}: its domain is ${fromWhy}; receivers reject or junk such mail and replies go nowhere`,
-      summary: `sender.fromAddress ${from} is on ${fromWhy}`,
-      fix: 'set sender.fromAddress (or LETTERPRESS_SENDER_FROMADDRESS) to an address on your own domain',
+      message: `${fromKey} ${from}: its domain is ${fromWhy}; receivers reject or junk such mail and replies go nowhere`,
+      summary: `${fromKey} ${from} is on ${fromWhy}`,
+      fix: `set sender.fromAddress (or LETTERPRESS_SENDER_FROMADDRESS) to an address on your own domain${rerender}`,
       local: true,
     });
   }
@@ -118,9 +132,9 @@ export function findSendProblems(config: Config): PreflightProblem[] {
  * when `delivery.allowLocalAddresses` (or `allowLocal`, from `--allow-local`) allows them. A
  * missing postal address is never waived: it is one line of config, staging included.
  */
-export function checkSendPreflight(config: Config, options: { allowLocal?: boolean } = {}): PreflightProblem[] {
+export function checkSendPreflight(config: Config, options: { allowLocal?: boolean; rendered?: RenderedSender } = {}): PreflightProblem[] {
   const allowLocal = options.allowLocal === true || config.delivery.allowLocalAddresses;
-  return findSendProblems(config).filter((problem) => !(problem.local && allowLocal));
+  return findSendProblems(config, options.rendered).filter((problem) => !(problem.local && allowLocal));
 }
 
 /** No SMTP server configured: messages are written to the outbox, which is never refused. */
@@ -132,7 +146,7 @@ export function isOutboxMode(config: Config): boolean {
  * Throws E_PREFLIGHT (exit 1) when a real send would go out with the problems above; the one
  * guard every sending path (send, a test copy, the daemon, workers) calls before sending.
  */
-export function assertSendPreflight(config: Config, options: { allowLocal?: boolean } = {}): void {
+export function assertSendPreflight(config: Config, options: { allowLocal?: boolean; rendered?: RenderedSender } = {}): void {
   if (isOutboxMode(config)) return;
   const problems = checkSendPreflight(config, options);
   if (problems.length === 0) return;

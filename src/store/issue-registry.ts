@@ -1,3 +1,5 @@
+import { moveIssue } from '../publish/issue-state.ts';
+import { LetterpressError } from '../util/errors.ts';
 import type { DeliveryCounts, DeliveryLedger, IssueRecord, IssueState, IssueStore } from './types.ts';
 
 /** One due issue as the build sees it, with the values it would use on first publish. */
@@ -35,10 +37,10 @@ export interface RegisterReport {
   added: { slug: string; state: IssueState; reason?: 'backlog' | 'email-false' | 'requested' | 'missed' }[];
   /**
    * Recorded issues waiting to be emailed (`published`/`planned`) whose front matter now says
-   * `email: false`: the caller unplans them under the send lease (`archiveRecordedIssue`).
+   * `email: false`: the caller unplans them (`archiveRecordedIssue`).
    */
   unplan: string[];
-  /** What the caller did about `unplan` (filled in by the caller that holds the send lease). */
+  /** What the caller did about `unplan`. */
   unplanned?: ArchiveOutcome[];
   /** Files recognised as a renamed, already published issue: `from` is the frozen slug. */
   renamed: { file: string; slug: string; frozenSlug: string }[];
@@ -118,15 +120,20 @@ export async function registerDueIssues(
         updatedAt: entry.firstSeen,
         feedId: entry.feedId,
       };
-      await store.saveIssue(record);
-      added.push({ slug: entry.slug, state, ...(reason && { reason }) });
-      facts.set(entry.slug, { slug: record.slug, firstSeen: record.firstSeenAt, feedId: record.feedId, state });
-      continue;
+      if (await store.recordIssue(record)) {
+        added.push({ slug: entry.slug, state, ...(reason && { reason }) });
+        facts.set(entry.slug, { slug: record.slug, firstSeen: record.firstSeenAt, feedId: record.feedId, state });
+        continue;
+      }
+      // Another process recorded it a moment ago: its record (and the state it chose) wins.
+      record = await store.getIssue(entry.slug);
+      if (!record) throw new LetterpressError('E_INTERNAL', `issue ${entry.slug} was recorded and is gone`);
     }
     if (record.state === 'archived' && options.explicit?.has(entry.slug) && entry.email !== false) {
-      record = { ...record, state: 'published' };
-      await store.setIssueState(record.slug, 'published');
-      added.push({ slug: record.slug, state: 'published' });
+      if (await moveIssue(store, record.slug, 'published', { from: ['archived'], at: now })) {
+        added.push({ slug: record.slug, state: 'published' });
+      }
+      record = (await store.getIssue(record.slug)) ?? record;
     }
     if (entry.email === false && (record.state === 'published' || record.state === 'planned')) unplan.push(record.slug);
     const edited = record.contentHash !== entry.contentHash;
@@ -161,17 +168,22 @@ export type ArchiveOutcome =
 /**
  * Makes a recorded issue `archived` (site and feeds only): an issue waiting to be emailed
  * loses its planned, never-attempted delivery rows; one that is being or was emailed is
- * refused with the reason, since nothing can be unsent. Call it holding the send lease, so
- * no sender is between reading the issue's state and claiming its rows.
+ * refused with the reason, since nothing can be unsent. No lease is needed: unplanning is one
+ * guarded transaction (refused once a row was claimed or the issue is `sending`), and a sender
+ * moves the issue to `sending` (compare-and-set from `planned`) before it claims a row.
  */
-export async function archiveRecordedIssue(store: IssueStore & Pick<DeliveryLedger, 'unplanIssue' | 'countDeliveries'>, slug: string): Promise<ArchiveOutcome> {
+export async function archiveRecordedIssue(
+  store: IssueStore & Pick<DeliveryLedger, 'unplanIssue' | 'countDeliveries'>,
+  slug: string,
+  at?: string,
+): Promise<ArchiveOutcome> {
   const record = await store.getIssue(slug);
   if (!record) {
     return { slug, outcome: 'refused', state: undefined, reason: `no issue has the slug "${slug}" (name the issue file to archive an issue not recorded yet)` };
   }
   if (record.state === 'archived') return { slug, outcome: 'already-archived' };
   if (record.state === 'published' || record.state === 'planned') {
-    const result = await store.unplanIssue(slug);
+    const result = await store.unplanIssue(slug, at);
     if (result.outcome === 'archived') return { slug, outcome: 'archived', from: record.state, removedDeliveries: result.removed };
     return refusal(slug, result.state ?? record.state, await store.countDeliveries(slug));
   }

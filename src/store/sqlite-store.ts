@@ -19,6 +19,7 @@ import type {
   OutgoingMailState,
   SendStall,
   Store,
+  StoredRendition,
   Subscriber,
   SubscriberSource,
   SubscriberStatus,
@@ -53,7 +54,8 @@ const QUERY_FILES = {
     'insert-suppression',
     'delete-suppression',
   ],
-  issues: ['get', 'find-by-content-hash', 'list', 'save', 'set-state', 'archive-unsent', 'has-any'],
+  issues: ['get', 'find-by-content-hash', 'list', 'record', 'save', 'transition', 'archive-unsent', 'has-any'],
+  renditions: ['get', 'save', 'delete'],
   deliveries: [
     'plan-chunk-end',
     'plan-chunk',
@@ -134,7 +136,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     // SQLite in WAL mode cannot even read a store whose folder it cannot write its -shm into:
     // read-only commands (status, subscribers list) read a snapshot; writes are refused.
     const db = guardStoreErrors(file, () => openReadOnlyDatabase(file, queries, migrations));
-    return new SqliteStore(file, db, prepareStatements(db, queries), lockWaitMs);
+    return new SqliteStore(file, db, prepareStatements(db, queries), lockWaitMs, timing);
   }
   let inspected = guardStoreErrors(file, () => inspectStoreFile(file));
   if (inspected.state === 'missing') {
@@ -232,7 +234,7 @@ function openDatabase(file: string, queries: Queries, migrations: readonly Migra
   try {
     db.exec(queries.connection['set-pragmas']);
     if (options.create === true) db.exec(queries.connection['create-migrations-table']);
-    applyMigrations(db, queries.connection, migrations);
+    applyMigrations(db, queries.connection, migrations, options.create === true ? undefined : file);
     return db;
   } catch (error) {
     db.close();
@@ -240,8 +242,12 @@ function openDatabase(file: string, queries: Queries, migrations: readonly Migra
   }
 }
 
-/** Applies the migrations this file lacks, all or none, under the write lock (taken only when some are missing). */
-function applyMigrations(db: Database.Database, sql: Queries['connection'], migrations: readonly Migration[]): void {
+/**
+ * Applies the migrations this file lacks, all or none, under the write lock (taken only when
+ * some are missing). An existing store (`file` given) is first copied whole to
+ * `<file>.bak-<version>` (the schema version before the upgrade), so an upgrade can be undone.
+ */
+function applyMigrations(db: Database.Database, sql: Queries['connection'], migrations: readonly Migration[], file?: string): void {
   const listApplied = db.prepare(sql['list-migrations']);
   const record = db.prepare(sql['record-migration']);
   const newest = Math.max(0, ...migrations.map((migration) => migration.version));
@@ -254,7 +260,9 @@ function applyMigrations(db: Database.Database, sql: Queries['connection'], migr
     return migrations.filter((migration) => !applied.has(migration.version));
   };
   // A read first: an up-to-date store opens without waiting for another process's write lock.
-  if (check(readApplied()).length === 0) return;
+  const before = readApplied();
+  if (check(before).length === 0) return;
+  if (file !== undefined && before.size > 0) backupBeforeMigrating(db, file, Math.max(...before));
   const apply = db.transaction(() => {
     for (const migration of check(readApplied())) {
       db.exec(migration.sql);
@@ -262,6 +270,33 @@ function applyMigrations(db: Database.Database, sql: Queries['connection'], migr
     }
   });
   apply.immediate();
+}
+
+/** Where the copy of a store taken before upgrading it from schema `version` goes. */
+export function migrationBackupFile(file: string, version: number): string {
+  return `${file}.bak-${String(version).padStart(3, '0')}`;
+}
+
+/**
+ * Copies the store as it is now (WAL contents included: VACUUM INTO reads through this
+ * connection) to its backup name, unless a copy of that version is already there: the first
+ * process to upgrade keeps it, and a second racing one never overwrites it with a half-upgraded
+ * store. The copy is written beside it and linked into place, so it is whole or absent.
+ */
+function backupBeforeMigrating(db: Database.Database, file: string, version: number): void {
+  const target = migrationBackupFile(file, version);
+  if (existsSync(target)) return;
+  const temporary = `${target}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    db.prepare('VACUUM INTO ?').run(temporary);
+    try {
+      linkSync(temporary, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  } finally {
+    rmSync(temporary, { force: true });
+  }
 }
 
 /**
@@ -304,6 +339,7 @@ function prepareStatements(db: Database.Database, queries: Queries): Statements 
   return {
     subscribers: prepareAll(queries.subscribers),
     issues: prepareAll(queries.issues),
+    renditions: prepareAll(queries.renditions),
     deliveries: prepareAll(queries.deliveries),
     leases: prepareAll(queries.leases),
     secrets: prepareAll(queries.secrets),
@@ -779,13 +815,28 @@ class SqliteStore implements Store {
     return this.#run(() => this.#sql.issues.list.all() as IssueRecord[]);
   }
 
+  async recordIssue(record: IssueRecord): Promise<boolean> {
+    return this.#run(() => this.#sql.issues.record.run({ ...record }).changes === 1);
+  }
+
   async saveIssue(record: IssueRecord): Promise<void> {
     await this.#run(() => this.#sql.issues.save.run({ ...record }));
   }
 
-  async setIssueState(slug: string, state: IssueState): Promise<void> {
-    const { changes } = await this.#run(() => this.#sql.issues['set-state'].run({ slug, state }));
-    if (changes === 0) throw new LetterpressError('E_STORE', `no issue with slug "${slug}" in the store`);
+  async transitionIssue(slug: string, from: readonly IssueState[], to: IssueState, at: string): Promise<boolean> {
+    const params = { slug, from: JSON.stringify(from), to, at: toInstant(at, 'at') };
+    return this.#run(() => this.#sql.issues.transition.run(params).changes === 1);
+  }
+
+  // Renditions
+
+  async getRendition(issueSlug: string): Promise<StoredRendition | undefined> {
+    return this.#run(() => this.#sql.renditions.get.get({ issueSlug }) as StoredRendition | undefined);
+  }
+
+  async saveRendition(rendition: Omit<StoredRendition, 'createdAt' | 'updatedAt'>, at: string): Promise<boolean> {
+    const params = { ...rendition, at: toInstant(at, 'at') };
+    return this.#run(() => this.#sql.renditions.save.run(params).changes === 1);
   }
 
   async hasIssues(): Promise<boolean> {
@@ -877,7 +928,9 @@ class SqliteStore implements Store {
 
   async unplanIssue(
     issueSlug: string,
+    at?: string,
   ): Promise<{ outcome: 'archived'; removed: number } | { outcome: 'refused'; state: IssueState | undefined }> {
+    const when = toInstant(at ?? new Date().toISOString(), 'at');
     return this.#run(() =>
       this.#immediate(() => {
         const record = this.#sql.issues.get.get({ slug: issueSlug }) as IssueRecord | undefined;
@@ -886,7 +939,7 @@ class SqliteStore implements Store {
           return { outcome: 'refused' as const, state: record?.state };
         }
         const removed = this.#sql.deliveries['delete-planned'].run({ issueSlug }).changes;
-        this.#sql.issues['archive-unsent'].run({ slug: issueSlug });
+        this.#sql.issues['archive-unsent'].run({ slug: issueSlug, at: when });
         return { outcome: 'archived' as const, removed };
       }),
     );

@@ -94,9 +94,22 @@ export interface IssueStore {
   getIssue(slug: string): Promise<IssueRecord | undefined>;
   findIssueByContentHash(contentHash: string): Promise<IssueRecord | undefined>;
   listIssues(): Promise<IssueRecord[]>;
-  /** Inserts or updates; the slug and feed id of an existing row never change. */
+  /**
+   * Records a new issue with its first state, compare-and-set: true when this call recorded it,
+   * false (nothing changed) when the slug was already recorded, by this process or another.
+   */
+  recordIssue(record: IssueRecord): Promise<boolean>;
+  /**
+   * Inserts, or updates the title, content hash, source file and dates of an existing row; the
+   * slug, feed id and state of an existing row never change here (`transitionIssue` does that).
+   */
   saveIssue(record: IssueRecord): Promise<void>;
-  setIssueState(slug: string, state: IssueState): Promise<void>;
+  /**
+   * Compare-and-set: moves the issue to `to` only if its state is one of `from`, in one
+   * statement. False when it was in another state (another process moved it first) or is
+   * unknown. The allowed moves are in src/publish/issue-state.ts.
+   */
+  transitionIssue(slug: string, from: readonly IssueState[], to: IssueState, at: string): Promise<boolean>;
   /** True once the store has recorded any issue (the backlog rule needs "is this store new"). */
   hasIssues(): Promise<boolean>;
 }
@@ -163,7 +176,46 @@ export interface DeliveryLedger {
    */
   unplanIssue(
     issueSlug: string,
+    at?: string,
   ): Promise<{ outcome: 'archived'; removed: number } | { outcome: 'refused'; state: IssueState | undefined }>;
+}
+
+/**
+ * What one issue's messages are made of, stored when it is planned: the email's subject and
+ * parts (with EMAIL_SLOTS for the per-recipient links) and the sender facts it was rendered
+ * with. A sender builds the message template from this alone.
+ */
+export interface StoredRendition {
+  issueSlug: string;
+  /** The build's render key (content, templates, site config, dates) it was rendered under. */
+  renderKey: string;
+  subject: string;
+  preheader: string;
+  html: string;
+  text: string;
+  /** The front matter's publish_at, if any (ISO). */
+  publishAt: string | null;
+  /** The site URL the links were built from (no trailing slash). */
+  siteUrl: string;
+  fromName: string | null;
+  fromAddress: string;
+  replyTo: string | null;
+  envelopeFrom: string;
+  listId: string;
+  unsubscribeMailto: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The renditions of planned issues (DESIGN.md §4 "The rendition lives in the store"). */
+export interface RenditionStore {
+  getRendition(issueSlug: string): Promise<StoredRendition | undefined>;
+  /**
+   * Stores an issue's rendition: always when it has none; in place of the stored one only under
+   * another render key and while the issue is not yet being sent (`published`, `planned`,
+   * `archived`), decided in one statement. True when this call wrote it.
+   */
+  saveRendition(rendition: Omit<StoredRendition, 'createdAt' | 'updatedAt'>, at: string): Promise<boolean>;
 }
 
 /** The last session error of an issue whose sending is stalled (all instants UTC ISO). */
@@ -289,7 +341,7 @@ export interface SecretStore {
   addSecret(kid: string, secret: string, at: string): Promise<void>;
 }
 
-export interface Store extends SubscriberStore, IssueStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore, OutgoingMailStore {
+export interface Store extends SubscriberStore, IssueStore, RenditionStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore, OutgoingMailStore {
   /**
    * Resolves when the store answers and a change could be recorded now; rejects (E_STORE_BUSY
    * while another process holds the write lock, E_STORE otherwise) without waiting. `/readyz`.

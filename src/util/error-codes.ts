@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   E_MESSAGE: { meaning: 'a message was built from inconsistent parts', exit: 70, action: 'a bug: report it with the command and its output' },
   E_MIME: { meaning: 'a built message is not well-formed MIME', exit: 70, action: 'a bug: report it with the issue file' },
   E_NO_ISSUE: { meaning: 'there is no issue to preview', exit: 1, action: 'add an issue file to issues/ or name one' },
+  E_NO_RENDITION: { meaning: 'an issue planned by an older Letterpress has no stored rendition, and this sender has no project tree to make one', exit: 1, action: 'run `letterpress build`, or `letterpress send` once, where issues/ and templates/ are; its messages stay queued until then' },
   E_NO_PROJECT: { meaning: 'no Letterpress project here (no config/letterpress.json at or above this directory)', exit: 1, action: 'cd into the project, pass --root, or run `letterpress init`' },
   E_NOT_DUE: { meaning: 'the issue has a publish_at in the future', exit: 1, action: 'wait for it, or remove publish_at to publish now' },
   E_OUTBOX: { meaning: 'a message cannot be written to data/outbox/', exit: 1, action: 'check that data/ is writable and the disk not full' },

@@ -281,7 +281,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     });
 
     describe('issues', () => {
-      it('saves, updates and freezes the slug, feed id and first-seen date', async () => {
+      it('saves, updates and freezes the slug, feed id, first-seen date and state', async () => {
         expect(await store.hasIssues()).toBe(false);
         expect(await store.getIssue('one')).toBeUndefined();
         const first = issueRecord('one', { state: 'draft', publishedAt: null });
@@ -306,7 +306,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           title: 'Renamed',
           contentHash: 'hash-2',
           sourceFile: 'issues/renamed.md',
-          state: 'published',
+          // A save never moves the state: only a guarded transition does.
+          state: 'draft',
           firstSeenAt: at(0),
           publishedAt: at(20),
           updatedAt: at(30),
@@ -322,9 +323,67 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.findIssueByContentHash('hash-beta'))?.slug).toBe('beta');
         expect(await store.findIssueByContentHash('hash-none')).toBeUndefined();
 
-        await store.setIssueState('beta', 'sending');
-        expect((await store.getIssue('beta'))?.state).toBe('sending');
-        await expect(store.setIssueState('missing', 'sent')).rejects.toMatchObject({ code: 'E_STORE' });
+        expect(await store.transitionIssue('beta', ['published'], 'planned', at(1))).toBe(true);
+        expect((await store.getIssue('beta'))?.state).toBe('planned');
+        expect(await store.transitionIssue('missing', ['published'], 'planned', at(1))).toBe(false);
+      });
+
+      it('records an issue once: the first recording wins and a second changes nothing', async () => {
+        expect(await store.recordIssue(issueRecord('one', { state: 'archived' }))).toBe(true);
+        expect(await store.recordIssue(issueRecord('one', { state: 'published', title: 'Other' }))).toBe(false);
+        expect(await store.getIssue('one')).toMatchObject({ state: 'archived', title: 'Issue one' });
+      });
+
+      it('moves an issue only from the states a transition names (compare-and-set)', async () => {
+        await store.saveIssue(issueRecord('one'));
+        expect(await store.transitionIssue('one', ['published'], 'planned', at(1))).toBe(true);
+        // A second process acting on the same stale read loses, and nothing moves backwards.
+        expect(await store.transitionIssue('one', ['published'], 'planned', at(2))).toBe(false);
+        expect(await store.transitionIssue('one', ['planned', 'sending'], 'sending', at(3))).toBe(true);
+        expect(await store.transitionIssue('one', ['published', 'planned'], 'archived', at(4))).toBe(false);
+        expect(await store.transitionIssue('one', ['planned', 'sending'], 'sent', at(5))).toBe(true);
+        expect(await store.transitionIssue('one', ['planned', 'sending'], 'sending', at(6))).toBe(false);
+        expect((await store.getIssue('one'))?.state).toBe('sent');
+      });
+    });
+
+    describe('renditions', () => {
+      const rendition = (slug: string, renderKey: string) => ({
+        issueSlug: slug,
+        renderKey,
+        subject: `Subject ${renderKey}`,
+        preheader: 'pre',
+        html: `<p>${renderKey} %%unsubscribe_url%%</p>`,
+        text: `${renderKey} %%unsubscribe_url%%`,
+        publishAt: null,
+        siteUrl: 'https://news.example.net',
+        fromName: 'News',
+        fromAddress: 'news@example.net',
+        replyTo: null,
+        envelopeFrom: 'bounces@example.net',
+        listId: 'news.example.net',
+        unsubscribeMailto: null,
+      });
+
+      it('stores a rendition, replaces it under a new key while planned, and never once sending', async () => {
+        await store.saveIssue(issueRecord('one'));
+        expect(await store.getRendition('one')).toBeUndefined();
+        expect(await store.saveRendition(rendition('one', 'k1'), at(1))).toBe(true);
+        expect(await store.getRendition('one')).toMatchObject({ renderKey: 'k1', subject: 'Subject k1', createdAt: at(1), updatedAt: at(1) });
+        expect(await store.saveRendition(rendition('one', 'k1'), at(2))).toBe(false);
+        await store.transitionIssue('one', ['published'], 'planned', at(2));
+        expect(await store.saveRendition(rendition('one', 'k2'), at(3))).toBe(true);
+        expect(await store.getRendition('one')).toMatchObject({ renderKey: 'k2', createdAt: at(1), updatedAt: at(3) });
+        await store.transitionIssue('one', ['planned'], 'sending', at(4));
+        expect(await store.saveRendition(rendition('one', 'k3'), at(5))).toBe(false);
+        expect((await store.getRendition('one'))?.renderKey).toBe('k2');
+      });
+
+      it('gives an issue being sent without a rendition its first one (an upgraded store)', async () => {
+        await store.saveIssue(issueRecord('one', { state: 'sending' }));
+        expect(await store.saveRendition(rendition('one', 'k1'), at(1))).toBe(true);
+        expect(await store.saveRendition(rendition('one', 'k2'), at(2))).toBe(false);
+        expect((await store.getRendition('one'))?.renderKey).toBe('k1');
       });
     });
 
@@ -356,7 +415,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('unplans an issue nothing was sent for, and refuses once a row was claimed or the issue is sending', async () => {
         await planIssue('one', 3);
-        await store.setIssueState('one', 'planned');
+        await store.transitionIssue('one', ['published'], 'planned', at(1));
         expect(await store.unplanIssue('one')).toEqual({ outcome: 'archived', removed: 3 });
         expect((await store.getIssue('one'))?.state).toBe('archived');
         expect(await store.countDeliveries('one')).toMatchObject({ queued: 0 });
@@ -364,11 +423,11 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
         await store.saveIssue(issueRecord('two', { contentHash: 'hash-two' }));
         await store.planDeliveries('two', at(1));
-        await store.setIssueState('two', 'planned');
+        await store.transitionIssue('two', ['published'], 'planned', at(1));
         await store.claimDeliveries({ issueSlug: 'two', limit: 1, now: at(1), leaseUntil: at(5) });
         expect(await store.unplanIssue('two')).toEqual({ outcome: 'refused', state: 'planned' });
         expect(await store.countDeliveries('two')).toMatchObject({ queued: 2, sending: 1 });
-        await store.setIssueState('two', 'sending');
+        await store.transitionIssue('two', ['planned'], 'sending', at(2));
         expect(await store.unplanIssue('two')).toEqual({ outcome: 'refused', state: 'sending' });
         expect(await store.unplanIssue('missing')).toEqual({ outcome: 'refused', state: undefined });
       });

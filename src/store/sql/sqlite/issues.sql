@@ -20,24 +20,34 @@ SELECT slug, title, content_hash AS contentHash, source_file AS sourceFile, stat
 FROM issues
 ORDER BY first_seen_at, slug;
 
+-- name: record
+-- Recording is compare-and-set: the first process to record a slug wins, with its state; a
+-- second one changes nothing (0 rows) and reads what the winner recorded.
+INSERT INTO issues (slug, title, content_hash, source_file, state, first_seen_at, published_at, updated_at, feed_id, state_changed_at)
+VALUES (:slug, :title, :contentHash, :sourceFile, :state, :firstSeenAt, :publishedAt, :updatedAt, :feedId, :publishedAt)
+ON CONFLICT (slug) DO NOTHING;
+
 -- name: save
--- The slug, feed id and first-seen date are frozen at the first save: the update leaves them.
-INSERT INTO issues (slug, title, content_hash, source_file, state, first_seen_at, published_at, updated_at, feed_id)
-VALUES (:slug, :title, :contentHash, :sourceFile, :state, :firstSeenAt, :publishedAt, :updatedAt, :feedId)
+-- The slug, feed id and first-seen date are frozen at the first save: the update leaves them,
+-- and the state too: only `transition` (a compare-and-set naming the states it may come from)
+-- moves an issue, so a stale read can never move it backwards.
+INSERT INTO issues (slug, title, content_hash, source_file, state, first_seen_at, published_at, updated_at, feed_id, state_changed_at)
+VALUES (:slug, :title, :contentHash, :sourceFile, :state, :firstSeenAt, :publishedAt, :updatedAt, :feedId, :publishedAt)
 ON CONFLICT (slug) DO UPDATE
 SET title = excluded.title,
     content_hash = excluded.content_hash,
     source_file = excluded.source_file,
-    state = excluded.state,
     published_at = excluded.published_at,
     updated_at = excluded.updated_at;
 
--- name: set-state
-UPDATE issues SET state = :state WHERE slug = :slug;
+-- name: transition
+-- Compare-and-set: moves the issue only from one of the states named in :from (a JSON array).
+UPDATE issues SET state = :to, state_changed_at = :at
+WHERE slug = :slug AND state IN (SELECT value FROM json_each(:from));
 
 -- name: archive-unsent
 -- Compare-and-set: only an issue nothing was sent for yet may become `archived` this way.
-UPDATE issues SET state = 'archived' WHERE slug = :slug AND state IN ('published', 'planned');
+UPDATE issues SET state = 'archived', state_changed_at = :at WHERE slug = :slug AND state IN ('published', 'planned');
 
 -- name: has-any
 SELECT EXISTS (SELECT 1 FROM issues) AS present;
