@@ -115,7 +115,7 @@ const rate = (messages: number, ms: number) => messages / (ms / 1000);
  * Wraps the store's per-message methods with timers. SQLite calls run synchronously inside
  * these async methods, so the time until each returns its promise is the real cost.
  */
-function timeStoreCalls(store: Store, names: readonly ('claimDeliveries' | 'markDelivery' | 'getSubscriber')[]) {
+function timeStoreCalls(store: Store, names: readonly ('claimDeliveries' | 'markDeliveries' | 'getSubscriber')[]) {
   const totals = new Map<string, { calls: number; ms: number }>();
   for (const name of names) {
     const original = store[name] as (...args: unknown[]) => Promise<unknown>;
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       const sinkBefore = sink.messages();
       const baselineFirstMs = await runSmtpSource(port, count, size);
 
-      const storeCalls = timeStoreCalls(store, ['claimDeliveries', 'markDelivery', 'getSubscriber']);
+      const storeCalls = timeStoreCalls(store, ['claimDeliveries', 'markDeliveries', 'getSubscriber']);
       const marks: Partial<Record<SendEvent['kind'], number>> = {};
       const started = performance.now();
       const reports = await app.send({

@@ -7,16 +7,18 @@ import type { Sleep } from '../util/sleep.ts';
 import { assertSendPreflight } from '../publish/preflight.ts';
 import { signToken, type Keyring } from './tokens.ts';
 import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
-import { acquireRunnerLease } from './runner-lease.ts';
 import { sendIssue, type SendProgress, type SendReport } from './send-issue.ts';
 import type { OutgoingMessage, Transport } from './types.ts';
 
-/** The one lease every sending process takes: one runner per store at a time. */
+/**
+ * The lease `archive` takes (and a build that unplans an `email: false` issue tries), so two of
+ * them take turns. Senders do not take it: they claim disjoint rows from the ledger, any number
+ * at once; an unplan is a compare-and-set that refuses once any row was claimed.
+ */
 export const SEND_LEASE = 'send';
 
 export type SendEvent =
   | { kind: 'planned'; slug: string; rows: number }
-  | { kind: 'waiting-for-lease'; holder: string; until: string }
   | { kind: 'requeued-orphans'; slug: string; rows: number }
   | { kind: 'start'; slug: string; title: string; total: number; transport: string }
   | { kind: 'progress'; progress: SendProgress }
@@ -30,6 +32,7 @@ export interface RunSendDependencies {
   sleep: Sleep;
   random: () => number;
   keyring: Keyring;
+  /** This sender's id in the ledger (`host:pid:random`), one per run. */
   holder: string;
   /** Renders the email of an issue (prepare-issue-email.ts, injectable for tests). */
   renderEmail: (record: IssueRecord) => Promise<EmailRendition>;
@@ -114,8 +117,10 @@ export async function selectIssuesToSend(store: Store, slug?: string, hold?: Rea
 
 /**
  * Plans and sends issues: a published issue (or an archived one named explicitly: the way
- * out of the backlog) is planned once, to the subscribers active at that moment; then, under
- * the runner lease, its rows are sent. Sent issues are left alone unless rows remain.
+ * out of the backlog) is planned once, to the subscribers active at that moment; then its rows
+ * are sent. Several runs may do this at once, on one machine or several: each claims its own
+ * rows, and rows a dead run left `sending` come back once their lease lapsed. Sent issues are
+ * left alone unless rows remain.
  */
 export async function runSend(
   deps: RunSendDependencies,
@@ -126,56 +131,46 @@ export async function runSend(
   const targets = await selectIssuesToSend(store, slug, options.hold);
   const reports: SendReport[] = [];
   if (targets.length === 0) return reports;
-  // Before the lease and before planning: a refused send changes nothing in the store.
+  // Before planning: a refused send changes nothing in the store.
   assertSendPreflight(loaded.config);
 
   const leaseMs = loaded.config.delivery.leaseSeconds * 1000;
-  const lease = await acquireRunnerLease(SEND_LEASE, deps.holder, {
-    store,
-    clock,
-    sleep: deps.sleep,
-    leaseMs,
-    onWait: (holder, until) => deps.onEvent?.({ kind: 'waiting-for-lease', holder, until }),
-    signal: deps.signal,
-  });
-  const signal = deps.signal ? AbortSignal.any([deps.signal, lease.lost]) : lease.lost;
-  try {
-    for (const target of targets) {
-      if (signal.aborted) break;
-      // Re-read under the lease: another runner may have planned or finished it meanwhile.
-      const record = (await store.getIssue(target.slug)) ?? target;
-      // An archived issue is planned only when named: a run picked it while it was waiting to be
-      // sent, and `letterpress archive` took it back before this runner got the lease.
-      if (record.state === 'archived' && slug === undefined) continue;
-      if (record.state === 'published' || record.state === 'archived') {
-        const rows = await store.planDeliveries(record.slug, clock.now().toISOString());
-        await store.setIssueState(record.slug, 'planned');
-        deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });
-      }
-      // Holding the only runner lease, any row still `sending` belongs to a runner that died.
-      const orphans = await store.requeueSending(record.slug, clock.now().toISOString());
-      if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
-      const counts = await store.countDeliveries(record.slug);
-      const pending = counts.queued + counts.deferred;
-      // Render only when there is something to send; a finished issue just gets its final state.
-      const compose = pending > 0 ? createComposer(record, await deps.renderEmail(record), deps) : undefined;
-      if (pending > 0) {
-        deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
-      }
-      const report = await sendIssue(record.slug, {
-        ...sendDependencies(deps, signal, leaseMs),
-        composeMessage: (_delivery, subscriber) => {
-          if (!compose) throw new LetterpressError('E_INTERNAL', `issue ${record.slug} had no rows to send`);
-          return compose(subscriber);
-        },
-      });
-      reports.push(report);
-      await recordStall(deps, report);
-      deps.onEvent?.({ kind: 'done', report });
-      if (report.stoppedBy) break;
+  const signal = deps.signal;
+  for (const target of targets) {
+    if (signal?.aborted) break;
+    // Re-read: another sender may have planned or finished it meanwhile.
+    const record = (await store.getIssue(target.slug)) ?? target;
+    // An archived issue is planned only when named: a run picked it while it was waiting to be
+    // sent, and `letterpress archive` took it back meanwhile.
+    if (record.state === 'archived' && slug === undefined) continue;
+    if (record.state === 'published' || record.state === 'archived') {
+      const rows = await store.planDeliveries(record.slug, clock.now().toISOString());
+      await store.setIssueState(record.slug, 'planned');
+      deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });
     }
-  } finally {
-    await lease.release();
+    // Rows still `sending` under a lapsed lease belong to a sender that died or stalled; rows
+    // under a live lease are another sender's, in flight right now, and stay theirs.
+    const orphans = await store.requeueOrphans(record.slug, clock.now().toISOString());
+    if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
+    const counts = await store.countDeliveries(record.slug);
+    const pending = counts.queued + counts.deferred;
+    // Render only when there is something to send; a finished issue just gets its final state.
+    const compose = pending > 0 ? createComposer(record, await deps.renderEmail(record), deps) : undefined;
+    if (pending > 0) {
+      deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
+    }
+    const report = await sendIssue(record.slug, {
+      ...sendDependencies(deps, signal, leaseMs),
+      onOrphans: (rows) => deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows }),
+      composeMessage: (_delivery, subscriber) => {
+        if (!compose) throw new LetterpressError('E_INTERNAL', `issue ${record.slug} had no rows to send`);
+        return compose(subscriber);
+      },
+    });
+    reports.push(report);
+    await recordStall(deps, report);
+    deps.onEvent?.({ kind: 'done', report });
+    if (report.stoppedBy) break;
   }
   return reports;
 }
@@ -201,16 +196,18 @@ async function recordStall(deps: RunSendDependencies, report: SendReport): Promi
   }
 }
 
-function sendDependencies(deps: RunSendDependencies, signal: AbortSignal, leaseMs: number) {
-  const retry = deps.loaded.config.delivery.retry;
+function sendDependencies(deps: RunSendDependencies, signal: AbortSignal | undefined, leaseMs: number) {
+  const { retry, markBatch } = deps.loaded.config.delivery;
   return {
     store: deps.store,
     transport: deps.transport,
     clock: deps.clock,
     sleep: deps.sleep,
     random: deps.random,
+    holder: deps.holder,
     batchSize: deps.loaded.config.delivery.batchSize,
     leaseMs,
+    markBatch,
     retry: {
       baseMs: retry.baseSeconds * 1000,
       maxMs: retry.maxSeconds * 1000,
