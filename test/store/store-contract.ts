@@ -1,3 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryMark, IssueRecord, Store, SubscriberStatus } from '../../src/store/types.ts';
 
@@ -700,5 +703,166 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.listSecrets()).find((entry) => entry.kid === 'k1')?.secret).toBe('first');
       });
     });
+  });
+}
+
+/** A store several processes can open by its URL (an absolute SQLite path, later a postgres:// URL). */
+export interface SharedStore extends OpenedStore {
+  url: string;
+}
+
+/** One sender process (test/helpers/ledger-child.ts) and its line protocol. */
+interface SenderProcess {
+  child: ChildProcess;
+  /** Sends one command and resolves with its answer. */
+  ask<T = Record<string, unknown>>(command: Record<string, unknown>): Promise<T>;
+  /** Resolves once the process answered that it is ready. */
+  ready: Promise<void>;
+  exited: Promise<void>;
+}
+
+const LEDGER_CHILD = fileURLToPath(new URL('../helpers/ledger-child.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+function startSender(shared: SharedStore): SenderProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', LEDGER_CHILD, shared.url], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => waiting.shift()?.(line));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      waiting.push(resolve);
+      exited.then(() => reject(new Error(`sender ${child.pid} exited: ${stderr}`)), () => undefined);
+    });
+  const ready = next().then(() => undefined);
+  return {
+    child,
+    ready,
+    exited,
+    async ask<T>(command: Record<string, unknown>) {
+      const answer = next();
+      child.stdin!.write(`${JSON.stringify(command)}\n`);
+      const parsed = JSON.parse(await answer) as T & { error?: string };
+      if (parsed.error) throw new Error(`sender ${child.pid}: ${parsed.error}`);
+      return parsed;
+    },
+  };
+}
+
+/**
+ * What only several processes can break (DESIGN.md §4, "Many senders, one ledger"): every
+ * driver runs these with real child processes on one store. Claims from several processes
+ * never overlap; a killed holder's rows come back once its lease lapsed, and not before; a
+ * holder whose lease lapsed cannot mark a row another holder took.
+ */
+export function describeLedgerAcrossProcesses(name: string, open: () => Promise<SharedStore>): void {
+  describe(`ledger across processes: ${name}`, () => {
+    let shared: SharedStore;
+    const senders: SenderProcess[] = [];
+
+    beforeEach(async () => {
+      shared = await open();
+    });
+
+    afterEach(async () => {
+      for (const sender of senders.splice(0)) {
+        if (sender.child.exitCode === null && sender.child.signalCode === null) sender.child.kill('SIGKILL');
+        await sender.exited;
+      }
+      await shared.cleanup();
+    });
+
+    async function plan(slug: string, count: number): Promise<number[]> {
+      const { store } = shared;
+      await store.saveIssue(issueRecord(slug));
+      for (let index = 0; index < count; index += 1) {
+        await store.upsertSubscriber({ email: `reader${index}@example.org`, status: 'active', source: 'import', at: at(0) });
+      }
+      expect(await store.planDeliveries(slug, new Date().toISOString())).toBe(count);
+      return (await store.listDeliveries(slug, { limit: count })).map((row) => row.id);
+    }
+
+    async function startSenders(count: number): Promise<SenderProcess[]> {
+      const started = Array.from({ length: count }, () => startSender(shared));
+      senders.push(...started);
+      await Promise.all(started.map((sender) => sender.ready));
+      return started;
+    }
+
+    it.each([2, 3])('%i processes claiming from one issue at once never get the same row', async (count) => {
+      const ids = await plan('one', 1500);
+      const processes = await startSenders(count);
+      // Every process is up before any claims: they all start on the same command, at once.
+      const results = await Promise.all(
+        processes.map((sender, index) =>
+          sender.ask<{ ids: number[]; lost?: number[] }>({ op: 'claimAll', slug: 'one', holder: `sender-${index}:${sender.child.pid}`, leaseMs: 30_000, limit: 7 }),
+        ),
+      );
+      for (const result of results) expect(result.lost).toBeUndefined();
+      const all = results.flatMap((result) => result.ids);
+      expect(all.length).toBe(ids.length);
+      expect(new Set(all)).toEqual(new Set(ids));
+      // The claims really interleaved: more than one process got rows.
+      expect(results.filter((result) => result.ids.length > 0).length).toBeGreaterThanOrEqual(2);
+      expect(await shared.store.countDeliveries('one')).toMatchObject({ sent: ids.length, queued: 0, sending: 0 });
+    }, 60_000);
+
+    it("brings a killed holder's rows back once its lease lapsed, and not before", async () => {
+      await plan('one', 60);
+      const [victim] = await startSenders(1);
+      const leaseMs = 3000;
+      const holder = `victim:${victim!.child.pid}:x`;
+      const claimed = await victim!.ask<{ ids: number[]; until: string }>({ op: 'claim', slug: 'one', holder, leaseMs, limit: 40 });
+      expect(claimed.ids).toHaveLength(40);
+      await victim!.ask({ op: 'heartbeat', holder, leaseMs });
+      // Alive and beating, it keeps its rows past the end of its first lease.
+      await new Promise((resolve) => setTimeout(resolve, leaseMs + 300));
+      expect(Date.now()).toBeGreaterThan(Date.parse(claimed.until));
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(0);
+
+      victim!.child.kill('SIGKILL');
+      await victim!.exited;
+      const rows = await shared.store.listDeliveries('one', { state: 'sending', limit: 100 });
+      expect(rows.map((row) => row.id)).toEqual(claimed.ids);
+      const until = Math.max(...rows.map((row) => Date.parse(row.leaseUntil!)));
+      // Before its last renewed lease ends, the dead holder's rows are nobody else's.
+      expect(Date.now()).toBeLessThan(until);
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(0);
+      const other = await shared.store.claimDeliveries({ issueSlug: 'one', holder: 'other', limit: 100, now: new Date().toISOString(), leaseUntil: new Date(Date.now() + 60_000).toISOString() });
+      expect(other).toHaveLength(20);
+      expect(other.some((row) => claimed.ids.includes(row.delivery.id))).toBe(false);
+
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now()) + 50));
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(40);
+      const back = await shared.store.claimDeliveries({ issueSlug: 'one', holder: 'other', limit: 100, now: new Date().toISOString(), leaseUntil: new Date(Date.now() + 60_000).toISOString() });
+      expect(back.map((row) => row.delivery.id)).toEqual(claimed.ids);
+    }, 30_000);
+
+    it('never lets a holder whose lease lapsed mark a row another holder took', async () => {
+      await plan('one', 10);
+      const [stale, fresh] = await startSenders(2);
+      const leaseMs = 600;
+      const claimed = await stale!.ask<{ ids: number[]; until: string }>({ op: 'claim', slug: 'one', holder: 'stale:1:a', leaseMs, limit: 10 });
+      expect(claimed.ids).toHaveLength(10);
+      // The stale holder stops renewing (a stall); its lease lapses; the other process takes over.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(claimed.until) - Date.now()) + 50));
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(10);
+      const taken = await fresh!.ask<{ ids: number[] }>({ op: 'claim', slug: 'one', holder: 'fresh:2:b', leaseMs: 60_000, limit: 10 });
+      expect(taken.ids).toEqual(claimed.ids);
+
+      const late = await stale!.ask<{ marked: number; lost: number[] }>({ op: 'mark', holder: 'stale:1:a', ids: claimed.ids, state: 'failed', reply: '550 stale' });
+      expect(late).toEqual({ marked: 0, lost: claimed.ids });
+      const rows = await shared.store.listDeliveries('one', { limit: 10 });
+      expect(rows.every((row) => row.state === 'sending' && row.holder === 'fresh:2:b' && row.lastReply === null)).toBe(true);
+
+      const done = await fresh!.ask<{ marked: number; lost: number[] }>({ op: 'mark', holder: 'fresh:2:b', ids: taken.ids, state: 'sent', reply: '250 fresh' });
+      expect(done).toEqual({ marked: 10, lost: [] });
+      expect(await shared.store.countDeliveries('one')).toMatchObject({ sent: 10, sending: 0, failed: 0 });
+    }, 30_000);
   });
 }
