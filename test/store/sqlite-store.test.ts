@@ -264,6 +264,8 @@ describe('sqlite store', () => {
       for (const [name, query] of Object.entries(sql)) {
         const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${query}`).all(params) as { detail: string }[]).map((row) => row.detail);
         expect(plan.filter((detail) => /^SCAN (deliveries|subscribers)\b/.test(detail)), name).toEqual([]);
+        // A batch of marks finds each row by id, never by walking the holder's rows once per mark.
+        if (name === 'mark') expect(plan.some((detail) => /^SEARCH deliveries USING INTEGER PRIMARY KEY/.test(detail)), plan.join('; ')).toBe(true);
       }
     } finally {
       raw.close();

@@ -66,9 +66,11 @@ FROM (
          value ->> '$.nextAttemptAt' AS nextAttemptAt, value ->> '$.at' AS at
   FROM json_each(:marks)
 ) AS m
+-- Each mark finds its row by id (the unary + keeps SQLite from walking the holder's rows for
+-- every mark instead: a batch is a few dozen id lookups, not rows × marks).
 WHERE deliveries.id = m.id
   AND deliveries.state = 'sending'
-  AND deliveries.holder = :holder
+  AND +deliveries.holder = :holder
   AND deliveries.lease_until > :now
 RETURNING deliveries.id;
 
