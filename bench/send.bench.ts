@@ -3,7 +3,12 @@
  * the full path (store, ledger claim/mark, personalization, the SMTP pool of 5 connections) to a
  * Postfix `smtp-sink` on loopback, and prints the rate next to a baseline measured in the same
  * run against the same sink: `smtp-source` pushing M messages of the same size over 5 reused
- * sessions (`-d -s 5`). Target: Letterpress ÷ smtp-source ≥ 0.6. Seeding is not measured.
+ * sessions (`-d -s 5`). Target: Letterpress ÷ smtp-source ≥ 0.6 (issue 14: ≥ 0.7). Seeding is not measured.
+ *
+ * Then three `letterpress send` processes at once on the same SQLite store send another sample
+ * issue (2024-32, planned beforehand) to the same M subscribers, 5 connections each; the bench
+ * prints their total rate, each one's share, and the ratio to `smtp-source` at the same total
+ * concurrency (15 sessions) and to the one-sender run.
  *
  * Needs smtp-sink and smtp-source (Debian package postfix; the daemon need not run).
  */
@@ -24,7 +29,11 @@ import type { Store } from '../src/store/types.ts';
 import { createTempProject } from '../test/helpers/temp-project.ts';
 
 const SLUG = '2024-18';
+/** The issue the three senders share (another sample, so the store and subscribers are reused). */
+const SHARED_SLUG = '2024-32';
 const SESSIONS = 5;
+const SENDERS = 3;
+const BIN = path.resolve(import.meta.dirname, '../bin/letterpress.js');
 const count = Number(process.argv[2] ?? process.env.BENCH_MESSAGES ?? 20_000);
 if (!Number.isInteger(count) || count < 1) throw new Error(`message count must be a positive integer, got ${process.argv[2]}`);
 
@@ -93,12 +102,12 @@ function startSink(port: number): { process: ChildProcess; messages: () => numbe
   };
 }
 
-/** Times one whole smtp-source process: M messages of `bytes` payload over 5 reused sessions. */
-async function runSmtpSource(port: number, messages: number, bytes: number): Promise<number> {
+/** Times one whole smtp-source process: M messages of `bytes` payload over `sessions` reused sessions. */
+async function runSmtpSource(port: number, messages: number, bytes: number, sessions = SESSIONS): Promise<number> {
   const started = performance.now();
   const source = spawn(
     postfixTool('smtp-source'),
-    ['-d', '-s', String(SESSIONS), '-m', String(messages), '-l', String(bytes), '-f', 'newsletter@localhost', '-t', 'reader@example.org', `127.0.0.1:${port}`],
+    ['-d', '-s', String(sessions), '-m', String(messages), '-l', String(bytes), '-f', 'newsletter@localhost', '-t', 'reader@example.org', `127.0.0.1:${port}`],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -111,11 +120,26 @@ async function runSmtpSource(port: number, messages: number, bytes: number): Pro
 
 const rate = (messages: number, ms: number) => messages / (ms / 1000);
 
+/** One `letterpress send <slug>` process on the bench project, to the end. */
+async function runSendProcess(root: string, env: Record<string, string>, slug: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, '--root', root, 'send', slug], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, stdout, stderr };
+}
+
 /**
  * Wraps the store's per-message methods with timers. SQLite calls run synchronously inside
  * these async methods, so the time until each returns its promise is the real cost.
  */
-function timeStoreCalls(store: Store, names: readonly ('claimDeliveries' | 'markDelivery' | 'getSubscriber')[]) {
+function timeStoreCalls(store: Store, names: readonly ('claimDeliveries' | 'markDeliveries' | 'getSubscriber')[]) {
   const totals = new Map<string, { calls: number; ms: number }>();
   for (const name of names) {
     const original = store[name] as (...args: unknown[]) => Promise<unknown>;
@@ -184,7 +208,7 @@ async function main(): Promise<void> {
       const sinkBefore = sink.messages();
       const baselineFirstMs = await runSmtpSource(port, count, size);
 
-      const storeCalls = timeStoreCalls(store, ['claimDeliveries', 'markDelivery', 'getSubscriber']);
+      const storeCalls = timeStoreCalls(store, ['claimDeliveries', 'markDeliveries', 'getSubscriber']);
       const marks: Partial<Record<SendEvent['kind'], number>> = {};
       const started = performance.now();
       const reports = await app.send({
@@ -242,6 +266,36 @@ async function main(): Promise<void> {
       );
       void loopMs;
       if (!ledgerOk) process.exitCode = 1;
+
+      // Three senders at once on the one SQLite store: planned first, so only sending is timed.
+      const shared = (await store.getIssue(SHARED_SLUG))!;
+      await store.planDeliveries(SHARED_SLUG, app.clock.now().toISOString());
+      await store.transitionIssue(SHARED_SLUG, ['published', 'archived'], 'planned', app.clock.now().toISOString());
+      const sharedCompose = createComposer(shared, await prepareIssueEmail(shared, app.loaded), {
+        loaded: app.loaded,
+        clock: app.clock,
+        keyring: await app.keyring(),
+      });
+      const sharedSize = sharedCompose({ id: 2, email: 'reader2@example.org', name: '读者 2' }).raw.length;
+      const wideFirstMs = await runSmtpSource(port, count, sharedSize, SENDERS * SESSIONS);
+      const manyStarted = performance.now();
+      const runs = await Promise.all(Array.from({ length: SENDERS }, () => runSendProcess(root, env, SHARED_SLUG)));
+      const manyMs = performance.now() - manyStarted;
+      const wideSecondMs = await runSmtpSource(port, count, sharedSize, SENDERS * SESSIONS);
+      const wideMs = Math.min(wideFirstMs, wideSecondMs);
+      const sharedCounts = await store.countDeliveries(SHARED_SLUG);
+      const shares = runs.map((run) => Number(/(\d+) sent/.exec(run.stdout)?.[1] ?? 0));
+      const manyOk = sharedCounts.sent === count && shares.reduce((sum, n) => sum + n, 0) === count && runs.every((run) => run.code === 0);
+      const manyRate = rate(count, manyMs);
+      const wideRate = rate(count, wideMs);
+      console.log(`three senders (${SENDERS} processes × ${SESSIONS} connections, issue ${SHARED_SLUG}, ${sharedSize} bytes, one SQLite store):`);
+      console.log(`  baseline smtp-source -d -s ${SENDERS * SESSIONS}:  ${wideRate.toFixed(0)} msg/s (faster of the runs before and after)`);
+      console.log(`  total, first start to last exit:  ${manyRate.toFixed(0)} msg/s (${(manyMs / 1000).toFixed(2)} s, incl. process start-up); shares ${shares.join(' / ')}`);
+      console.log(`  ratio three senders / smtp-source (same total concurrency): ${(manyRate / wideRate).toFixed(2)}`);
+      console.log(`  ratio three senders / one sender:  ${(manyRate / lpRate).toFixed(2)}`);
+      console.log(`  ledger: ${Object.entries(sharedCounts).map(([state, n]) => `${state}=${n}`).join(' ')} → ${manyOk ? `all ${count} rows sent once` : 'NOT all sent once'}`);
+      for (const run of runs) if (run.code !== 0) console.log(`  a sender exited ${run.code}: ${run.stderr.slice(-500)}`);
+      if (!manyOk) process.exitCode = 1;
     } finally {
       await app.close();
     }

@@ -26,13 +26,19 @@ export function formatSendSummary(report: SendReport): string {
   if (report.remainingDeferred > 0) {
     line += `; ${report.remainingDeferred} deferred for retry${report.nextRetryAt ? ` from ${report.nextRetryAt}` : ''} (run send again, or leave it to the daemon)`;
   }
+  if (report.elsewhere) {
+    line += `; ${report.elsewhere.count} in flight with another sender (lease until ${report.elsewhere.until}; if that sender died, they go back to the queue then: send again after it)`;
+  }
+  if (report.lost > 0) {
+    line += `; ${report.lost} lost to a lapsed lease (this run stalled; another sender may send them)`;
+  }
   if (report.complete) line += '; complete';
   return line;
 }
 
 /**
  * Shows a send: a redrawn bar with rate and ETA on a terminal, a log line every few seconds
- * otherwise, and the notable events (planning, waiting for the lease, orphans) as lines.
+ * otherwise, and the notable events (planning, orphans) as lines.
  */
 export function createSendProgress(stream: Output, options: { intervalMs?: number; now?: () => number } = {}) {
   const interval = options.intervalMs ?? 5000;
@@ -52,13 +58,9 @@ export function createSendProgress(stream: Output, options: { intervalMs?: numbe
           clear();
           stream.write(`${escapeForTerminal(event.slug)}: planned ${event.rows} deliveries (the subscribers active now)\n`);
           break;
-        case 'waiting-for-lease':
-          clear();
-          stream.write(`another send run (${escapeForTerminal(event.holder)}) holds the send lease until ${event.until}; waiting for it…\n`);
-          break;
         case 'requeued-orphans':
           clear();
-          stream.write(`${escapeForTerminal(event.slug)}: ${event.rows} messages left "sending" by an interrupted run go back to the queue\n`);
+          stream.write(`${escapeForTerminal(event.slug)}: ${event.rows} messages left "sending" by an interrupted run (its lease lapsed) go back to the queue\n`);
           break;
         case 'start':
           clear();

@@ -77,8 +77,9 @@ export async function runStartDaemon(
         // The shutdown timeout bounds the stop: SMTP transactions that still hang are given up
         // on as a crash would give them up. Closing the app would wait for them (the transport
         // waits for busy connections, up to smtp.timeouts.socketMs), so the process ends here.
-        // Their rows stay `sending` under this dead process's lease; the next run puts them back
-        // in the queue (at most one duplicate per connection, with the same Message-ID).
+        // Their rows stay `sending` under this process's lease, which nobody renews now: once it
+        // lapses, any sender puts them back in the queue (at most one duplicate per connection,
+        // with the same Message-ID).
         process.exit(0);
       }
     } finally {

@@ -153,8 +153,21 @@ export const configSchema = z.strictObject({
     delivery: z.strictObject({
         /** Rows claimed from the ledger at a time. */
         batchSize: z.number().int().min(1).max(10_000).default(200),
-        /** How long a claimed row or the runner lease stays ours without renewal. */
+        /**
+         * How long a claimed row stays ours without renewal: the heartbeat renews it every third
+         * of this; a sender that dies leaves its rows to the others once it lapses.
+         */
         leaseSeconds: z.number().int().min(1).default(60),
+        /**
+         * Outcomes are written in batches: one open batch per sender, flushed at `rows` marks or
+         * `ms` after its first, whichever comes first. A crash loses at most that batch (those
+         * messages go out again, with the same Message-ID), so keep it small.
+         */
+        markBatch: z.strictObject({
+            rows: z.number().int().min(1).max(1000).default(50),
+            ms: z.number().int().min(0).max(10_000).default(200),
+          })
+          .default({ rows: 50, ms: 200 }),
         retry: z.strictObject({
             /** First retry delay after a 4xx; doubles each attempt, with jitter. */
             baseSeconds: z.number().min(0).default(60),
@@ -174,6 +187,7 @@ export const configSchema = z.strictObject({
       .default({
         batchSize: 200,
         leaseSeconds: 60,
+        markBatch: { rows: 50, ms: 200 },
         retry: { baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 },
         allowLocalAddresses: false,
       }),

@@ -16,17 +16,16 @@ import {
 import { assertSendPreflight } from '../publish/preflight.ts';
 import { signToken, type Keyring } from './tokens.ts';
 import { buildMessageTemplate, personalizeMessage, type MessageTemplateInput } from './message-template.ts';
-import { acquireRunnerLease, SEND_LEASE } from './runner-lease.ts';
 import { sendIssue, type SendProgress, type SendReport } from './send-issue.ts';
 import type { OutgoingMessage, Transport } from './types.ts';
 
-// Re-exported: it is named here by the send path, and in runner-lease.ts so that the app can
-// take it without loading the send path.
+// Re-exported: the lease `archive` takes so that two of them take turns, named in
+// runner-lease.ts so that the app can take it without loading the send path. Senders do not
+// take it: they claim disjoint rows from the ledger, any number at once.
 export { SEND_LEASE } from './runner-lease.ts';
 
 export type SendEvent =
   | { kind: 'planned'; slug: string; rows: number }
-  | { kind: 'waiting-for-lease'; holder: string; until: string }
   | { kind: 'requeued-orphans'; slug: string; rows: number }
   | { kind: 'start'; slug: string; title: string; total: number; transport: string }
   | { kind: 'progress'; progress: SendProgress }
@@ -40,6 +39,7 @@ export interface RunSendDependencies {
   sleep: Sleep;
   random: () => number;
   keyring: Keyring;
+  /** This sender's id in the ledger (`host:pid:random`), one per run. */
   holder: string;
   /**
    * Renders an issue from the project tree (prepare-issue-email.ts), or undefined without one.
@@ -171,8 +171,10 @@ export async function selectIssuesToSend(store: Store, slug?: string, hold?: Rea
 
 /**
  * Plans and sends issues: a published issue (or an archived one named explicitly: the way
- * out of the backlog) is planned once, to the subscribers active at that moment; then, under
- * the runner lease, its rows are sent. Sent issues are left alone unless rows remain.
+ * out of the backlog) is planned once, to the subscribers active at that moment; then its rows
+ * are sent. Several runs may do this at once, on one machine or several: each claims its own
+ * rows, and rows a dead run left `sending` come back once their lease lapsed. Sent issues are
+ * left alone unless rows remain.
  */
 export async function runSend(
   deps: RunSendDependencies,
@@ -183,78 +185,68 @@ export async function runSend(
   const targets = await selectIssuesToSend(store, slug, options.hold);
   const reports: SendReport[] = [];
   if (targets.length === 0) return reports;
-  // Before the lease and before planning: a refused send changes nothing in the store.
+  // Before planning: a refused send changes nothing in the store.
   assertSendPreflight(loaded.config);
 
   const leaseMs = loaded.config.delivery.leaseSeconds * 1000;
-  const lease = await acquireRunnerLease(SEND_LEASE, deps.holder, {
-    store,
-    clock,
-    sleep: deps.sleep,
-    leaseMs,
-    onWait: (holder, until) => deps.onEvent?.({ kind: 'waiting-for-lease', holder, until }),
-    signal: deps.signal,
-  });
-  const signal = deps.signal ? AbortSignal.any([deps.signal, lease.lost]) : lease.lost;
-  try {
-    for (const target of targets) {
-      if (signal.aborted) break;
-      // Re-read under the lease: another runner may have planned or finished it meanwhile.
-      const record = (await store.getIssue(target.slug)) ?? target;
-      // An archived issue is planned only when named: a run picked it while it was waiting to be
-      // sent, and `letterpress archive` took it back before this runner got the lease.
-      if (record.state === 'archived' && slug === undefined) continue;
-      if (record.state === 'published' || record.state === 'archived') {
-        const { rows } = await planIssue(deps, record);
-        deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });
-      }
-      // Holding the only runner lease, any row still `sending` belongs to a runner that died.
-      const orphans = await store.requeueSending(record.slug, clock.now().toISOString());
-      if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
-      const counts = await store.countDeliveries(record.slug);
-      const pending = counts.queued + counts.deferred;
-      let compose: ReturnType<typeof createComposer> | undefined;
-      if (pending > 0) {
-        let stored: StoredRendition;
-        try {
-          stored = await loadIssueRendition(renditionDependencies(deps), (await store.getIssue(record.slug)) ?? record);
-        } catch (error) {
-          if (!(error instanceof LetterpressError) || error.code !== 'E_NO_RENDITION') throw error;
-          // This issue's rows stay queued for a sender that has the project tree; the others go on.
-          const report = await unsentReport(store, record.slug, error);
-          reports.push(report);
-          await recordStall(deps, report);
-          deps.onEvent?.({ kind: 'done', report });
-          continue;
-        }
-        // What goes out carries the rendition's site URL and From: those are what the preflight checks.
-        assertSendPreflight(loaded.config, { rendered: stored });
-        // Once `sending`, no build replaces the rendition: read it again after the move, so every
-        // message of the issue, from any sender, is made of the same one.
-        if (!(await moveIssue(store, record.slug, 'sending', { from: ['planned', 'sending'], at: clock.now().toISOString() }))) {
-          // Archived (`letterpress archive`) or finished by another sender since it was read: nothing to send here.
-          continue;
-        }
-        const final = (await store.getRendition(record.slug)) ?? stored;
-        if (final.renderKey !== stored.renderKey) assertSendPreflight(loaded.config, { rendered: final });
-        stored = final;
-        compose = composerFromRendition(record, stored, deps);
-        deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
-      }
-      const report = await sendIssue(record.slug, {
-        ...sendDependencies(deps, signal, leaseMs),
-        composeMessage: (_delivery, subscriber) => {
-          if (!compose) throw new LetterpressError('E_INTERNAL', `issue ${record.slug} had no rows to send`);
-          return compose(subscriber);
-        },
-      });
-      reports.push(report);
-      await recordStall(deps, report);
-      deps.onEvent?.({ kind: 'done', report });
-      if (report.stoppedBy) break;
+  const signal = deps.signal;
+  for (const target of targets) {
+    if (signal?.aborted) break;
+    // Re-read: another sender may have planned or finished it meanwhile.
+    const record = (await store.getIssue(target.slug)) ?? target;
+    // An archived issue is planned only when named: a run picked it while it was waiting to be
+    // sent, and `letterpress archive` took it back meanwhile.
+    if (record.state === 'archived' && slug === undefined) continue;
+    if (record.state === 'published' || record.state === 'archived') {
+      const { rows } = await planIssue(deps, record);
+      deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });
     }
-  } finally {
-    await lease.release();
+    // Rows still `sending` under a lapsed lease belong to a sender that died or stalled; rows
+    // under a live lease are another sender's, in flight right now, and stay theirs.
+    const orphans = await store.requeueOrphans(record.slug, clock.now().toISOString());
+    if (orphans > 0) deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows: orphans });
+    const counts = await store.countDeliveries(record.slug);
+    const pending = counts.queued + counts.deferred;
+    let compose: ReturnType<typeof createComposer> | undefined;
+    if (pending > 0) {
+      let stored: StoredRendition;
+      try {
+        stored = await loadIssueRendition(renditionDependencies(deps), (await store.getIssue(record.slug)) ?? record);
+      } catch (error) {
+        if (!(error instanceof LetterpressError) || error.code !== 'E_NO_RENDITION') throw error;
+        // This issue's rows stay queued for a sender that has the project tree; the others go on.
+        const report = await unsentReport(store, record.slug, error);
+        reports.push(report);
+        await recordStall(deps, report);
+        deps.onEvent?.({ kind: 'done', report });
+        continue;
+      }
+      // What goes out carries the rendition's site URL and From: those are what the preflight checks.
+      assertSendPreflight(loaded.config, { rendered: stored });
+      // Once `sending`, no build replaces the rendition: read it again after the move, so every
+      // message of the issue, from any sender, is made of the same one.
+      if (!(await moveIssue(store, record.slug, 'sending', { from: ['planned', 'sending'], at: clock.now().toISOString() }))) {
+        // Archived (`letterpress archive`) or finished by another sender since it was read: nothing to send here.
+        continue;
+      }
+      const final = (await store.getRendition(record.slug)) ?? stored;
+      if (final.renderKey !== stored.renderKey) assertSendPreflight(loaded.config, { rendered: final });
+      stored = final;
+      compose = composerFromRendition(record, stored, deps);
+      deps.onEvent?.({ kind: 'start', slug: record.slug, title: record.title, total: pending, transport: deps.transport.description });
+    }
+    const report = await sendIssue(record.slug, {
+      ...sendDependencies(deps, signal, leaseMs),
+      onOrphans: (rows) => deps.onEvent?.({ kind: 'requeued-orphans', slug: record.slug, rows }),
+      composeMessage: (_delivery, subscriber) => {
+        if (!compose) throw new LetterpressError('E_INTERNAL', `issue ${record.slug} had no rows to send`);
+        return compose(subscriber);
+      },
+    });
+    reports.push(report);
+    await recordStall(deps, report);
+    deps.onEvent?.({ kind: 'done', report });
+    if (report.stoppedBy) break;
   }
   return reports;
 }
@@ -271,6 +263,7 @@ async function unsentReport(store: Store, slug: string, stoppedBy: LetterpressEr
     skipped: 0,
     durationMs: 0,
     remainingDeferred: counts.deferred,
+    lost: 0,
     stoppedBy,
     complete: false,
   };
@@ -297,16 +290,18 @@ async function recordStall(deps: RunSendDependencies, report: SendReport): Promi
   }
 }
 
-function sendDependencies(deps: RunSendDependencies, signal: AbortSignal, leaseMs: number) {
-  const retry = deps.loaded.config.delivery.retry;
+function sendDependencies(deps: RunSendDependencies, signal: AbortSignal | undefined, leaseMs: number) {
+  const { retry, markBatch } = deps.loaded.config.delivery;
   return {
     store: deps.store,
     transport: deps.transport,
     clock: deps.clock,
     sleep: deps.sleep,
     random: deps.random,
+    holder: deps.holder,
     batchSize: deps.loaded.config.delivery.batchSize,
     leaseMs,
+    markBatch,
     retry: {
       baseMs: retry.baseSeconds * 1000,
       maxMs: retry.maxSeconds * 1000,

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Delivery, DeliveryLedger, IssueStore, Subscriber, SubscriberStore } from '../store/types.ts';
+import type { Delivery, DeliveryLedger, DeliveryMark, IssueStore, Subscriber, SubscriberStore } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -37,6 +37,14 @@ export interface SendReport extends SendTally {
   nextRetryAt?: string;
   /** Set when the run stopped early: a session error (rows left queued) or an abort. */
   stoppedBy?: LetterpressError;
+  /**
+   * Rows this run claimed but could not mark or hand back because its lease on them lapsed (the
+   * process stalled longer than `delivery.leaseSeconds`): they are orphans for any sender to
+   * requeue, and are not in the counts above.
+   */
+  lost: number;
+  /** Rows other senders had in flight (live leases) when this run ended, and when the last lease ends. */
+  elsewhere?: { count: number; until: string };
   /** Whether every row of the issue is final (sent, failed, bounced or skipped). */
   complete: boolean;
 }
@@ -50,12 +58,19 @@ export interface SendIssueDependencies {
   random: () => number;
   /** Fills the pre-built message for one recipient (To, Message-ID, token slots). */
   composeMessage: (delivery: Delivery, subscriber: Subscriber) => OutgoingMessage;
+  /** This sender's id in the ledger (`host:pid:random`): claims, marks and the heartbeat name it. */
+  holder: string;
   batchSize: number;
+  /** A claimed row's lease; the heartbeat renews it every third of this. */
   leaseMs: number;
+  /** The one open batch of marks: written at `rows` outcomes or `ms` after its first. */
+  markBatch: { rows: number; ms: number };
   retry: RetryPolicy;
   /** Stops claiming new rows; in-flight messages finish, the rest go back to `queued`. */
   signal?: AbortSignal;
   onProgress?: (progress: SendProgress) => void;
+  /** Rows left `sending` by a sender whose lease lapsed, put back to the queue during this run. */
+  onOrphans?: (rows: number) => void;
 }
 
 const iso = (date: Date) => date.toISOString();
@@ -86,13 +101,19 @@ export const MASS_BOUNCE = { window: 20, minimum: 10, ratio: 0.9 } as const;
  * recipients' are caught here, across all connections: `STALL_LIMIT` messages in a row that get
  * no answer after DATA (`E_SMTP_STALLED`), and nearly all of the first recipients bouncing
  * (`E_SMTP_MASS_BOUNCE`, judged before any subscriber is marked). The run never ends with rows
- * `sending`. Call it while holding the runner lease.
+ * `sending` by this sender.
+ *
+ * Any number of senders may run it on one issue at once (DESIGN.md §4, "Many senders, one
+ * ledger"): each claims disjoint rows under its holder id, a heartbeat renews the leases of its
+ * rows in flight, its outcomes are written in small batches by compare-and-set (a row whose
+ * lease lapsed is not marked: it may be another sender's by now), and rows a dead sender left
+ * behind come back once their lease lapsed. After a crash, at most the messages in flight plus
+ * one batch of marks go out again.
  */
 export async function sendIssue(slug: string, deps: SendIssueDependencies): Promise<SendReport> {
   const started = performance.now();
   const { store, transport, clock } = deps;
   const tally: SendTally = { sent: 0, deferred: 0, failed: 0, bounced: 0, skipped: 0 };
-  const held = new Set<number>();
   const local: { delivery: Delivery; subscriber: Subscriber }[] = [];
   let stoppedBy: LetterpressError | undefined;
   let exhausted = false;
@@ -117,12 +138,75 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   };
 
   const counts = await store.countDeliveries(slug);
-  const total = counts.queued + counts.sending + counts.deferred;
+  // Rows still `sending` belong to other senders (orphans were requeued before): not this run's.
+  const total = counts.queued + counts.deferred;
   if (total > 0) await moveIssue(store, slug, 'sending', { at: iso(clock.now()) });
   judge.size = Math.min(MASS_BOUNCE.window, total);
   // Too few recipients to tell a relay fault from a few stale addresses: no verdict to wait for.
   judge.decided = judge.size < MASS_BOUNCE.minimum;
   const progress = () => deps.onProgress?.({ slug, done, total, ...tally });
+
+  /** Claims and outcomes written (marked or found lost), so the hand-back at the end knows what is missing. */
+  let claims = 0;
+  let settled = 0;
+  let lost = 0;
+  /** A row whose mark did not take (its lease lapsed): not this run's outcome after all. */
+  const forget = (id: number) => {
+    const before = latest.get(id);
+    if (before) tally[before] -= 1;
+    latest.delete(id);
+    lost += 1;
+    done = Math.min(total, latest.size);
+  };
+
+  // The heartbeat: one update every third of the lease renews every row this sender has in
+  // flight, so a slow batch never loses its rows to another sender. A failed beat (a busy
+  // store) is not fatal: the next one comes well before the lease ends.
+  const beat = new AbortController();
+  const heartbeat = (async () => {
+    const every = Math.max(20, Math.floor(deps.leaseMs / 3));
+    while (!beat.signal.aborted) {
+      await deps.sleep(every, beat.signal);
+      if (beat.signal.aborted) return;
+      const now = clock.now();
+      await store
+        .renewDeliveryLeases({ holder: deps.holder, now: iso(now), leaseUntil: iso(new Date(now.getTime() + deps.leaseMs)) })
+        .catch(() => undefined);
+    }
+  })();
+
+  // The one open batch of outcomes. A batch being written still counts as the open one: new
+  // marks wait for it, so a crash loses at most `markBatch.rows` outcomes besides those in flight.
+  let pendingMarks: DeliveryMark[] = [];
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  const flushMarks = (): Promise<void> => {
+    if (flushTimer !== undefined) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    flushing = flushing.then(async () => {
+      if (pendingMarks.length === 0) return;
+      const batch = pendingMarks;
+      pendingMarks = [];
+      try {
+        const result = await store.markDeliveries({ holder: deps.holder, now: iso(clock.now()), marks: batch });
+        settled += batch.length;
+        for (const id of result.lost) forget(id);
+        if (result.lost.length > 0) progress();
+      } catch (error) {
+        // Kept for the last flush of the run; the run stops (a store that stays locked).
+        pendingMarks = [...batch, ...pendingMarks];
+        stopWith(error, 'E_SEND');
+      }
+    });
+    return flushing;
+  };
+  const enqueueMark = async (mark: DeliveryMark) => {
+    await flushing;
+    pendingMarks.push(mark);
+    if (pendingMarks.length >= deps.markBatch.rows || deps.markBatch.ms === 0) await flushMarks();
+    // Real time, not the injected clock: it bounds how long an outcome waits in memory.
+    else flushTimer ??= setTimeout(() => void flushMarks(), deps.markBatch.ms);
+  };
 
   const stopped = () => stoppedBy !== undefined || deps.signal?.aborted === true;
   // Ends a wait for retries at once when the run stops (shutdown, or a session error).
@@ -148,23 +232,28 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       const now = clock.now();
       const claimed = await store.claimDeliveries({
         issueSlug: slug,
+        holder: deps.holder,
         limit: deps.batchSize,
         now: iso(now),
         leaseUntil: iso(new Date(now.getTime() + deps.leaseMs)),
       });
-      // A row this run still has in flight can come back when its lease lapsed during a slow
-      // batch: it is already being sent, so it must not be sent a second time.
-      const fresh = claimed.filter((row) => !held.has(row.delivery.id));
-      if (fresh.length > 0) {
-        for (const row of fresh) held.add(row.delivery.id);
-        local.push(...fresh);
+      if (claimed.length > 0) {
+        claims += claimed.length;
+        local.push(...claimed);
         // SQLite calls are synchronous and a fast transport answers at once: give timers and
-        // I/O (lease renewal, an HTTP server in the same process) a turn once per batch.
+        // I/O (the heartbeat, an HTTP server in the same process) a turn once per batch.
         await yieldToEventLoop();
         return;
       }
-      // Only rows already in flight came back (the claim renewed their leases): claim again.
-      if (claimed.length > 0) continue;
+      // Nothing claimable. Outcomes still in the batch may be deferrals due now, and a sender
+      // that died may have left rows whose lease has lapsed since: write, requeue, look again.
+      await flushMarks();
+      if (stopped()) return;
+      const orphans = await store.requeueOrphans(slug, iso(clock.now()));
+      if (orphans > 0) {
+        deps.onOrphans?.(orphans);
+        continue;
+      }
       const next = await store.nextDeferredAt(slug);
       if (next === undefined) {
         exhausted = true;
@@ -211,8 +300,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         nextAttemptAt = iso(new Date(now.getTime() + retryDelayMs(delivery.attempts, deps.retry, deps.random)));
       }
     }
-    await store.markDelivery(delivery.id, { state: finalState, reply, nextAttemptAt, at: iso(now) });
-    held.delete(delivery.id);
+    await enqueueMark({ id: delivery.id, state: finalState, reply, nextAttemptAt, at: iso(now) });
     const before = latest.get(delivery.id);
     if (before) tally[before] -= 1;
     latest.set(delivery.id, finalState);
@@ -367,10 +455,23 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     await decide();
     await endStreak();
   } finally {
-    // Whatever this run claimed and did not finish goes back to the queue: after a session
-    // error, an abort or an unexpected failure, no row stays `sending`.
-    if (held.size > 0) await store.releaseDeliveries([...held], iso(clock.now()));
-    held.clear();
+    try {
+      // The last batch first: a row handed back below must not have an outcome still in memory.
+      await flushMarks();
+      // Whatever this run claimed and did not finish goes back to the queue: after a session
+      // error, an abort or an unexpected failure, no row stays `sending` under this holder.
+      // If the last batch could not be written, nothing is handed back: those rows' messages
+      // went out, and once their leases lapse they are orphans (sent again, within the bound).
+      const unmarked = claims - settled;
+      if (unmarked > 0 && pendingMarks.length === 0) {
+        const released = await store.releaseDeliveries({ issueSlug: slug, holder: deps.holder, now: iso(clock.now()) });
+        // The rest lapsed before we could hand them back: orphans now, for any sender.
+        lost += Math.max(0, unmarked - released);
+      }
+    } finally {
+      beat.abort();
+      await heartbeat;
+    }
   }
   if (!stoppedBy && deps.signal?.aborted) {
     stoppedBy = new LetterpressError('E_ABORTED', 'sending stopped before the end; the rest stays queued');
@@ -379,9 +480,12 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   const after = await store.countDeliveries(slug);
   const complete = after.queued + after.sending + after.deferred === 0;
   if (complete) await moveIssue(store, slug, 'sent', { at: iso(clock.now()) });
+  const elsewhere = after.sending > 0 ? await store.countInFlight(slug, iso(clock.now())) : undefined;
   return {
     slug,
     ...tally,
+    lost,
+    elsewhere: elsewhere && elsewhere.count > 0 && elsewhere.until ? { count: elsewhere.count, until: elsewhere.until } : undefined,
     durationMs: performance.now() - started,
     remainingDeferred: after.deferred,
     nextRetryAt: after.deferred > 0 ? await store.nextDeferredAt(slug) : undefined,

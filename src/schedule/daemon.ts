@@ -104,7 +104,6 @@ export async function runPass(
   for (const slug of waiting) logger.info({ slug }, `${slug} waits for the send window`);
   const onEvent = (event: SendEvent) => {
     if (event.kind === 'start') logger.info({ slug: event.slug, total: event.total }, `sending ${event.slug} to ${event.total} subscribers`);
-    if (event.kind === 'waiting-for-lease') logger.info({ holder: event.holder }, 'another runner is sending; waiting for the send lease');
     if (event.kind === 'requeued-orphans') logger.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
   };
   let sends: SendReport[] = [];
@@ -147,8 +146,8 @@ export async function runPass(
 /**
  * `letterpress start`: the long-lived process. It serves HTTP, watches `issues/` (a change is
  * picked up once the files have settled) and also looks at every cron tick in case the watcher
- * missed something; each look is a pass (publish, build, send). Passes never overlap. Sending
- * takes the store's send lease, so two daemons on one store never send the same rows. On
+ * missed something; each look is a pass (publish, build, send). Passes never overlap. Two daemons
+ * (or a daemon and `send`) on one store share the rows: each claims its own from the ledger. On
  * shutdown it stops picking up, lets messages in flight finish (bounded), and leaves nothing
  * `sending`.
  */

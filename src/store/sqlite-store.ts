@@ -12,6 +12,7 @@ import type {
   ConfirmationRequestResult,
   Delivery,
   DeliveryCounts,
+  DeliveryMark,
   DeliveryState,
   IssueRecord,
   IssueState,
@@ -62,8 +63,10 @@ const QUERY_FILES = {
     'claim',
     'list-claimed',
     'mark',
+    'renew',
     'release',
-    'requeue-sending',
+    'requeue-orphans',
+    'count-in-flight',
     'next-deferred-at',
     'list-all',
     'list-by-state',
@@ -436,6 +439,12 @@ function toInstant(value: string, field: string): string {
   return new Date(time).toISOString();
 }
 
+/** A holder id is what makes a claim, mark or release compare-and-set: an empty one would match nothing useful. */
+function requireHolder(holder: string): string {
+  if (typeof holder !== 'string' || holder.trim() === '') throw new LetterpressError('E_STORE', 'a ledger call needs a holder id');
+  return holder;
+}
+
 function describeRefusal(existing: Subscriber): string {
   const since = existing.status === 'unsubscribed' ? (existing.unsubscribedAt ?? existing.updatedAt) : existing.updatedAt;
   return `${existing.status} on ${since.slice(0, 10)}; use --resubscribe to add it again`;
@@ -481,6 +490,7 @@ function toClaimed(row: ClaimedRow): { delivery: Delivery; subscriber: Subscribe
       subscriberId: row.subscriberId,
       state: row.state,
       attempts: row.attempts,
+      holder: row.holder,
       leaseUntil: row.leaseUntil,
       nextAttemptAt: row.nextAttemptAt,
       lastReply: row.lastReply,
@@ -870,12 +880,14 @@ class SqliteStore implements Store {
 
   async claimDeliveries(input: {
     issueSlug: string;
+    holder: string;
     limit: number;
     now: string;
     leaseUntil: string;
   }): Promise<{ delivery: Delivery; subscriber: Subscriber }[]> {
     const params = {
       issueSlug: input.issueSlug,
+      holder: requireHolder(input.holder),
       limit: Math.max(0, Math.floor(input.limit)),
       now: toInstant(input.now, 'now'),
       leaseUntil: toInstant(input.leaseUntil, 'leaseUntil'),
@@ -890,26 +902,42 @@ class SqliteStore implements Store {
     );
   }
 
-  async markDelivery(
-    id: number,
-    outcome: { state: Exclude<DeliveryState, 'sending'>; reply?: string; nextAttemptAt?: string; at: string },
-  ): Promise<void> {
-    // A deferred row always has a due date (now, if none was given); no other state has one.
-    const nextAttemptAt =
-      outcome.state === 'deferred' ? toInstant(outcome.nextAttemptAt ?? outcome.at, 'nextAttemptAt') : null;
-    // A row erased meanwhile (the subscriber was removed mid-send) matches nothing: not an error.
-    await this.#run(() =>
-      this.#sql.deliveries.mark.run({ id, state: outcome.state, reply: outcome.reply ?? null, nextAttemptAt, at: outcome.at }),
+  async renewDeliveryLeases(input: { holder: string; now: string; leaseUntil: string }): Promise<number> {
+    const params = { holder: requireHolder(input.holder), now: toInstant(input.now, 'now'), leaseUntil: toInstant(input.leaseUntil, 'leaseUntil') };
+    return this.#run(() => this.#sql.deliveries.renew.run(params).changes);
+  }
+
+  async markDeliveries(input: { holder: string; now: string; marks: readonly DeliveryMark[] }): Promise<{ marked: number; lost: number[] }> {
+    if (input.marks.length === 0) return { marked: 0, lost: [] };
+    const marks = input.marks.map((mark) => ({
+      id: mark.id,
+      state: mark.state,
+      reply: mark.reply ?? null,
+      // A deferred row always has a due date (its `at`, if none was given); no other state has one.
+      nextAttemptAt: mark.state === 'deferred' ? toInstant(mark.nextAttemptAt ?? mark.at, 'nextAttemptAt') : null,
+      at: toInstant(mark.at, 'at'),
+    }));
+    const params = { holder: requireHolder(input.holder), now: toInstant(input.now, 'now'), marks: JSON.stringify(marks) };
+    const marked = await this.#run(() =>
+      this.#immediate(() => new Set((this.#sql.deliveries.mark.all(params) as { id: number }[]).map((row) => row.id))),
     );
+    return { marked: marked.size, lost: marks.map((mark) => mark.id).filter((id) => !marked.has(id)) };
   }
 
-  async releaseDeliveries(ids: readonly number[], at: string): Promise<void> {
-    if (ids.length === 0) return;
-    await this.#run(() => this.#sql.deliveries.release.run({ ids: JSON.stringify(ids), at }));
+  async releaseDeliveries(input: { issueSlug: string; holder: string; now: string }): Promise<number> {
+    const params = { issueSlug: input.issueSlug, holder: requireHolder(input.holder), now: toInstant(input.now, 'now') };
+    return this.#run(() => this.#sql.deliveries.release.run(params).changes);
   }
 
-  async requeueSending(issueSlug: string, at: string): Promise<number> {
-    return this.#run(() => this.#sql.deliveries['requeue-sending'].run({ issueSlug, at }).changes);
+  async requeueOrphans(issueSlug: string, now: string): Promise<number> {
+    return this.#run(() => this.#sql.deliveries['requeue-orphans'].run({ issueSlug, now: toInstant(now, 'now') }).changes);
+  }
+
+  async countInFlight(issueSlug: string, now: string): Promise<{ count: number; until: string | undefined }> {
+    const row = await this.#run(
+      () => this.#sql.deliveries['count-in-flight'].get({ issueSlug, now: toInstant(now, 'now') }) as { count: number; until: string | null },
+    );
+    return { count: row.count, until: row.until ?? undefined };
   }
 
   async nextDeferredAt(issueSlug: string): Promise<string | undefined> {

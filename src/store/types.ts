@@ -122,7 +122,9 @@ export interface Delivery {
   subscriberId: number;
   state: DeliveryState;
   attempts: number;
-  /** Lease expiry while `sending` (ISO instant); a lapsed lease means the sender died. */
+  /** Who holds the row while `sending` (`host:pid:random`); null otherwise. */
+  holder: string | null;
+  /** Lease expiry while `sending` (ISO instant); a lapsed lease means the holder died or stalled. */
   leaseUntil: string | null;
   nextAttemptAt: string | null;
   lastReply: string | null;
@@ -133,6 +135,17 @@ export interface Delivery {
 
 export type DeliveryCounts = Record<DeliveryState, number>;
 
+/** One outcome of a claimed row, as `markDeliveries` records it. */
+export interface DeliveryMark {
+  id: number;
+  state: Exclude<DeliveryState, 'sending' | 'queued'>;
+  reply?: string;
+  /** A deferred row's due date (defaults to `at`); ignored for other states. */
+  nextAttemptAt?: string;
+  /** When the outcome happened. */
+  at: string;
+}
+
 export interface DeliveryLedger {
   /**
    * Freezes one `queued` row per subscriber `active` now, streaming in chunks; a second call
@@ -140,27 +153,43 @@ export interface DeliveryLedger {
    */
   planDeliveries(issueSlug: string, at: string): Promise<number>;
   /**
-   * Claims up to `limit` rows that are `queued`, or `deferred` and due, or `sending` with a
-   * lapsed lease: marks them `sending` with `leaseUntil` and returns them with their subscriber.
+   * Claims up to `limit` rows that are `queued`, or `deferred` and due, for `holder`: marks them
+   * `sending` under its lease until `leaseUntil` and returns them with their subscriber. Any
+   * number of senders may claim at once; no row goes to two of them. A row `sending` under
+   * someone's lease, live or lapsed, is never claimed (an orphan is requeued first).
    */
   claimDeliveries(input: {
     issueSlug: string;
+    holder: string;
     limit: number;
     now: string;
     leaseUntil: string;
   }): Promise<{ delivery: Delivery; subscriber: Subscriber }[]>;
-  markDelivery(
-    id: number,
-    outcome: { state: Exclude<DeliveryState, 'sending'>; reply?: string; nextAttemptAt?: string; at: string },
-  ): Promise<void>;
-  /** Puts rows this runner holds in `sending` back to `queued` (session error, shutdown). */
-  releaseDeliveries(ids: readonly number[], at: string): Promise<void>;
   /**
-   * Puts every `sending` row of the issue back to `queued`, whatever its lease: used by a runner
-   * that has just taken the runner lease over from a dead one, so only orphans can be `sending`.
-   * Returns how many rows moved.
+   * The heartbeat: renews to `leaseUntil` the live leases of every row `holder` has in flight,
+   * in one update. Returns how many rows it renewed; a lapsed lease stays lapsed.
    */
-  requeueSending(issueSlug: string, at: string): Promise<number>;
+  renewDeliveryLeases(input: { holder: string; now: string; leaseUntil: string }): Promise<number>;
+  /**
+   * Records the outcomes of rows `holder` claimed, in one transaction (a batch of marks).
+   * Compare-and-set: a row changes only while `holder` has it `sending` under a live lease at
+   * `now`; `lost` lists the ids that did not change (the lease lapsed, the row was requeued and
+   * maybe taken by another sender, or it was erased): the caller counts them, never retries.
+   */
+  markDeliveries(input: { holder: string; now: string; marks: readonly DeliveryMark[] }): Promise<{ marked: number; lost: number[] }>;
+  /**
+   * Puts back to `queued` the rows of the issue `holder` still has `sending` under a live lease
+   * (a session error, a stop): what it claimed and did not mark. Returns how many moved.
+   */
+  releaseDeliveries(input: { issueSlug: string; holder: string; now: string }): Promise<number>;
+  /**
+   * Puts the issue's orphans back to `queued`: rows `sending` whose lease lapsed at `now` (the
+   * holder died, or stalled past its lease). Any sender may call it at any time; a row under a
+   * live lease is never touched. Returns how many rows moved.
+   */
+  requeueOrphans(issueSlug: string, now: string): Promise<number>;
+  /** Rows of the issue `sending` under a live lease at `now` (any holder), and when the last lease ends. */
+  countInFlight(issueSlug: string, now: string): Promise<{ count: number; until: string | undefined }>;
   /** The earliest `next_attempt_at` among the issue's `deferred` rows, if any. */
   nextDeferredAt(issueSlug: string): Promise<string | undefined>;
   /** Rows of an issue in id order, in pages (status pages, tests, exports). */
@@ -326,7 +355,7 @@ export interface OutgoingMailStore {
   pruneOutgoingMail(before: string): Promise<number>;
 }
 
-/** A named lease row: one runner at a time per name (`send`, `scheduler`). */
+/** A named lease row: one runner at a time per name (`publish`, `scheduler`, `archive`). */
 export interface LeaseStore {
   /** Takes or renews the lease if free, expired, or already ours. */
   acquireLease(name: string, holder: string, until: string, now: string): Promise<boolean>;

@@ -47,6 +47,7 @@ describe('send progress', () => {
       remainingDeferred: 4,
       nextRetryAt: '2026-11-22T15:00:00.000Z',
       complete: false,
+      lost: 0,
     });
     expect(line).toBe(
       '2024-18: 90 sent, 2 failed, 1 bounced, 3 skipped, 4 deferred in 2.0 s (45.0 msg/s, 100 handled); 4 deferred for retry from 2026-11-22T15:00:00.000Z (run send again, or leave it to the daemon)',

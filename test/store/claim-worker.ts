@@ -15,12 +15,11 @@ while (!existsSync(`${file}.go`)) await sleep(5);
 const claimed: number[] = [];
 const now = '2026-03-01T10:00:00.000Z';
 for (;;) {
-  const batch = await store.claimDeliveries({ issueSlug, limit: 20, now, leaseUntil: '2026-03-01T10:05:00.000Z' });
+  const holder = `claim-worker:${process.pid}`;
+  const batch = await store.claimDeliveries({ issueSlug, holder, limit: 20, now, leaseUntil: '2026-03-01T10:05:00.000Z' });
   if (batch.length === 0) break;
-  for (const { delivery } of batch) {
-    claimed.push(delivery.id);
-    await store.markDelivery(delivery.id, { state: 'sent', reply: `250 ${process.pid}`, at: now });
-  }
+  for (const { delivery } of batch) claimed.push(delivery.id);
+  await store.markDeliveries({ holder, now, marks: batch.map(({ delivery }) => ({ id: delivery.id, state: 'sent' as const, reply: `250 ${process.pid}`, at: now })) });
 }
 await store.close();
 process.stdout.write(JSON.stringify(claimed));

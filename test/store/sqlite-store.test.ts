@@ -241,8 +241,8 @@ describe('sqlite store', () => {
     const claimedBy = { a: [] as number[], b: [] as number[] };
     for (;;) {
       const [fromA, fromB] = await Promise.all([
-        a.claimDeliveries({ issueSlug: 'one', limit: 13, now: NOW, leaseUntil: LATER }),
-        b.claimDeliveries({ issueSlug: 'one', limit: 17, now: NOW, leaseUntil: LATER }),
+        a.claimDeliveries({ issueSlug: 'one', holder: 'handle-a', limit: 13, now: NOW, leaseUntil: LATER }),
+        b.claimDeliveries({ issueSlug: 'one', holder: 'handle-b', limit: 17, now: NOW, leaseUntil: LATER }),
       ]);
       if (fromA.length + fromB.length === 0) break;
       claimedBy.a.push(...fromA.map((entry) => entry.delivery.id));
@@ -277,13 +277,26 @@ describe('sqlite store', () => {
 
   it('finds claimable rows through indexes, never by scanning the ledger', async () => {
     await (await open()).close();
-    const sql = await loadQueries('sqlite', 'deliveries.sql', ['claim', 'next-deferred-at', 'count-by-state', 'plan-chunk', 'plan-chunk-end']);
+    const sql = await loadQueries('sqlite', 'deliveries.sql', [
+      'claim',
+      'mark',
+      'renew',
+      'release',
+      'requeue-orphans',
+      'count-in-flight',
+      'next-deferred-at',
+      'count-by-state',
+      'plan-chunk',
+      'plan-chunk-end',
+    ]);
     const raw = new Database(file, { readonly: true });
     try {
-      const params = { issueSlug: 'one', limit: 200, now: NOW, leaseUntil: LATER, afterId: 0, lastId: 10, at: NOW, ids: '[]' };
+      const params = { issueSlug: 'one', holder: 'h', limit: 200, now: NOW, leaseUntil: LATER, afterId: 0, lastId: 10, at: NOW, ids: '[]', marks: '[]' };
       for (const [name, query] of Object.entries(sql)) {
         const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${query}`).all(params) as { detail: string }[]).map((row) => row.detail);
         expect(plan.filter((detail) => /^SCAN (deliveries|subscribers)\b/.test(detail)), name).toEqual([]);
+        // A batch of marks finds each row by id, never by walking the holder's rows once per mark.
+        if (name === 'mark') expect(plan.some((detail) => /^SEARCH deliveries USING INTEGER PRIMARY KEY/.test(detail)), plan.join('; ')).toBe(true);
       }
     } finally {
       raw.close();

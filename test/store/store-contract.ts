@@ -1,5 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IssueRecord, Store, SubscriberStatus } from '../../src/store/types.ts';
+import type { DeliveryMark, IssueRecord, Store, SubscriberStatus } from '../../src/store/types.ts';
 
 /** A store under test and how to throw it away. */
 export interface OpenedStore {
@@ -424,7 +427,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         await store.saveIssue(issueRecord('two', { contentHash: 'hash-two' }));
         await store.planDeliveries('two', at(1));
         await store.transitionIssue('two', ['published'], 'planned', at(1));
-        await store.claimDeliveries({ issueSlug: 'two', limit: 1, now: at(1), leaseUntil: at(5) });
+        await store.claimDeliveries({ issueSlug: 'two', holder: 'runner-a', limit: 1, now: at(1), leaseUntil: at(5) });
         expect(await store.unplanIssue('two')).toEqual({ outcome: 'refused', state: 'planned' });
         expect(await store.countDeliveries('two')).toMatchObject({ queued: 2, sending: 1 });
         await store.transitionIssue('two', ['planned'], 'sending', at(2));
@@ -462,46 +465,68 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       });
     });
 
-    describe('claiming', () => {
-      const lease = (now: number) => ({ issueSlug: 'one', now: at(now), leaseUntil: at(now + 5) });
+    /** The holders the ledger cases claim for: two senders. */
+    const A = 'host-a:101:aaaa';
+    const B = 'host-b:202:bbbb';
+    type Outcome = Omit<DeliveryMark, 'id'>;
+    /** One mark by `holder`, checked against its lease at the outcome's own time unless `now` says otherwise. */
+    const mark = (id: number, outcome: Outcome, holder = A, now = outcome.at) =>
+      store.markDeliveries({ holder, now, marks: [{ id, ...outcome }] });
 
-      it('claims queued rows in id order with their subscribers, marking them sending', async () => {
+    describe('claiming', () => {
+      const lease = (now: number, holder = A) => ({ issueSlug: 'one', holder, now: at(now), leaseUntil: at(now + 5) });
+
+      it('claims queued rows in id order with their subscribers, marking them sending under the holder', async () => {
         const planned = await planIssue('one', 3);
         const claimed = await store.claimDeliveries({ ...lease(0), limit: 2 });
         expect(claimed.map((entry) => entry.delivery.id)).toEqual(planned.slice(0, 2).map((row) => row.id));
-        expect(claimed[0]?.delivery).toMatchObject({ state: 'sending', attempts: 1, leaseUntil: at(5), updatedAt: at(0) });
+        expect(claimed[0]?.delivery).toMatchObject({ state: 'sending', holder: A, attempts: 1, leaseUntil: at(5), updatedAt: at(0) });
         for (const entry of claimed) {
           expect(entry.subscriber).toEqual(await store.getSubscriber(entry.delivery.subscriberId));
         }
-        const rest = await store.claimDeliveries({ ...lease(0), limit: 10 });
-        expect(rest.map((entry) => entry.delivery.id)).toEqual([planned[2]?.id]);
+        const rest = await store.claimDeliveries({ ...lease(0, B), limit: 10 });
+        expect(rest.map((entry) => [entry.delivery.id, entry.delivery.holder])).toEqual([[planned[2]?.id, B]]);
         expect(await store.claimDeliveries({ ...lease(0), limit: 10 })).toEqual([]);
         expect(await store.countDeliveries('one')).toMatchObject({ queued: 0, sending: 3 });
+        expect(await store.countInFlight('one', at(1))).toEqual({ count: 3, until: at(5) });
       });
 
-      it('claims due deferred rows and lapsed leases, never live leases or rows not yet due', async () => {
+      it('claims due deferred rows, never rows sending under any lease until they are requeued as orphans', async () => {
         const planned = await planIssue('one', 6);
         const [d1, d2, d3, d4, d5, d6] = planned.map((row) => row.id) as [number, number, number, number, number, number];
         await store.claimDeliveries({ ...lease(0), limit: 10 });
-        await store.markDelivery(d1, { state: 'deferred', reply: '451 4.7.1 try later', nextAttemptAt: at(10), at: at(0) });
-        await store.markDelivery(d2, { state: 'deferred', reply: '421 busy', nextAttemptAt: at(2), at: at(0) });
-        await store.markDelivery(d3, { state: 'sent', reply: '250 ok', at: at(0) });
-        await store.markDelivery(d5, { state: 'failed', reply: '550 5.1.1 no such user', at: at(0) });
-        await store.releaseDeliveries([d6], at(0));
-        // d4 stays `sending` with its lease until minute 5.
+        const result = await store.markDeliveries({
+          holder: A,
+          now: at(0),
+          marks: [
+            { id: d1, state: 'deferred', reply: '451 4.7.1 try later', nextAttemptAt: at(10), at: at(0) },
+            { id: d2, state: 'deferred', reply: '421 busy', nextAttemptAt: at(2), at: at(0) },
+            { id: d3, state: 'sent', reply: '250 ok', at: at(0) },
+            { id: d5, state: 'failed', reply: '550 5.1.1 no such user', at: at(0) },
+          ],
+        });
+        expect(result).toEqual({ marked: 4, lost: [] });
+        // d4 and d6 stay `sending` with their lease until minute 5.
 
-        const atTwo = await store.claimDeliveries({ ...lease(2), limit: 10 });
-        expect(atTwo.map((entry) => entry.delivery.id)).toEqual([d2, d6]);
-        expect(atTwo[0]?.delivery).toMatchObject({ attempts: 2, state: 'sending', leaseUntil: at(7) });
+        const atTwo = await store.claimDeliveries({ ...lease(2, B), limit: 10 });
+        expect(atTwo.map((entry) => entry.delivery.id)).toEqual([d2]);
+        expect(atTwo[0]?.delivery).toMatchObject({ attempts: 2, state: 'sending', holder: B, leaseUntil: at(7) });
 
-        // A lease that ends exactly now still holds; one that ended before now has lapsed.
-        expect(await store.claimDeliveries({ ...lease(5), limit: 10 })).toEqual([]);
-        const atSix = await store.claimDeliveries({ ...lease(6), limit: 10 });
-        expect(atSix.map((entry) => entry.delivery.id)).toEqual([d4]);
+        // A live lease is nobody's to requeue; one that ends exactly now has lapsed.
+        expect(await store.requeueOrphans('one', at(4))).toBe(0);
+        expect(await store.claimDeliveries({ ...lease(5, B), limit: 10 })).toEqual([]);
+        expect(await store.requeueOrphans('one', at(5))).toBe(2);
+        const requeued = await store.listDeliveries('one', { state: 'queued', limit: 10 });
+        expect(requeued.map((row) => [row.id, row.holder, row.leaseUntil])).toEqual([
+          [d4, null, null],
+          [d6, null, null],
+        ]);
+        const atSix = await store.claimDeliveries({ ...lease(6, B), limit: 10 });
+        expect(atSix.map((entry) => entry.delivery.id)).toEqual([d4, d6]);
         expect(atSix[0]?.delivery.attempts).toBe(2);
 
-        const atEleven = await store.claimDeliveries({ ...lease(11), limit: 10 });
-        expect(atEleven.map((entry) => entry.delivery.id)).toEqual([d1, d2, d6]);
+        const atEleven = await store.claimDeliveries({ ...lease(11, B), limit: 10 });
+        expect(atEleven.map((entry) => entry.delivery.id)).toEqual([d1]);
         const counts = await store.countDeliveries('one');
         expect(counts).toEqual({ queued: 0, sending: 4, sent: 1, deferred: 0, failed: 1, bounced: 0, skipped: 0 });
       });
@@ -510,7 +535,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         const planned = await planIssue('one', 3);
         const ids = planned.map((row) => row.id);
         await store.claimDeliveries({ ...lease(0), limit: 1 });
-        await store.markDelivery(ids[0] ?? 0, { state: 'deferred', nextAttemptAt: at(1), at: at(0) });
+        await mark(ids[0] ?? 0, { state: 'deferred', nextAttemptAt: at(1), at: at(0) });
         const claimed = await store.claimDeliveries({ ...lease(1), limit: 2 });
         expect(claimed.map((entry) => entry.delivery.id)).toEqual([ids[0], ids[1]]);
       });
@@ -526,10 +551,10 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('never hands one row to two concurrent claimers', async () => {
         await planIssue('one', 500);
-        const claimers = Array.from({ length: 5 }, async () => {
+        const claimers = Array.from({ length: 5 }, async (_, index) => {
           const mine: number[] = [];
           for (;;) {
-            const batch = await store.claimDeliveries({ ...lease(0), limit: 7 });
+            const batch = await store.claimDeliveries({ ...lease(0, `claimer-${index}`), limit: 7 });
             if (batch.length === 0) return mine;
             mine.push(...batch.map((entry) => entry.delivery.id));
           }
@@ -539,65 +564,133 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(all.length).toBe(500);
         expect(new Set(all).size).toBe(500);
       });
+
+      it('refuses a claim without a holder', async () => {
+        await planIssue('one', 1);
+        await expect(store.claimDeliveries({ ...lease(0, ''), limit: 1 })).rejects.toMatchObject({ code: 'E_STORE' });
+        expect(await store.countDeliveries('one')).toMatchObject({ queued: 1 });
+      });
     });
 
     describe('marking and releasing', () => {
-      it('marks outcomes: clears the lease, keeps the due date only for deferred rows, keeps the last reply', async () => {
+      it('marks outcomes: clears holder and lease, keeps the due date only for deferred rows, keeps the last reply', async () => {
         const planned = await planIssue('one', 2);
         const [first, second] = planned.map((row) => row.id) as [number, number];
-        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 10 });
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(5), limit: 10 });
 
-        await store.markDelivery(first, { state: 'deferred', reply: '451 greylisted', nextAttemptAt: at(15), at: at(1) });
+        expect(await mark(first, { state: 'deferred', reply: '451 greylisted', nextAttemptAt: at(15), at: at(1) })).toEqual({ marked: 1, lost: [] });
         let [row] = await store.listDeliveries('one', { limit: 1 });
-        expect(row).toMatchObject({ state: 'deferred', lastReply: '451 greylisted', nextAttemptAt: at(15), leaseUntil: null, updatedAt: at(1) });
+        expect(row).toMatchObject({ state: 'deferred', lastReply: '451 greylisted', nextAttemptAt: at(15), holder: null, leaseUntil: null, updatedAt: at(1) });
 
-        await store.claimDeliveries({ issueSlug: 'one', now: at(15), leaseUntil: at(20), limit: 1 });
-        await store.markDelivery(first, { state: 'failed', at: at(16) });
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(15), leaseUntil: at(20), limit: 1 });
+        await mark(first, { state: 'failed', at: at(16) });
         [row] = await store.listDeliveries('one', { limit: 1 });
         expect(row).toMatchObject({ state: 'failed', lastReply: '451 greylisted', nextAttemptAt: null, leaseUntil: null, attempts: 2, updatedAt: at(16) });
 
-        await store.markDelivery(second, { state: 'deferred', at: at(3) });
+        await mark(second, { state: 'deferred', at: at(3) });
         expect(await store.nextDeferredAt('one')).toBe(at(3));
-        await expect(store.markDelivery(987_654, { state: 'sent', at: at(4) })).resolves.toBeUndefined();
+        // A row that is gone (its subscriber erased mid-send) is reported, not an error.
+        expect(await mark(987_654, { state: 'sent', at: at(4) })).toEqual({ marked: 0, lost: [987_654] });
+        expect(await store.markDeliveries({ holder: A, now: at(4), marks: [] })).toEqual({ marked: 0, lost: [] });
       });
 
       it('reports the earliest retry among deferred rows', async () => {
         const planned = await planIssue('one', 3);
         expect(await store.nextDeferredAt('one')).toBeUndefined();
-        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 10 });
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(5), limit: 10 });
         const [a, b, c] = planned.map((row) => row.id) as [number, number, number];
-        await store.markDelivery(a, { state: 'deferred', nextAttemptAt: at(30), at: at(0) });
-        await store.markDelivery(b, { state: 'deferred', nextAttemptAt: at(12), at: at(0) });
-        await store.markDelivery(c, { state: 'sent', at: at(0) });
+        await mark(a, { state: 'deferred', nextAttemptAt: at(30), at: at(0) });
+        await mark(b, { state: 'deferred', nextAttemptAt: at(12), at: at(0) });
+        await mark(c, { state: 'sent', at: at(0) });
         expect(await store.nextDeferredAt('one')).toBe(at(12));
         expect(await store.nextDeferredAt('two')).toBeUndefined();
       });
 
-      it('releases only rows still sending, and requeues every sending row whatever its lease', async () => {
+      it('marks only for the holder whose lease is live, and says which rows it did not mark', async () => {
+        const planned = await planIssue('one', 3);
+        const [a, b, c] = planned.map((row) => row.id) as [number, number, number];
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(5), limit: 3 });
+        // Another holder cannot mark A's rows; A's lease ends at minute 5 (exactly then it has lapsed).
+        expect(await mark(a, { state: 'sent', at: at(1) }, B)).toEqual({ marked: 0, lost: [a] });
+        expect(await mark(a, { state: 'sent', at: at(5) }, A)).toEqual({ marked: 0, lost: [a] });
+        const result = await store.markDeliveries({
+          holder: A,
+          now: at(4),
+          marks: [
+            { id: b, state: 'sent', reply: '250 b', at: at(4) },
+            { id: c, state: 'bounced', reply: '550 5.1.1 c', at: at(4) },
+          ],
+        });
+        expect(result).toEqual({ marked: 2, lost: [] });
+        const rows = await store.listDeliveries('one', { limit: 10 });
+        expect(rows.map((row) => row.state)).toEqual(['sending', 'sent', 'bounced']);
+      });
+
+      it('renews the live leases of one holder in one call, never a lapsed one or another holder\'s', async () => {
         const planned = await planIssue('one', 4);
         const [a, b, c, d] = planned.map((row) => row.id) as [number, number, number, number];
-        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 10 });
-        await store.markDelivery(a, { state: 'sent', reply: '250 ok', at: at(1) });
-        await store.releaseDeliveries([a, b], at(2));
-        await store.releaseDeliveries([], at(2));
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(5), limit: 2 });
+        await store.claimDeliveries({ issueSlug: 'one', holder: B, now: at(0), leaseUntil: at(3), limit: 2 });
+        expect(await store.renewDeliveryLeases({ holder: A, now: at(4), leaseUntil: at(9) })).toBe(2);
+        // B's leases lapsed at minute 3: renewing them now would take back rows any sender may requeue.
+        expect(await store.renewDeliveryLeases({ holder: B, now: at(4), leaseUntil: at(9) })).toBe(0);
         const rows = await store.listDeliveries('one', { limit: 10 });
-        expect(rows.map((row) => row.state)).toEqual(['sent', 'queued', 'sending', 'sending']);
-        expect(rows[1]).toMatchObject({ leaseUntil: null, updatedAt: at(2) });
+        expect(rows.map((row) => [row.id, row.holder, row.leaseUntil])).toEqual([
+          [a, A, at(9)],
+          [b, A, at(9)],
+          [c, B, at(3)],
+          [d, B, at(3)],
+        ]);
+        // Renewed past minute 5, A's rows are no orphans at minute 6; B's are.
+        expect(await store.requeueOrphans('one', at(6))).toBe(2);
+        expect(await mark(a, { state: 'sent', at: at(6) })).toEqual({ marked: 1, lost: [] });
+      });
 
-        expect(await store.requeueSending('one', at(3))).toBe(2);
-        const after = await store.listDeliveries('one', { state: 'queued', limit: 10 });
-        expect(after.map((row) => row.id)).toEqual([b, c, d]);
-        expect(after.every((row) => row.leaseUntil === null)).toBe(true);
-        expect(await store.requeueSending('one', at(4))).toBe(0);
+      it('releases only the rows its holder still has under a live lease', async () => {
+        const planned = await planIssue('one', 4);
+        const [a, b, c, d] = planned.map((row) => row.id) as [number, number, number, number];
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(5), limit: 3 });
+        await store.claimDeliveries({ issueSlug: 'one', holder: B, now: at(0), leaseUntil: at(5), limit: 1 });
+        await mark(a, { state: 'sent', reply: '250 ok', at: at(1) });
+        expect(await store.releaseDeliveries({ issueSlug: 'one', holder: A, now: at(2) })).toBe(2);
+        const rows = await store.listDeliveries('one', { limit: 10 });
+        expect(rows.map((row) => [row.id, row.state, row.holder])).toEqual([
+          [a, 'sent', null],
+          [b, 'queued', null],
+          [c, 'queued', null],
+          [d, 'sending', B],
+        ]);
+        expect(rows[1]).toMatchObject({ leaseUntil: null, updatedAt: at(2) });
+        // B's lease lapsed: its release changes nothing, the row is an orphan for anyone.
+        expect(await store.releaseDeliveries({ issueSlug: 'one', holder: B, now: at(6) })).toBe(0);
+        expect(await store.requeueOrphans('one', at(6))).toBe(1);
+        expect(await store.requeueOrphans('one', at(7))).toBe(0);
+      });
+
+      it('never lets a holder whose lease lapsed mark a row another holder took', async () => {
+        const planned = await planIssue('one', 1);
+        const [only] = planned.map((row) => row.id) as [number];
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(2), limit: 1 });
+        // A stalls; at minute 3 B finds the orphan, requeues and claims it.
+        expect(await store.requeueOrphans('one', at(3))).toBe(1);
+        const taken = await store.claimDeliveries({ issueSlug: 'one', holder: B, now: at(3), leaseUntil: at(8), limit: 1 });
+        expect(taken.map((entry) => entry.delivery.id)).toEqual([only]);
+        // A wakes up: its heartbeat, mark and release all find nothing of theirs.
+        expect(await store.renewDeliveryLeases({ holder: A, now: at(4), leaseUntil: at(9) })).toBe(0);
+        expect(await mark(only, { state: 'failed', reply: '550 from A', at: at(4) }, A)).toEqual({ marked: 0, lost: [only] });
+        expect(await store.releaseDeliveries({ issueSlug: 'one', holder: A, now: at(4) })).toBe(0);
+        expect((await store.listDeliveries('one', { limit: 1 }))[0]).toMatchObject({ state: 'sending', holder: B, leaseUntil: at(8) });
+        expect(await mark(only, { state: 'sent', reply: '250 from B', at: at(5) }, B)).toEqual({ marked: 1, lost: [] });
+        expect((await store.listDeliveries('one', { limit: 1 }))[0]).toMatchObject({ state: 'sent', lastReply: '250 from B', attempts: 2 });
       });
 
       it('counts every state, zeros included, and lists rows by state in pages', async () => {
         const planned = await planIssue('one', 5);
         expect(await store.countDeliveries('one')).toEqual({ queued: 5, sending: 0, sent: 0, deferred: 0, failed: 0, bounced: 0, skipped: 0 });
-        await store.claimDeliveries({ issueSlug: 'one', now: at(0), leaseUntil: at(5), limit: 4 });
+        await store.claimDeliveries({ issueSlug: 'one', holder: A, now: at(0), leaseUntil: at(5), limit: 4 });
         const outcomes = ['sent', 'bounced', 'skipped'] as const;
         for (const [index, state] of outcomes.entries()) {
-          await store.markDelivery(planned[index]?.id ?? 0, { state, at: at(1) });
+          await mark(planned[index]?.id ?? 0, { state, at: at(1) });
         }
         expect(await store.countDeliveries('one')).toEqual({ queued: 1, sending: 1, sent: 1, deferred: 0, failed: 0, bounced: 1, skipped: 1 });
 
@@ -669,5 +762,166 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.listSecrets()).find((entry) => entry.kid === 'k1')?.secret).toBe('first');
       });
     });
+  });
+}
+
+/** A store several processes can open by its URL (an absolute SQLite path, later a postgres:// URL). */
+export interface SharedStore extends OpenedStore {
+  url: string;
+}
+
+/** One sender process (test/helpers/ledger-child.ts) and its line protocol. */
+interface SenderProcess {
+  child: ChildProcess;
+  /** Sends one command and resolves with its answer. */
+  ask<T = Record<string, unknown>>(command: Record<string, unknown>): Promise<T>;
+  /** Resolves once the process answered that it is ready. */
+  ready: Promise<void>;
+  exited: Promise<void>;
+}
+
+const LEDGER_CHILD = fileURLToPath(new URL('../helpers/ledger-child.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+function startSender(shared: SharedStore): SenderProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', LEDGER_CHILD, shared.url], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => waiting.shift()?.(line));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      waiting.push(resolve);
+      exited.then(() => reject(new Error(`sender ${child.pid} exited: ${stderr}`)), () => undefined);
+    });
+  const ready = next().then(() => undefined);
+  return {
+    child,
+    ready,
+    exited,
+    async ask<T>(command: Record<string, unknown>) {
+      const answer = next();
+      child.stdin!.write(`${JSON.stringify(command)}\n`);
+      const parsed = JSON.parse(await answer) as T & { error?: string };
+      if (parsed.error) throw new Error(`sender ${child.pid}: ${parsed.error}`);
+      return parsed;
+    },
+  };
+}
+
+/**
+ * What only several processes can break (DESIGN.md §4, "Many senders, one ledger"): every
+ * driver runs these with real child processes on one store. Claims from several processes
+ * never overlap; a killed holder's rows come back once its lease lapsed, and not before; a
+ * holder whose lease lapsed cannot mark a row another holder took.
+ */
+export function describeLedgerAcrossProcesses(name: string, open: () => Promise<SharedStore>): void {
+  describe(`ledger across processes: ${name}`, () => {
+    let shared: SharedStore;
+    const senders: SenderProcess[] = [];
+
+    beforeEach(async () => {
+      shared = await open();
+    });
+
+    afterEach(async () => {
+      for (const sender of senders.splice(0)) {
+        if (sender.child.exitCode === null && sender.child.signalCode === null) sender.child.kill('SIGKILL');
+        await sender.exited;
+      }
+      await shared.cleanup();
+    });
+
+    async function plan(slug: string, count: number): Promise<number[]> {
+      const { store } = shared;
+      await store.saveIssue(issueRecord(slug));
+      for (let index = 0; index < count; index += 1) {
+        await store.upsertSubscriber({ email: `reader${index}@example.org`, status: 'active', source: 'import', at: at(0) });
+      }
+      expect(await store.planDeliveries(slug, new Date().toISOString())).toBe(count);
+      return (await store.listDeliveries(slug, { limit: count })).map((row) => row.id);
+    }
+
+    async function startSenders(count: number): Promise<SenderProcess[]> {
+      const started = Array.from({ length: count }, () => startSender(shared));
+      senders.push(...started);
+      await Promise.all(started.map((sender) => sender.ready));
+      return started;
+    }
+
+    it.each([2, 3])('%i processes claiming from one issue at once never get the same row', async (count) => {
+      const ids = await plan('one', 1500);
+      const processes = await startSenders(count);
+      // Every process is up before any claims: they all start on the same command, at once.
+      const results = await Promise.all(
+        processes.map((sender, index) =>
+          sender.ask<{ ids: number[]; lost?: number[] }>({ op: 'claimAll', slug: 'one', holder: `sender-${index}:${sender.child.pid}`, leaseMs: 30_000, limit: 7 }),
+        ),
+      );
+      for (const result of results) expect(result.lost).toBeUndefined();
+      const all = results.flatMap((result) => result.ids);
+      expect(all.length).toBe(ids.length);
+      expect(new Set(all)).toEqual(new Set(ids));
+      // The claims really interleaved: more than one process got rows.
+      expect(results.filter((result) => result.ids.length > 0).length).toBeGreaterThanOrEqual(2);
+      expect(await shared.store.countDeliveries('one')).toMatchObject({ sent: ids.length, queued: 0, sending: 0 });
+    }, 60_000);
+
+    it("brings a killed holder's rows back once its lease lapsed, and not before", async () => {
+      await plan('one', 60);
+      const [victim] = await startSenders(1);
+      const leaseMs = 3000;
+      const holder = `victim:${victim!.child.pid}:x`;
+      const claimed = await victim!.ask<{ ids: number[]; until: string }>({ op: 'claim', slug: 'one', holder, leaseMs, limit: 40 });
+      expect(claimed.ids).toHaveLength(40);
+      await victim!.ask({ op: 'heartbeat', holder, leaseMs });
+      // Alive and beating, it keeps its rows past the end of its first lease.
+      await new Promise((resolve) => setTimeout(resolve, leaseMs + 300));
+      expect(Date.now()).toBeGreaterThan(Date.parse(claimed.until));
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(0);
+
+      victim!.child.kill('SIGKILL');
+      await victim!.exited;
+      const rows = await shared.store.listDeliveries('one', { state: 'sending', limit: 100 });
+      expect(rows.map((row) => row.id)).toEqual(claimed.ids);
+      const until = Math.max(...rows.map((row) => Date.parse(row.leaseUntil!)));
+      // Before its last renewed lease ends, the dead holder's rows are nobody else's.
+      expect(Date.now()).toBeLessThan(until);
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(0);
+      const other = await shared.store.claimDeliveries({ issueSlug: 'one', holder: 'other', limit: 100, now: new Date().toISOString(), leaseUntil: new Date(Date.now() + 60_000).toISOString() });
+      expect(other).toHaveLength(20);
+      expect(other.some((row) => claimed.ids.includes(row.delivery.id))).toBe(false);
+
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now()) + 50));
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(40);
+      const back = await shared.store.claimDeliveries({ issueSlug: 'one', holder: 'other', limit: 100, now: new Date().toISOString(), leaseUntil: new Date(Date.now() + 60_000).toISOString() });
+      expect(back.map((row) => row.delivery.id)).toEqual(claimed.ids);
+    }, 30_000);
+
+    it('never lets a holder whose lease lapsed mark a row another holder took', async () => {
+      await plan('one', 10);
+      const [stale, fresh] = await startSenders(2);
+      const leaseMs = 600;
+      const claimed = await stale!.ask<{ ids: number[]; until: string }>({ op: 'claim', slug: 'one', holder: 'stale:1:a', leaseMs, limit: 10 });
+      expect(claimed.ids).toHaveLength(10);
+      // The stale holder stops renewing (a stall); its lease lapses; the other process takes over.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(claimed.until) - Date.now()) + 50));
+      expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(10);
+      const taken = await fresh!.ask<{ ids: number[] }>({ op: 'claim', slug: 'one', holder: 'fresh:2:b', leaseMs: 60_000, limit: 10 });
+      expect(taken.ids).toEqual(claimed.ids);
+
+      const late = await stale!.ask<{ marked: number; lost: number[] }>({ op: 'mark', holder: 'stale:1:a', ids: claimed.ids, state: 'failed', reply: '550 stale' });
+      expect(late).toEqual({ marked: 0, lost: claimed.ids });
+      const rows = await shared.store.listDeliveries('one', { limit: 10 });
+      expect(rows.every((row) => row.state === 'sending' && row.holder === 'fresh:2:b' && row.lastReply === null)).toBe(true);
+
+      const done = await fresh!.ask<{ marked: number; lost: number[] }>({ op: 'mark', holder: 'fresh:2:b', ids: taken.ids, state: 'sent', reply: '250 fresh' });
+      expect(done).toEqual({ marked: 10, lost: [] });
+      expect(await shared.store.countDeliveries('one')).toMatchObject({ sent: 10, sending: 0, failed: 0 });
+    }, 30_000);
   });
 }
