@@ -220,7 +220,10 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
         passes.length = Math.min(passes.length, 10);
         summary = result.summary;
       } catch (error) {
-        if ((error as { code?: string }).code === 'E_ABORTED' && deps.signal.aborted) break;
+        if ((error as { code?: string }).code === 'E_ABORTED' && deps.signal.aborted) {
+          logger.info({ code: 'E_ABORTED' }, `the pass in progress stopped unfinished (${(error as Error).message}); the next start does it again`);
+          break;
+        }
         // A pass that fails (a store or template problem) is logged; the daemon stays up and
         // the next change or tick tries again.
         logger.error({ err: error, code: (error as { code?: string }).code }, `pass failed: ${(error as Error).message}`);
@@ -287,6 +290,13 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   await tick.stop();
   await windowTask?.stop();
   sendAbort.abort();
+  // A pass stuck on one file (built to be slow, under a generous limits.parseSeconds) is
+  // abandoned rather than waited for: closing the parser ends its worker and fails the pass
+  // with E_ABORTED before anything of it is published. Not awaited: a parser that cannot
+  // even close is still bounded by the timeout below.
+  if (running) {
+    app.issueParser.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the issue parser failed'));
+  }
   const inFlight = running ?? Promise.resolve();
   const timeoutMs = config.schedule.shutdownTimeoutSeconds * 1000;
   // The timeout's timer is cancelled once the pass is done: left running it would keep the
