@@ -46,7 +46,13 @@ export interface App {
   /** Builds out/ and records due issues in the store (new ones planned, the backlog archived). */
   build(
     onProgress?: (event: BuildProgress) => void,
-    options?: { publish?: ReadonlySet<string>; archiveNew?: boolean; archive?: ReadonlySet<string> },
+    options?: {
+      publish?: ReadonlySet<string>;
+      archiveNew?: boolean;
+      archive?: ReadonlySet<string>;
+      /** Stops parsing (E_ABORTED) before anything is recorded: the daemon's shutdown. */
+      signal?: AbortSignal;
+    },
   ): Promise<BuildReport>;
   /**
    * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Waits for a
@@ -154,6 +160,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       clock,
       onProgress,
       parser: issueParser,
+      signal: options.signal,
       register: async (entries) => {
         // Two processes recording issues at once (two daemons, a daemon and a `build`) could
         // otherwise both see a new store and disagree about the backlog: take turns.

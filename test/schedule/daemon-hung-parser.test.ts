@@ -1,7 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IssueParser, ParseRequest } from '../../src/build/issue-parser.ts';
 import type { ParseIssueResult } from '../../src/issue/parse-issue.ts';
 import { LetterpressError } from '../../src/util/errors.ts';
+import { hostileIssues } from '../fixtures/hostile/hostile-issues.ts';
+import { createDaemonWorld, logText, type DaemonWorld } from '../helpers/daemon-project.ts';
 import { startFakeDaemon, type FakeDaemon } from '../helpers/fake-daemon.ts';
 
 /**
@@ -85,5 +89,37 @@ describe('the daemon with a parser that hangs', () => {
     expect(await stopping).toEqual({ finished: false });
     expect(hang.closes()).toBeGreaterThanOrEqual(1);
     expect(daemon.lines.some((line) => /still in flight after 7 s/.test(line.msg))).toBe(true);
+  });
+});
+
+describe('letterpress start (a child process) parsing a long corpus', () => {
+  let world: DaemonWorld | undefined;
+  afterEach(async () => {
+    await world?.dispose();
+    world = undefined;
+  });
+
+  it('exits 0 on SIGTERM mid-parse, abandoning the pass rather than waiting for the files', async () => {
+    // Forty 900 KB files of links with a budget no file meets: the first pass parses for many
+    // seconds, and each file alone stays well within limits.parseSeconds.
+    world = await createDaemonWorld([], {
+      env: { LETTERPRESS_LIMITS_PARSESECONDS: '600', LETTERPRESS_SCHEDULE_SETTLEMS: '0', LETTERPRESS_SCHEDULE_SHUTDOWNTIMEOUTSECONDS: '600' },
+    });
+    const links = hostileIssues().find((issue) => issue.name === 'many-links.md')!.text;
+    await Promise.all(Array.from({ length: 40 }, (_, i) => writeFile(path.join(world!.root, 'issues', `links-${i}.md`), links)));
+    const daemon = world.start();
+    const url = await daemon.url();
+    await daemon.waitFor((line) => /^watching /.test(line.msg), 30_000, 'the watching line');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await fetch(new URL('/healthz', url))).status).toBe(200);
+
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    const messages = daemon.lines.map((line) => line.msg);
+    expect(messages.some((msg) => /the pass in progress stopped unfinished \((parsing .* was abandoned|stopped before parsing)/.test(msg)), logText(daemon.lines)).toBe(true);
+    expect(messages.filter((msg) => /pass failed|still in flight/.test(msg))).toEqual([]);
+    expect(messages.at(-1)).toBe('stopped');
+    // The pass recorded nothing: the samples were not even archived.
+    expect(daemon.lines.filter((line) => line.state !== undefined)).toEqual([]);
   });
 });
