@@ -263,7 +263,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           random,
           keyring: await getKeyring(),
           holder: createHolderId(),
-          renderEmail: (record) => prepareIssueEmail(record, loaded),
+          renderEmail: (record) => prepareIssueEmail(record, loaded, { parser: issueParser }),
           dkimPrivateKey: await readDkimKey(),
           signal: options.signal,
           onEvent: options.onEvent,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { issueOutputFiles, metaFromFrozenFacts, renderKeyFor } from '../build/build-site.ts';
 import { readBuildState } from '../build/build-state.ts';
+import type { IssueParser } from '../build/issue-parser.ts';
 import { loadIssues } from '../build/load-issues.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import { siteFingerprint, siteInfoFromConfig } from '../build/site-info.ts';
@@ -24,14 +25,20 @@ async function readIfPresent(file: string): Promise<string | undefined> {
  * with the facts the store froze at first publish (slug, date, feed id). When the build has
  * already rendered exactly this (same render key: content, templates, site config, dates), its
  * `out/issues/<slug>/email.*` files are used as they are — what the editor previewed is what is
- * sent, and MJML need not even be loaded; otherwise the email is rendered here.
+ * sent, and MJML need not even be loaded; otherwise the email is rendered here. `parser`: the
+ * app's, with limits.parseSeconds (without one the file is parsed on this thread, for scripts).
  */
-export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfig): Promise<EmailRendition> {
+export async function prepareIssueEmail(
+  record: IssueRecord,
+  loaded: LoadedConfig,
+  options: { parser?: IssueParser } = {},
+): Promise<EmailRendition> {
   const file = path.resolve(loaded.root, record.sourceFile);
   const { issues, diagnostics } = await loadIssues([file], {
     root: loaded.root,
     timezone: loaded.config.timezone,
     maxBytes: loaded.config.limits.maxIssueBytes,
+    parser: options.parser,
     issuesDir: loaded.paths.issues,
   });
   const parsed = issues[0]?.issue;
