@@ -66,6 +66,8 @@ export interface BuildDependencies {
   register?: (entries: RegistryEntry[]) => Promise<RegisterReport>;
   /** Where issue files are parsed and rendered; the wiring passes the budgeted worker. */
   parser?: IssueParser;
+  /** Aborted at shutdown (the daemon): the files not parsed yet are left for the next run. */
+  signal?: AbortSignal;
 }
 
 const ISSUES_DIR = 'issues';
@@ -186,6 +188,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
     maxBytes: config.limits.maxIssueBytes,
     parser,
     issuesDir: paths.issues,
+    signal: deps.signal,
   });
   const failedFiles = [...new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.file))];
 

@@ -35,7 +35,10 @@ export interface RenderOutcome {
 export interface IssueParser {
   parse(request: ParseRequest): Promise<ParseIssueResult>;
   render(request: RenderRequest): Promise<RenderOutcome>;
-  /** Releases the worker, if any; later calls start a new one. */
+  /**
+   * Releases the worker, if any, without waiting for the file in progress: requests made
+   * before it and not yet answered reject with E_ABORTED. Later calls start a new worker.
+   */
   close(): Promise<void>;
 }
 

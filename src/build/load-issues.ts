@@ -5,6 +5,7 @@ import type { Diagnostic } from '../issue/diagnostic.ts';
 import { findDuplicateSlugs } from '../issue/index.ts';
 import type { Issue } from '../issue/model.ts';
 import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
+import { LetterpressError } from '../util/errors.ts';
 import { OutsideFolderError, resolveInsideSync } from '../util/resolve-inside.ts';
 
 const READ_BATCH = 50;
@@ -20,6 +21,8 @@ export interface LoadIssuesOptions {
   parser?: IssueParser;
   /** The issues folder (config paths.issues; default `<root>/issues`): files in it must resolve inside it. */
   issuesDir?: string;
+  /** Aborted at shutdown: files not yet handed to the parser are not parsed (E_ABORTED). */
+  signal?: AbortSignal;
 }
 
 /** An issue that parsed without errors, with the file facts the build needs. */
@@ -71,6 +74,7 @@ async function loadIssue(
   parser: IssueParser,
 ): Promise<{ loaded?: LoadedIssue; diagnostics: Diagnostic[] }> {
   const shown = displayPath(options.root, file);
+  if (options.signal?.aborted) throw new LetterpressError('E_ABORTED', `stopped before parsing ${shown}`);
   const failure = (code: 'E_TOO_LARGE' | 'E_READ' | 'E_OUTSIDE', message: string) => ({
     diagnostics: [{ file: shown, line: 1, column: 1, severity: 'error' as const, code, message }],
   });
@@ -92,6 +96,7 @@ async function loadIssue(
     if (error instanceof OutsideFolderError) return failure('E_OUTSIDE', error.reason);
     return failure('E_READ', `cannot read the file: ${(error as Error).message}`);
   }
+  if (options.signal?.aborted) throw new LetterpressError('E_ABORTED', `stopped before parsing ${shown}`);
   const result = await parser.parse({ bytes, file: shown, timezone: options.timezone, maxBytes: options.maxBytes });
   const ok = result.issue !== undefined && !result.diagnostics.some((d) => d.severity === 'error');
   return { loaded: ok ? { issue: result.issue!, file, mtime } : undefined, diagnostics: result.diagnostics };

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
+import { LetterpressError } from '../util/errors.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
 import type { WorkerReply, WorkerRequest } from './issue-parser-worker.ts';
 import type { IssueParser, ParseRequest, RenderOutcome, RenderRequest } from './issue-parser.ts';
@@ -41,12 +42,16 @@ function spawnWorker(maxHeapMb: number): Worker {
  * event loop serving HTTP and signals never runs the parser. A request that takes longer
  * than the budget ends the worker and becomes E_TOO_SLOW at the line the parser last
  * reported; the next request starts a fresh worker. One worker serves every file otherwise.
+ * `close()` abandons what is in progress (a shutdown never waits for a file): it ends the
+ * worker at once, and the requests it had or that still wait reject with E_ABORTED.
  */
 export function createWorkerIssueParser(options: WorkerIssueParserOptions): IssueParser {
   let worker: Worker | undefined;
   let sentTemplates = new Set<string>();
   let nextId = 1;
   let queue: Promise<unknown> = Promise.resolve();
+  // Bumped by close(): requests made before it are abandoned, later ones start a new worker.
+  let generation = 0;
   let pending:
     | {
         id: number;
@@ -55,6 +60,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
         /** The worker has the request: the budget starts now, not while a new worker loads. */
         begin: () => void;
         settle: (reply: WorkerReply | { kind: 'exit'; why: string }) => void;
+        abandon: () => void;
       }
     | undefined;
 
@@ -82,9 +88,12 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
   };
 
   const run = <T>(file: string, message: () => Omit<WorkerRequest, 'id'>, what: string): Promise<T | Diagnostic> => {
+    const asked = generation;
+    const abandoned = () => new LetterpressError('E_ABORTED', `${what} ${file} was abandoned: the parser was closed (shutting down)`);
     const task = queue.then(
       () =>
-        new Promise<T | Diagnostic>((resolve) => {
+        new Promise<T | Diagnostic>((resolve, reject) => {
+          if (asked !== generation) return reject(abandoned());
           const active = (worker ??= start());
           const id = nextId++;
           const fail = (code: DiagnosticCode, line: number, text: string): Diagnostic => ({
@@ -127,11 +136,17 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
               else if (reply.kind === 'failed') resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${reply.message}`));
               else if (reply.kind === 'exit') resolve(fail('E_PARSER_CRASH', line, `${what} stopped: ${reply.why}`));
             },
+            abandon: () => {
+              clearTimeout(timer);
+              pending = undefined;
+              reject(abandoned());
+            },
           };
           active.postMessage({ ...message(), id } as WorkerRequest);
         }),
     );
-    queue = task;
+    // The chain never breaks: one abandoned request does not hold back the next.
+    queue = task.catch(() => undefined);
     return task;
   };
 
@@ -158,9 +173,10 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
       return isDiagnostic(result) ? { diagnostics: [result] } : result;
     },
     async close() {
-      await queue.catch(() => undefined);
+      generation += 1;
       const active = worker;
       worker = undefined;
+      pending?.abandon();
       if (active) await active.terminate();
     },
   };

@@ -52,7 +52,13 @@ export interface App {
   /** Builds out/ and records due issues in the store (new ones planned, the backlog archived). */
   build(
     onProgress?: (event: BuildProgress) => void,
-    options?: { publish?: ReadonlySet<string>; archiveNew?: boolean; archive?: ReadonlySet<string> },
+    options?: {
+      publish?: ReadonlySet<string>;
+      archiveNew?: boolean;
+      archive?: ReadonlySet<string>;
+      /** Stops parsing (E_ABORTED) before anything is recorded: the daemon's shutdown. */
+      signal?: AbortSignal;
+    },
   ): Promise<BuildReport>;
   /**
    * Archives recorded issues (`letterpress archive <slug>`): site and feeds only. Needs no lease:
@@ -151,7 +157,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   // Rendering (Handlebars, markdown-it, MJML) and sending load only in the commands that use
   // them, so `status` starts in a fraction of the time.
   const renderIssue = async (record: IssueRecord) =>
-    (await import('../deliver/prepare-issue-email.ts')).prepareIssueRendition(record, loaded);
+    (await import('../deliver/prepare-issue-email.ts')).prepareIssueRendition(record, loaded, { parser: issueParser });
   const sendDeps = (opened: Store) => ({ loaded, store: opened, clock, renderIssue });
 
   const build: App['build'] = async (onProgress, options = {}) => {
@@ -163,6 +169,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
       clock,
       onProgress,
       parser: issueParser,
+      signal: options.signal,
       // Recording is compare-and-set (the first process to record a slug wins, states move only
       // by guarded transitions), so any number of processes may build and publish at once.
       register: async (entries) => {

@@ -43,7 +43,7 @@ export function registerArchiveCommand(program: Command, context: CommandContext
         const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../build/load-issues.ts'), import('../build/build-site.ts')]);
         const { issues, diagnostics } = await loadIssues(
           files.map((file) => path.resolve(io.cwd, file)),
-          { root: app.loaded.root, timezone: app.loaded.config.timezone, maxBytes: app.loaded.config.limits.maxIssueBytes, issuesDir: app.loaded.paths.issues },
+          { root: app.loaded.root, timezone: app.loaded.config.timezone, maxBytes: app.loaded.config.limits.maxIssueBytes, parser: app.issueParser, issuesDir: app.loaded.paths.issues },
         );
         for (const d of diagnostics.filter((x) => x.severity === 'error')) io.stderr.write(`${formatDiagnostic(d)}\n`);
         for (const file of files) {

@@ -111,6 +111,7 @@ async function refuseEmailOff(app: App, slug: string): Promise<void> {
     root: app.loaded.root,
     timezone: app.loaded.config.timezone,
     maxBytes: app.loaded.config.limits.maxIssueBytes,
+    parser: app.issueParser,
     issuesDir: app.loaded.paths.issues,
   });
   if (issues[0]?.issue.email === false) {
@@ -160,7 +161,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           store,
           clock: app.clock,
           keyring: await app.keyring(),
-          renderEmail: (record: Parameters<typeof prepareIssueEmail>[0]) => prepareIssueEmail(record, app.loaded),
+          renderEmail: (record: Parameters<typeof prepareIssueEmail>[0]) => prepareIssueEmail(record, app.loaded, { parser: app.issueParser }),
           transport: app.transport(),
         };
         if (options.to !== undefined) {
@@ -201,7 +202,8 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
           root: app.loaded.root,
           timezone: app.loaded.config.timezone,
           maxBytes: app.loaded.config.limits.maxIssueBytes,
-    issuesDir: app.loaded.paths.issues,
+          parser: app.issueParser,
+          issuesDir: app.loaded.paths.issues,
         });
         for (const d of diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
         const issue = issues[0]?.issue;

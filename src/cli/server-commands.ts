@@ -44,7 +44,7 @@ export async function startHttpServer(
   const keyring = await app.keyring();
   const transport = app.transport();
   const dkimPrivateKey = await app.dkimPrivateKey();
-  const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey });
+  const mailer = createSubscriptionMailer({ loaded, keyring, transport, clock, store, dkimPrivateKey, issueParser: app.issueParser });
   // The mailer and the routes hold this one key ring: refreshing it in place makes a key added
   // by `letterpress secret rotate` sign new links within a minute, with no restart.
   const refresh = setInterval(() => {
@@ -108,7 +108,7 @@ export async function startMailQueue(app: App, log: OutgoingMailLog): Promise<{ 
   ]);
   const store = await app.store();
   const keyring = await app.keyring();
-  const mailer = createSubscriptionMailer({ loaded, keyring, transport: app.transport(), clock, store, dkimPrivateKey: await app.dkimPrivateKey() });
+  const mailer = createSubscriptionMailer({ loaded, keyring, transport: app.transport(), clock, store, dkimPrivateKey: await app.dkimPrivateKey(), issueParser: app.issueParser });
   const queue = loaded.config.server.mailQueue;
   const sender = createOutgoingMailSender({
     store,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { issueOutputFiles, metaFromFrozenFacts, renderKeyFor } from '../build/build-site.ts';
 import { readBuildState } from '../build/build-state.ts';
+import type { IssueParser } from '../build/issue-parser.ts';
 import { loadIssues } from '../build/load-issues.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import { siteFingerprint, siteInfoFromConfig } from '../build/site-info.ts';
@@ -25,8 +26,12 @@ async function readIfPresent(file: string): Promise<string | undefined> {
 export type PreparedRendition = RenderedIssue;
 
 /** The email of a recorded issue (see prepareIssueRendition); throws when the project tree lacks it. */
-export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfig): Promise<EmailRendition> {
-  const prepared = await prepareIssueRendition(record, loaded);
+export async function prepareIssueEmail(
+  record: IssueRecord,
+  loaded: LoadedConfig,
+  options: { parser?: IssueParser } = {},
+): Promise<EmailRendition> {
+  const prepared = await prepareIssueRendition(record, loaded, options);
   if (!prepared) {
     throw new LetterpressError('E_ISSUE_FILE', `issue ${record.slug}: cannot render it, ${record.sourceFile} or the templates folder is missing`, {
       file: record.sourceFile,
@@ -40,18 +45,24 @@ export async function prepareIssueEmail(record: IssueRecord, loaded: LoadedConfi
  * with the facts the store froze at first publish (slug, date, feed id). When the build has
  * already rendered exactly this (same render key: content, templates, site config, dates), its
  * `out/issues/<slug>/email.*` files are used as they are — what the editor previewed is what is
- * sent, and MJML need not even be loaded; otherwise the email is rendered here.
+ * sent, and MJML need not even be loaded; otherwise the email is rendered here. `parser`: the
+ * app's, with limits.parseSeconds (without one the file is parsed on this thread, for scripts).
  *
  * Undefined when this process has no project tree for it (the issue file or the templates
  * folder is not there: a sender started with only the store and the config).
  */
-export async function prepareIssueRendition(record: IssueRecord, loaded: LoadedConfig): Promise<PreparedRendition | undefined> {
+export async function prepareIssueRendition(
+  record: IssueRecord,
+  loaded: LoadedConfig,
+  options: { parser?: IssueParser } = {},
+): Promise<PreparedRendition | undefined> {
   const file = path.resolve(loaded.root, record.sourceFile);
   if (!existsSync(file) || !existsSync(loaded.paths.templates)) return undefined;
   const { issues, diagnostics } = await loadIssues([file], {
     root: loaded.root,
     timezone: loaded.config.timezone,
     maxBytes: loaded.config.limits.maxIssueBytes,
+    parser: options.parser,
     issuesDir: loaded.paths.issues,
   });
   const parsed = issues[0]?.issue;

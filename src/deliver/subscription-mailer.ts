@@ -1,3 +1,4 @@
+import type { IssueParser } from '../build/issue-parser.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import { siteInfoFromConfig } from '../build/site-info.ts';
@@ -23,6 +24,8 @@ export interface SubscriptionMailerDependencies {
   dkimPrivateKey?: string;
   /** Renders an issue's email for the welcome; prepareIssueEmail unless a test injects its own. */
   renderIssueEmail?: (record: IssueRecord) => Promise<EmailRendition>;
+  /** Parses the welcome's issue file for prepareIssueEmail: the app's, off the server's event loop. */
+  issueParser?: IssueParser;
 }
 
 /** The name of the confirmation message: its Message-IDs (`<confirm.<id>.<hash>@…>`) and outbox folder. */
@@ -48,7 +51,7 @@ const PUBLISHED_STATES: ReadonlySet<IssueState> = new Set<IssueState>(['publishe
 export function createSubscriptionMailer(deps: SubscriptionMailerDependencies): SubscriptionMailer {
   const { loaded, keyring, transport, clock } = deps;
   const dkim = loaded.config.sender.dkim;
-  const renderIssueEmail = deps.renderIssueEmail ?? ((record: IssueRecord) => prepareIssueEmail(record, loaded));
+  const renderIssueEmail = deps.renderIssueEmail ?? ((record: IssueRecord) => prepareIssueEmail(record, loaded, { parser: deps.issueParser }));
 
   let confirmation: Promise<EmailRendition> | undefined;
   const renderConfirmation = (): Promise<EmailRendition> => {

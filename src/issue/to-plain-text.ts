@@ -1,10 +1,16 @@
 import markdownIt, { type Token } from 'markdown-it';
+import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from './emphasis-budget.ts';
 
 // A tokenizer only (never renders HTML): markdown-it scans inline Markdown in linear time,
 // where the hand-written patterns this replaces backtracked quadratically on inputs such as
 // `*a_` repeated or `[` × 100k. Same dialect as the renderer: CommonMark plus strikethrough.
-const inline = markdownIt('commonmark', { html: false, linkify: false, typographer: false }).enable('strikethrough');
-inline.validateLink = () => true;
+function createInline() {
+  const md = markdownIt('commonmark', { html: false, linkify: false, typographer: false }).enable('strikethrough');
+  md.validateLink = () => true;
+  return md;
+}
+const inline = createInline();
+budgetEmphasis(inline, createInline());
 
 /**
  * Plain text from a line of inline Markdown, for item titles, feed summaries and preheaders,
@@ -12,24 +18,27 @@ inline.validateLink = () => true;
  * markers, code ticks and backslash escapes go, whitespace collapses to single spaces.
  */
 export function toPlainText(markdown: string): string {
-  const tokens = inline.parseInline(markdown, {})[0]?.children ?? [];
-  return collapseWhitespace(textOf(tokens)).replace(STRAY_BOLD, '');
+  const line = inline.parseInline(markdown, {})[0];
+  return collapseWhitespace(textOf(line?.children ?? [], isEmphasisOff(line))).replace(STRAY_BOLD, '');
 }
 
 // A stray half of a bold pair at either end (`**1. Title` cut from `**1. Title**`).
 const STRAY_BOLD = /^\*\*|\*\*$/g;
 
-function textOf(tokens: readonly Token[]): string {
+/** `emphasisOff`: too many markers to parse as emphasis (a file built to be slow); they are dropped from the text. */
+function textOf(tokens: readonly Token[], emphasisOff: boolean): string {
   let out = '';
   for (const token of tokens) {
     switch (token.type) {
       case 'text':
+        out += emphasisOff ? stripEmphasisMarkers(token.content) : token.content;
+        break;
       case 'code_inline':
       case 'html_inline':
         out += token.content;
         break;
       case 'image':
-        out += textOf(token.children ?? []);
+        out += textOf(token.children ?? [], emphasisOff);
         break;
       case 'softbreak':
       case 'hardbreak':

@@ -1,4 +1,5 @@
 import markdownIt, { type MarkdownIt, type StateCore, type Token } from 'markdown-it';
+import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
 
 /**
  * Markdown → HTML / text for everything the editor wrote. The configuration is fixed and the
@@ -164,6 +165,9 @@ function createMarkdown(): MarkdownIt {
 }
 
 const md = createMarkdown();
+// A paragraph with thousands of `*`/`_` (a file built to be slow) is parsed without emphasis:
+// its markers show as written in HTML and are dropped from plain text.
+budgetEmphasis(md, createMarkdown());
 
 function envFor(options: MarkdownOptions): RenderEnv {
   return { baseUrl: options.baseUrl, headingOffset: options.headingOffset ?? 0 };
@@ -188,7 +192,7 @@ function softJoin(before: string, after: string): string {
   return CJK.test(last) || CJK.test(first) ? '' : ' ';
 }
 
-function inlineToText(tokens: readonly Token[]): string {
+function inlineToText(tokens: readonly Token[], emphasisOff = false): string {
   // Parts joined once at the end: slicing a growing `+=` string at every link flattened it
   // each time, which made 50,000 links quadratic.
   const parts: string[] = [];
@@ -201,6 +205,8 @@ function inlineToText(tokens: readonly Token[]): string {
   for (const token of tokens) {
     switch (token.type) {
       case 'text':
+        add(emphasisOff ? stripEmphasisMarkers(token.content) : token.content);
+        break;
       case 'code_inline':
         add(token.content);
         break;
@@ -223,7 +229,7 @@ function inlineToText(tokens: readonly Token[]): string {
         break;
       }
       case 'image': {
-        const alt = inlineToText(token.children ?? []);
+        const alt = inlineToText(token.children ?? [], emphasisOff);
         const src = attr(token, 'src');
         add(src === '' ? alt : alt === '' ? src : `${alt} (${src})`);
         break;
@@ -290,7 +296,7 @@ export function markdownToText(source: string, options: MarkdownOptions = {}): s
         prefixes.pop();
         break;
       case 'inline': {
-        const text = inlineToText(token.children ?? []);
+        const text = inlineToText(token.children ?? [], isEmphasisOff(token));
         const prefix = prefixes.join('');
         const bullet = pendingBullet ?? '';
         pendingBullet = undefined;

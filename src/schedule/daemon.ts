@@ -43,7 +43,7 @@ type PassReason = PassSummary['reason'];
  * Published issues whose email waits for the send window: planned and not started, and
  * without a `publish_at` of their own (an explicit time wins over the window).
  */
-async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
+async function issuesWaitingForWindow(app: App, signal: AbortSignal | undefined): Promise<Set<string>> {
   const store = await app.store();
   const waiting = new Set<string>();
   for (const record of await store.listIssues()) {
@@ -54,6 +54,7 @@ async function issuesWaitingForWindow(app: App): Promise<Set<string>> {
       maxBytes: app.loaded.config.limits.maxIssueBytes,
       parser: app.issueParser,
       issuesDir: app.loaded.paths.issues,
+      signal,
     });
     if (issues[0] && issues[0].issue.publishAt === undefined) waiting.add(record.slug);
   }
@@ -81,7 +82,7 @@ export async function runPass(
   },
 ): Promise<{ summary: PassSummary; build: BuildReport; sends: SendReport[]; waiting: Set<string>; errors: Set<string> }> {
   const startedAt = new Date(app.clock.now()).toISOString();
-  const build = await app.build(undefined, { archiveNew: options.archiveNew });
+  const build = await app.build(undefined, { archiveNew: options.archiveNew, signal: options.signal });
   const errors = new Set<string>();
   for (const d of build.diagnostics) {
     if (d.severity !== 'error') continue;
@@ -100,7 +101,7 @@ export async function runPass(
   }
   if (build.rendered.length > 0) logger.info({ rendered: build.rendered }, `site rebuilt: ${build.rendered.join(', ')}`);
 
-  const waiting = options.holdForWindow ? await issuesWaitingForWindow(app) : new Set<string>();
+  const waiting = options.holdForWindow ? await issuesWaitingForWindow(app, options.signal) : new Set<string>();
   for (const slug of waiting) logger.info({ slug }, `${slug} waits for the send window`);
   const onEvent = (event: SendEvent) => {
     if (event.kind === 'start') logger.info({ slug: event.slug, total: event.total }, `sending ${event.slug} to ${event.total} subscribers`);
@@ -219,7 +220,10 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
         passes.length = Math.min(passes.length, 10);
         summary = result.summary;
       } catch (error) {
-        if ((error as { code?: string }).code === 'E_ABORTED' && deps.signal.aborted) break;
+        if ((error as { code?: string }).code === 'E_ABORTED' && deps.signal.aborted) {
+          logger.info({ code: 'E_ABORTED' }, `the pass in progress stopped unfinished (${(error as Error).message}); the next start does it again`);
+          break;
+        }
         // A pass that fails (a store or template problem) is logged; the daemon stays up and
         // the next change or tick tries again.
         logger.error({ err: error, code: (error as { code?: string }).code }, `pass failed: ${(error as Error).message}`);
@@ -286,6 +290,13 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   await tick.stop();
   await windowTask?.stop();
   sendAbort.abort();
+  // A pass stuck on one file (built to be slow, under a generous limits.parseSeconds) is
+  // abandoned rather than waited for: closing the parser ends its worker and fails the pass
+  // with E_ABORTED before anything of it is published. Not awaited: a parser that cannot
+  // even close is still bounded by the timeout below.
+  if (running) {
+    app.issueParser.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the issue parser failed'));
+  }
   const inFlight = running ?? Promise.resolve();
   const timeoutMs = config.schedule.shutdownTimeoutSeconds * 1000;
   // The timeout's timer is cancelled once the pass is done: left running it would keep the

@@ -9,7 +9,8 @@ import { checkIssues } from '../build/check-issues.ts';
 import { listIssueFiles } from '../build/list-issue-files.ts';
 import { displayPath, loadIssues } from '../build/load-issues.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
-import { renderIssueSafely } from '../build/render-issue-safely.ts';
+import type { IssueParser } from '../build/issue-parser.ts';
+import { createWorkerIssueParser } from '../build/worker-issue-parser.ts';
 import { siteInfoFromConfig } from '../build/site-info.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import { compileTemplates, escapeHtml } from '../render/index.ts';
@@ -31,6 +32,11 @@ export interface PreviewServerOptions {
   port?: number;
   clock?: Clock;
   debounceMs?: number;
+  /**
+   * Where the file is parsed and rendered: by default a worker with limits.parseSeconds, so a
+   * file built to be slow never holds the preview's HTTP server (closed with the server).
+   */
+  parser?: IssueParser;
 }
 
 export interface PreviewServer {
@@ -93,19 +99,27 @@ function diagnosticOf(error: unknown, fallbackFile: string): Diagnostic {
  * Renders one issue file the way the build and a send would (web page, email HTML and text),
  * with `check`'s diagnostics. Never throws: every failure becomes a diagnostic.
  */
-async function renderPreview(file: string, loaded: LoadedConfig, now: Date, previous?: PreviewState['rendered']): Promise<PreviewState> {
+async function renderPreview(
+  file: string,
+  loaded: LoadedConfig,
+  parser: IssueParser,
+  now: Date,
+  previous?: PreviewState['rendered'],
+): Promise<PreviewState> {
   const shown = displayPath(loaded.root, file);
   let diagnostics: Diagnostic[];
   let rendered: PreviewState['rendered'];
   try {
-    diagnostics = await checkIssues([file], loaded);
-    const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
+    diagnostics = await checkIssues([file], loaded, parser);
+    const sources = await loadTemplateSources(loaded.paths.templates);
+    const templates = compileTemplates(sources);
     const site = siteInfoFromConfig(loaded.config);
     const { issues } = await loadIssues([file], {
       root: loaded.root,
       timezone: loaded.config.timezone,
       maxBytes: loaded.config.limits.maxIssueBytes,
-    issuesDir: loaded.paths.issues,
+      parser,
+      issuesDir: loaded.paths.issues,
     });
     const entry = issues[0];
     if (entry) {
@@ -113,7 +127,7 @@ async function renderPreview(file: string, loaded: LoadedConfig, now: Date, prev
       // Not published yet: the date it would get is its own, else today.
       const date = issue.date ?? now.toISOString();
       const meta = { date, updated: date, feedId: permalinkFor(site, issue.slug) };
-      const { rendition } = await renderIssueSafely(issue, meta, templates, site);
+      const { rendition } = await parser.render({ issue, meta, site, templates: { fingerprint: templates.fingerprint, sources } });
       if (rendition) {
         rendered = {
           title: issue.title,
@@ -267,8 +281,9 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
   const clock = options.clock ?? systemClock;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
   const shownFile = displayPath(loaded.root, file);
+  const parser = options.parser ?? createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
 
-  let state = await renderPreview(file, loaded, clock.now());
+  let state = await renderPreview(file, loaded, parser, clock.now());
   let running: Promise<void> | undefined;
   let again = false;
   const refresh = async (): Promise<void> => {
@@ -279,7 +294,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     running = (async () => {
       do {
         again = false;
-        state = await renderPreview(file, loaded, clock.now(), state.rendered);
+        state = await renderPreview(file, loaded, parser, clock.now(), state.rendered);
       } while (again);
     })().finally(() => {
       running = undefined;
@@ -345,6 +360,8 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     clearTimeout(timer);
     for (const watcher of watchers) watcher.close();
     await app.close();
+    // A render still in progress is abandoned (it ends as a diagnostic), not waited for.
+    if (!options.parser) await parser.close();
     await running;
   };
   try {

@@ -42,4 +42,21 @@ describe('createWorkerIssueParser', () => {
     parser = createWorkerIssueParser({ budgetMs: 60_000 });
     expect((await parser.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
   });
+
+  it('close() abandons the file in progress and those queued: they reject with E_ABORTED, later ones get a new worker', async () => {
+    parser = createWorkerIssueParser({ budgetMs: 600_000 });
+    await parser.parse(request('warm.md', '# Warm\n')); // the worker is loaded
+    // 20 MB of links: seconds of parsing, far more than the wait below.
+    const huge = `# Huge\n\n${Array.from({ length: 700_000 }, (_, i) => `[link ${i}](https://e.org/${i})`).join('\n')}\n`;
+    const inProgress = { ...request('issues/huge.md', huge), maxBytes: 64 * 1024 * 1024 };
+    const first = parser.parse(inProgress);
+    const queued = parser.parse(request('issues/next.md', '# Next\n'));
+    first.catch(() => undefined);
+    queued.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await parser.close();
+    await expect(first).rejects.toMatchObject({ code: 'E_ABORTED', message: expect.stringContaining('issues/huge.md') });
+    await expect(queued).rejects.toMatchObject({ code: 'E_ABORTED', message: expect.stringContaining('issues/next.md') });
+    expect((await parser.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
+  });
 });

@@ -1,5 +1,7 @@
 import { rm } from 'node:fs/promises';
+import type { IssueParser } from '../../src/build/issue-parser.ts';
 import { createApp, type App } from '../../src/cli/app.ts';
+import { startHttpServer } from '../../src/cli/server-commands.ts';
 import type { PassSummary } from '../../src/schedule/daemon-status.ts';
 import { runDaemon } from '../../src/schedule/daemon.ts';
 import { createLogger } from '../../src/util/logger.ts';
@@ -23,6 +25,8 @@ export interface FakeDaemon {
   time: FakeClock;
   lines: LogLine[];
   passes: PassSummary[];
+  /** The HTTP server's address, with `serve: true` (a real server on port 0). */
+  url?: string;
   /** Resolves once `count` passes have finished (a generous real-time bound only against a hang). */
   waitForPasses(count: number): Promise<PassSummary[]>;
   /** Moves the fake time on by `ms` and waits for every pass that it started. */
@@ -39,7 +43,14 @@ export function fakeStartTime(): number {
 
 export async function startFakeDaemon(
   rows: readonly SubscriberRow[],
-  options: { env?: Record<string, string>; start?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    start?: number;
+    /** Replaces the worker parser (a fake that hangs). */
+    issueParser?: IssueParser;
+    /** Serve HTTP on 127.0.0.1, port 0, as `start` does. */
+    serve?: boolean;
+  } = {},
 ): Promise<FakeDaemon> {
   const sink = await startSmtpSink();
   const env: Record<string, string> = {
@@ -52,12 +63,15 @@ export async function startFakeDaemon(
   const root = await createTempProject({ allowLocalAddresses: true });
   await importRows(root, rows, env);
   const time = createFakeClock(options.start ?? fakeStartTime());
-  const app = await createApp({ root, env, clock: time.clock, sleep: time.sleep });
+  const app = await createApp({ root, env, clock: time.clock, sleep: time.sleep, issueParser: options.issueParser });
   const lines: LogLine[] = [];
   const logger = createLogger({ write: (line) => lines.push(JSON.parse(line) as LogLine), pretty: false });
   const passes: PassSummary[] = [];
   const waiters: (() => void)[] = [];
   const stop = new AbortController();
+  let url: string | undefined;
+  let listening: () => void = () => undefined;
+  const served = new Promise<void>((resolve) => (listening = resolve));
   const done = runDaemon({
     app,
     logger,
@@ -65,6 +79,14 @@ export async function startFakeDaemon(
     sleep: time.sleep,
     clock: time.clock,
     scheduler: time.scheduler,
+    startServer: options.serve
+      ? async () => {
+          const server = await startHttpServer(app, { port: 0, host: '127.0.0.1', logger: false, warn: () => undefined, expectBuiltSite: false, command: 'start' });
+          url = server.url;
+          listening();
+          return server;
+        }
+      : undefined,
     onPass: (summary) => {
       passes.push(summary);
       for (const wake of waiters.splice(0)) wake();
@@ -75,6 +97,7 @@ export async function startFakeDaemon(
     failure = error;
     for (const wake of waiters.splice(0)) wake();
   });
+  if (options.serve) await Promise.race([served, done]);
 
   const waitForPasses = async (count: number) => {
     const deadline = Date.now() + 60_000;
@@ -96,6 +119,7 @@ export async function startFakeDaemon(
     time,
     lines,
     passes,
+    url,
     waitForPasses,
     async advance(ms) {
       const before = passes.length;
