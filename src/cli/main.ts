@@ -5,7 +5,7 @@ import { formatDiagnostic, type Diagnostic } from '../issue/diagnostic.ts';
 import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
-import { createIssueParserFor, type AppEnvironment } from './app.ts';
+import type { AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
@@ -116,15 +116,17 @@ function createProgram(
     .argument('[files...]', 'issue files to check')
     .option('--json', 'print [{file, line, column, severity, code, message}]')
     .action(async (files: string[], options: { json?: boolean }, command: Command) => {
-      const [loaded, { checkIssues }, { listIssueFiles }] = await Promise.all([
+      const [loaded, { checkIssues }, { listIssueFiles }, { createOneShotIssueParser }] = await Promise.all([
         context.loadConfig(command),
         import('../build/check-issues.ts'),
         import('../build/list-issue-files.ts'),
+        import('../build/one-shot-issue-parser.ts'),
       ]);
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
-      const parser = createIssueParserFor(loaded);
+      // No server shares this process: small files are checked in-process (no worker start-up).
+      const parser = createOneShotIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
       let diagnostics: Awaited<ReturnType<typeof checkIssues>>;
       try {
         diagnostics = await checkIssues(targets, loaded, parser);
