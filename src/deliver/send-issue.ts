@@ -98,8 +98,12 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   let claiming: Promise<void> | undefined;
   let waitDeadline: number | undefined;
   let done = 0;
-  /** Each handled row's latest state this run, so a retry replaces its earlier count. */
-  const latest = new Map<number, keyof SendTally>();
+  /**
+   * Rows deferred this run and not handled since: a retry replaces their `deferred` count. Rows
+   * in a final state are only counted (`finished`), so memory stays flat on a big list.
+   */
+  const deferredRows = new Set<number>();
+  let finished = 0;
   /** Rows that went silent after DATA, one after another: held unmarked until the streak ends. */
   let streak: { delivery: Delivery; reply: string }[] = [];
   /** The mass-bounce window: rows handed to the transport before the verdict, and their results. */
@@ -212,12 +216,13 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     }
     await store.markDelivery(delivery.id, { state: finalState, reply, nextAttemptAt, at: iso(now) });
     held.delete(delivery.id);
-    const before = latest.get(delivery.id);
-    if (before) tally[before] -= 1;
-    latest.set(delivery.id, finalState);
+    // Only queued and deferred rows are claimed: a row in a final state is never handled again.
+    if (deferredRows.delete(delivery.id)) tally.deferred -= 1;
+    if (finalState === 'deferred') deferredRows.add(delivery.id);
+    else finished += 1;
     tally[finalState] += 1;
     // Only rows counted in `total` are claimed, so this stays ≤ total; the bound is the contract.
-    done = Math.min(total, latest.size);
+    done = Math.min(total, finished + deferredRows.size);
     progress();
   };
 
