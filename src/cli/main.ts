@@ -116,16 +116,17 @@ function createProgram(
     .argument('[files...]', 'issue files to check')
     .option('--json', 'print [{file, line, column, severity, code, message}]')
     .action(async (files: string[], options: { json?: boolean }, command: Command) => {
-      const [loaded, { checkIssues }, { listIssueFiles }] = await Promise.all([
+      const [loaded, { checkIssues }, { listIssueFiles }, { createOneShotIssueParser }] = await Promise.all([
         context.loadConfig(command),
         import('../build/check-issues.ts'),
         import('../build/list-issue-files.ts'),
+        import('../build/one-shot-issue-parser.ts'),
       ]);
-      const { createWorkerIssueParser } = await import('../build/worker-issue-parser.ts');
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))
         : await listIssueFiles(loaded.paths.issues);
-      const parser = createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
+      // No server shares this process: small files are checked in-process (no worker start-up).
+      const parser = createOneShotIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
       let diagnostics: Awaited<ReturnType<typeof checkIssues>>;
       try {
         diagnostics = await checkIssues(targets, loaded, parser);

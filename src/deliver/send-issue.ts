@@ -120,8 +120,12 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   let claiming: Promise<void> | undefined;
   let waitDeadline: number | undefined;
   let done = 0;
-  /** Each handled row's latest state this run, so a retry replaces its earlier count. */
-  const latest = new Map<number, keyof SendTally>();
+  /**
+   * Rows deferred this run and not handled since: a retry replaces their `deferred` count. Rows
+   * in a final state are only counted (`finished`), so memory stays flat on a big list.
+   */
+  const deferredRows = new Set<number>();
+  let finished = 0;
   /** Rows that went silent after DATA, one after another: held unmarked until the streak ends. */
   let streak: { delivery: Delivery; reply: string }[] = [];
   /** The mass-bounce window: rows handed to the transport before the verdict, and their results. */
@@ -151,12 +155,12 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   let settled = 0;
   let lost = 0;
   /** A row whose mark did not take (its lease lapsed): not this run's outcome after all. */
-  const forget = (id: number) => {
-    const before = latest.get(id);
-    if (before) tally[before] -= 1;
-    latest.delete(id);
+  const forget = (id: number, state: DeliveryMark['state']) => {
+    tally[state] -= 1;
+    if (state === 'deferred') deferredRows.delete(id);
+    else finished -= 1;
     lost += 1;
-    done = Math.min(total, latest.size);
+    done = Math.min(total, finished + deferredRows.size);
   };
 
   // The heartbeat: one update every third of the lease renews every row this sender has in
@@ -190,7 +194,10 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       try {
         const result = await store.markDeliveries({ holder: deps.holder, now: iso(clock.now()), marks: batch });
         settled += batch.length;
-        for (const id of result.lost) forget(id);
+        if (result.lost.length > 0) {
+          const stateOf = new Map(batch.map((mark) => [mark.id, mark.state]));
+          for (const id of result.lost) forget(id, stateOf.get(id)!);
+        }
         if (result.lost.length > 0) progress();
       } catch (error) {
         // Kept for the last flush of the run; the run stops (a store that stays locked).
@@ -301,12 +308,13 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       }
     }
     await enqueueMark({ id: delivery.id, state: finalState, reply, nextAttemptAt, at: iso(now) });
-    const before = latest.get(delivery.id);
-    if (before) tally[before] -= 1;
-    latest.set(delivery.id, finalState);
+    // Only queued and deferred rows are claimed: a row in a final state is never handled again.
+    if (deferredRows.delete(delivery.id)) tally.deferred -= 1;
+    if (finalState === 'deferred') deferredRows.add(delivery.id);
+    else finished += 1;
     tally[finalState] += 1;
     // Only rows counted in `total` are claimed, so this stays ≤ total; the bound is the contract.
-    done = Math.min(total, latest.size);
+    done = Math.min(total, finished + deferredRows.size);
     progress();
   };
 

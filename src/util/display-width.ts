@@ -5,7 +5,10 @@
  * or a flag is never split.
  */
 
-const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });
+// Made on first use: creating a segmenter loads ICU's break data (~100 ms at start-up),
+// and every command imports this module while only a few print wide text.
+let segmenter: Intl.Segmenter | undefined;
+const graphemesOf = (text: string) => (segmenter ??= new Intl.Segmenter('und', { granularity: 'grapheme' })).segment(text);
 
 // East Asian Width W and F: Hangul Jamo, CJK radicals to Yi, Hangul syllables, CJK
 // compatibility, vertical and small forms, fullwidth forms, and the supplementary ideograph planes.
@@ -26,7 +29,7 @@ export function displayWidth(text: string): number {
   // Printable ASCII is one column a character: skip segmenting for the common case.
   if (/^[\x20-\x7e]*$/.test(text)) return text.length;
   let width = 0;
-  for (const { segment } of segmenter.segment(text)) width += graphemeWidth(segment);
+  for (const { segment } of graphemesOf(text)) width += graphemeWidth(segment);
   return width;
 }
 
@@ -39,7 +42,7 @@ export function truncateToWidth(text: string, width: number): string {
   if (width <= 0) return '';
   let used = 0;
   let kept = '';
-  for (const { segment } of segmenter.segment(text)) {
+  for (const { segment } of graphemesOf(text)) {
     const next = graphemeWidth(segment);
     if (used + next > width - 1) break;
     kept += segment;

@@ -15,8 +15,8 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** Runs the built CLI with `args` and returns the packages it loaded (by their folder in node_modules). */
-async function packagesLoadedBy(args: string[], root?: string): Promise<Set<string>> {
+/** Runs the built CLI with `args` and returns the URL of every module it resolved. */
+async function modulesLoadedBy(args: string[], root?: string): Promise<string[]> {
   const logDir = await mkdtemp(path.join(tmpdir(), 'letterpress-loads-'));
   dirs.push(logDir);
   const log = path.join(logDir, 'loads.txt');
@@ -26,6 +26,12 @@ async function packagesLoadedBy(args: string[], root?: string): Promise<Set<stri
   const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   // Guards against a recorder that records nothing, which would pass every "not loaded" check.
   expect(urls.some((url) => url.endsWith('/dist/cli/main.js'))).toBe(true);
+  return urls;
+}
+
+/** Runs the built CLI with `args` and returns the packages it loaded (by their folder in node_modules). */
+async function packagesLoadedBy(args: string[], root?: string): Promise<Set<string>> {
+  const urls = await modulesLoadedBy(args, root);
   const packages = new Set<string>();
   for (const url of urls) {
     const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
@@ -54,5 +60,20 @@ describe('each command loads only what it uses', () => {
     dirs.push(root);
     const loaded = await packagesLoadedBy(['send', '--no-build'], root);
     for (const heavy of ['fastify', '@fastify/static', 'pino']) expect(loaded.has(heavy), heavy).toBe(false);
+  });
+
+  it('check on small issue files starts no parser worker (a worker would load its own copy of MJML)', async () => {
+    const root = await createTempProject();
+    dirs.push(root);
+    const urls = await modulesLoadedBy(['check'], root);
+    expect(urls.some((url) => url.endsWith('/dist/build/check-issues.js'))).toBe(true);
+    expect(urls.filter((url) => url.includes('issue-parser-worker'))).toEqual([]);
+  });
+
+  it('build still parses in the worker (the recorder sees worker threads)', async () => {
+    const root = await createTempProject();
+    dirs.push(root);
+    const urls = await modulesLoadedBy(['build'], root);
+    expect(urls.some((url) => url.endsWith('/dist/build/issue-parser-worker.js'))).toBe(true);
   });
 });

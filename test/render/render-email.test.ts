@@ -156,3 +156,30 @@ describe('renderEmail', () => {
     expect(out.email.text).toContain('1. No link');
   });
 });
+
+describe('compileEmailMjml', () => {
+  it('gives the same HTML as the full minifier and loads neither svgo nor csso (cold check and build)', async () => {
+    // A fresh process: the first compile is what a cold `check` pays for.
+    const script = `
+      import { createRequire } from 'node:module';
+      const { compileEmailMjml, MJML_OPTIONS } = await import(${JSON.stringify(new URL('../../dist/render/render-email.js', import.meta.url).href)});
+      const mjml = process.argv[1];
+      const html = await compileEmailMjml(mjml, 'email/issue.mjml.hbs', 'a test');
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((file) => /node_modules\\/(svgo|csso|css-tree)\\//.test(file));
+      const mjml2html = createRequire(${JSON.stringify(new URL('../../dist/render/render-email.js', import.meta.url).href)})('mjml');
+      const { minifySvg, minifyJson, minifyHtmlTemplate, ...full } = MJML_OPTIONS.minifyOptions;
+      const reference = (await mjml2html(mjml, { ...MJML_OPTIONS, minifyOptions: full })).html;
+      process.stdout.write(JSON.stringify({ loaded, same: html === reference, bytes: html.length }));
+    `;
+    const issue = sampleIssue();
+    const { renderEmailMjml } = await import('../../src/render/render-email.ts');
+    const mjml = renderEmailMjml(issue, sampleMeta(), templates, sampleSite());
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, mjml]);
+    const result = JSON.parse(stdout) as { loaded: string[]; same: boolean; bytes: number };
+    expect(result.bytes).toBeGreaterThan(1000);
+    expect(result.same).toBe(true);
+    expect(result.loaded).toEqual([]);
+  });
+});

@@ -1,0 +1,130 @@
+// The measured process of `npm run bench:memory` (see memory.bench.ts, which prepares the
+// project and the seeded store and starts this): plain JavaScript importing the compiled dist/,
+// so no TypeScript loader is counted, like a `letterpress send` run of the installed CLI.
+// Arguments: project root, store file, subscriber count.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+const [root, dbFile, countText] = process.argv.slice(2);
+const count = Number(countText);
+const SLUG = '2024-18';
+const MB = 1024 * 1024;
+const ENV = { LETTERPRESS_SECRET: 'bench-secret-bench-secret-bench-secret-0123' };
+
+// A full GC before the baseline reading, so it is not inflated by start-up garbage.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc');
+
+let peakRss = 0;
+let peakDetail;
+let samples = 0;
+let lastSampleAt = 0;
+function sampleRss() {
+  lastSampleAt = performance.now();
+  const usage = process.memoryUsage();
+  if (usage.rss > peakRss) {
+    peakRss = usage.rss;
+    peakDetail = usage;
+  }
+  samples += 1;
+}
+const SENT = { status: 'sent', reply: '250 discarded' };
+
+/** A transport that accepts and drops every message: what is left is Letterpress's own cost. */
+function createDiscardTransport(concurrency = 16) {
+  return {
+    description: 'discard',
+    concurrency,
+    messages: 0,
+    bytes: 0,
+    async send(message) {
+      // A transport that answers at once keeps the send loop in microtasks: sample here too.
+      if (performance.now() - lastSampleAt >= 100) sampleRss();
+      this.messages += 1;
+      this.bytes += message.size;
+      return SENT;
+    },
+    async close() {},
+  };
+}
+
+const startupRss = process.memoryUsage().rss;
+const { createApp } = await import('../dist/cli/app.js');
+const transport = createDiscardTransport();
+const app = await createApp({ root, env: { ...ENV, LETTERPRESS_DB: dbFile }, transport });
+try {
+  const store = await app.store();
+  const afterOpenRss = process.memoryUsage().rss;
+
+  // Baseline RSS: this process with the app loaded and the seeded store open, before planning.
+  collectGarbage();
+  const baselineRss = process.memoryUsage().rss;
+  peakRss = baselineRss;
+  const sampler = setInterval(sampleRss, 100);
+
+  const marks = {};
+  let started = performance.now();
+  let reports;
+  try {
+    reports = await app.send({
+      slug: SLUG,
+      onEvent: (event) => {
+        marks[event.kind] ??= performance.now();
+        if (event.kind !== 'progress') sampleRss();
+      },
+    });
+  } finally {
+    clearInterval(sampler);
+    sampleRss();
+  }
+  const totalMs = performance.now() - started;
+  const planMs = (marks.planned ?? started) - started;
+  const sendMs = (marks.done ?? performance.now()) - (marks.start ?? started);
+  const renderMs = (marks.start ?? started) - (marks.planned ?? started);
+  const peakDuringSend = { rss: peakRss, detail: peakDetail, samples };
+
+  // Trivial baseline: the discard transport in a bare loop with one pre-built message.
+  const [{ prepareIssueEmail }, { createComposer }] = await Promise.all([
+    import('../dist/deliver/prepare-issue-email.js'),
+    import('../dist/deliver/run-send.js'),
+  ]);
+  const record = await store.getIssue(SLUG);
+  const compose = createComposer(record, await prepareIssueEmail(record, app.loaded), {
+    loaded: app.loaded,
+    clock: app.clock,
+    keyring: await app.keyring(),
+  });
+  const message = compose({ id: 2, email: 'reader2@example.org', name: '读者 2' });
+  const bare = createDiscardTransport();
+  started = performance.now();
+  for (let i = 0; i < count; i += 1) await bare.send(message);
+  const bareMs = performance.now() - started;
+
+  const counts = await store.countDeliveries(SLUG);
+  const ledgerOk = counts.sent === count && Object.entries(counts).every(([state, n]) => state === 'sent' || n === 0);
+  const report = reports[0];
+
+  console.log(`subscribers: ${count}; message ${message.size} bytes; node ${process.execArgv.join(' ') || '(no flags)'}`);
+  console.log(`RSS at start (Node alone):           ${(startupRss / MB).toFixed(0)} MB`);
+  console.log(`RSS with the app loaded, store open: ${(afterOpenRss / MB).toFixed(0)} MB`);
+  console.log(`RSS before planning (baseline):      ${(baselineRss / MB).toFixed(0)} MB  (target ≤ 70 MB)`);
+  console.log(`peak RSS while planning + sending:   ${(peakDuringSend.rss / MB).toFixed(0)} MB  (${peakDuringSend.samples} samples; target ≤ 100 MB)`);
+  if (peakDuringSend.detail) {
+    const { heapUsed, heapTotal, external, arrayBuffers } = peakDuringSend.detail;
+    console.log(`  at the peak: heapUsed ${(heapUsed / MB).toFixed(0)} MB of heapTotal ${(heapTotal / MB).toFixed(0)} MB, external ${(external / MB).toFixed(0)} MB (arrayBuffers ${(arrayBuffers / MB).toFixed(0)} MB)`);
+  }
+  console.log(`ratio peak / baseline:               ${(peakDuringSend.rss / baselineRss).toFixed(2)}  (growth ${((peakDuringSend.rss - baselineRss) / MB).toFixed(0)} MB)`);
+  console.log(`phases: plan ${(planMs / 1000).toFixed(1)} s, render ${(renderMs / 1000).toFixed(2)} s, send ${(sendMs / 1000).toFixed(1)} s; total ${(totalMs / 1000).toFixed(1)} s`);
+  console.log(`baseline  discard transport, bare loop:  ${(count / (bareMs / 1000)).toFixed(0)} msg/s`);
+  console.log(`letterpress send loop (discard):         ${(count / (sendMs / 1000)).toFixed(0)} msg/s (${((sendMs / count) * 1000).toFixed(0)} µs/msg)`);
+  console.log(`letterpress plan + send overall:         ${(count / (totalMs / 1000)).toFixed(0)} msg/s`);
+  console.log(
+    `ledger: ${Object.entries(counts).map(([state, n]) => `${state}=${n}`).join(' ')} → ` +
+      (ledgerOk ? `all ${count} rows sent` : 'NOT all sent') +
+      `; transport got ${transport.messages} messages` +
+      (report.stoppedBy ? `; stopped: ${report.stoppedBy.message}` : ''),
+  );
+  if (!ledgerOk || transport.messages !== count) process.exitCode = 1;
+} finally {
+  await app.close();
+}
