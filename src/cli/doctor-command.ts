@@ -172,7 +172,7 @@ async function checkStore(app: App): Promise<{ result: DoctorCheck; storedKeys?:
     const active = await store.countSubscribers({ status: 'active' });
     const issues = (await store.listIssues()).length;
     return {
-      result: { check: 'store', ok: true, blocking: true, message: `${shown} is writable: ${active} active subscribers, ${issues} issues`, fix: null },
+      result: { check: 'store', ok: true, blocking: true, message: `${shown} is writable: ${active} active subscriber${active === 1 ? '' : 's'}, ${issues} issue${issues === 1 ? '' : 's'}`, fix: null },
       storedKeys: keys,
     };
   } catch (error) {

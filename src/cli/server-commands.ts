@@ -25,6 +25,8 @@ export async function startHttpServer(
     port: number;
     host: string;
     logger: boolean | object;
+    /** Log every request; false: only the subscription routes' own lines. Default true. */
+    requestLogging?: boolean;
     warn: (message: string) => void;
     /** Warn when out/ has no archive yet (not for the daemon, whose first pass builds it). */
     expectBuiltSite?: boolean;
@@ -68,6 +70,7 @@ export async function startHttpServer(
     clock,
     mailer,
     logger: options.logger,
+    requestLogging: options.requestLogging,
     reloadKeyring: () => loadKeyring({ envSecret: loaded.secrets.tokenSecret, store, now: clock.now() }),
   });
   try {
@@ -141,8 +144,9 @@ export function describePortInUse(options: {
 }): string {
   const { port, daemon } = options;
   const other = port >= 65535 ? port - 1 : port + 1;
+  const daemonPort = daemon?.url ? Number(new URL(daemon.url).port || 80) : undefined;
   const holder =
-    daemon?.alive === true
+    daemon?.alive === true && daemonPort === port
       ? `the port is in use by the Letterpress daemon already running here (pid ${daemon.pid}, since ${formatLocalTime(daemon.startedAt, options.timezone, { seconds: true })}${daemon.url ? `, serving ${daemon.url}` : ''})\n  stop it first (Ctrl-C in its terminal, or kill ${daemon.pid}), or`
       : 'the port is in use by another program\n ';
   const npm = options.command === 'start' ? ` (with npm: npm start -- --port ${other})` : '';

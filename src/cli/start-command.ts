@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { runDaemon } from '../schedule/daemon.ts';
 import { createCronScheduler } from '../schedule/scheduler.ts';
 import { watchIssueFiles } from '../schedule/watch-issues.ts';
-import { createLogger } from '../util/logger.ts';
+import { createLogger, createLogWriter } from '../util/logger.ts';
 import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { parsePort } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
@@ -62,7 +62,10 @@ export async function runStartDaemon(
               const server = await startHttpServer(app, {
                 port,
                 host,
-                logger: false,
+                // The subscription routes' own lines (subscribe, confirm, unsubscribe, with a keyed
+                // hash of the address) go to the daemon's log; plain page and feed requests do not.
+                logger: { level: 'info', stream: { write: createLogWriter({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true }) } },
+                requestLogging: false,
                 warn: (message) => logger.warn(message),
                 expectBuiltSite: false,
                 command: 'start',

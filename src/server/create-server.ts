@@ -32,6 +32,8 @@ export interface ServerDependencies {
   mailer: SubscriptionMailer;
   /** Fastify's logger option: false (default), true, or pino options (a `stream` for tests). */
   logger?: boolean | object;
+  /** Log every request (`serve`); false: only what the routes log themselves (the daemon: subscribe, confirm, unsubscribe). */
+  requestLogging?: boolean;
   /**
    * Reads the key ring again; called when a token names a key this process does not know
    * (a `letterpress secret rotate` after the server started), at most every 10 seconds.
@@ -72,6 +74,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
 
   const app = Fastify({
     logger: loggerOptions(deps.logger),
+    disableRequestLogging: deps.requestLogging === false,
     bodyLimit: serverConfig.bodyLimit,
     // Trust X-Forwarded-For from exactly this many hops (what fastify does for a number).
     trustProxy: serverConfig.trustProxy > 0 ? (_address: string, hop: number) => hop < serverConfig.trustProxy : false,

@@ -24,7 +24,7 @@ export interface DiagnosticCodeEntry {
 /** Errors that stop a command (or, during a send, the run). */
 export const ERROR_CODES = {
   E_ABORTED: { meaning: 'stopped by Ctrl-C or a shutdown before the work was done', exit: 75, action: 'nothing is lost: unsent messages stay queued; run the command again' },
-  E_BUILD_STATE: { meaning: 'out/.letterpress-build.json (the build record) is unreadable', exit: 1, action: 'delete the file; the next build rebuilds everything' },
+  E_BUILD_STATE: { meaning: 'data/build-state.json (the render cache of the last build) is unreadable', exit: 1, action: 'delete the file; the next build rebuilds everything' },
   E_CONFIG: { meaning: 'config/letterpress.json or a LETTERPRESS_* variable is invalid', exit: 1, action: 'fix the key the message names (the caret points at it); `letterpress config --env` lists the variables' },
   E_DKIM: { meaning: 'DKIM signing failed', exit: 1, action: 'check that sender.dkim.privateKeyPath holds a usable PEM private key' },
   E_DRAFT: { meaning: 'the named issue file is a draft (draft: true)', exit: 1, action: 'remove the draft line to publish it' },
