@@ -67,7 +67,7 @@ export function formatIssueStatus(view: IssueStatusView, options: { timezone: st
   // Titles and slugs come from issue files: a CR, LF or escape sequence must not forge a line.
   const lines = [truncateToWidth(`${escapeForTerminal(view.slug)}  ${view.state}  ${escapeForTerminal(view.title)}`, width)];
   const facts = [
-    view.publishedAt ? `published ${time(view.publishedAt)}` : '',
+    view.publishedAt ? `${view.state === 'archived' ? 'on the site (not emailed) since' : 'published'} ${time(view.publishedAt)}` : '',
     formatCounts(view.counts),
     view.nextDeferredAt ? `next retry of deferred ${time(view.nextDeferredAt)}` : '',
   ].filter(Boolean);
@@ -109,7 +109,7 @@ export function formatDaemonView(daemon: DaemonView, options: { timezone: string
       fileErrors ? `${fileErrors} file error${fileErrors === 1 ? '' : 's'}` : '',
       transportErrors ? `${transportErrors} send${transportErrors === 1 ? '' : 's'} stopped by an SMTP session error` : '',
     ].filter(Boolean);
-    lines.push(`  pass (${pass.reason}) ${time(pass.finishedAt)}: ${done.length ? done.join(', ') : 'nothing to do'}`);
+    lines.push(`  pass (${pass.reason}) ${time(pass.finishedAt)}: ${done.length ? done.join(', ') : 'nothing published or sent'}`);
   }
   return lines.map((line) => truncateToWidth(line, width));
 }

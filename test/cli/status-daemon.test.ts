@@ -37,7 +37,7 @@ describe('letterpress status: the daemon view', () => {
     const idle = { ...pass, transportErrors: 0 };
     const lines = formatDaemonView({ ...status({ lastPasses: [pass, idle] }), alive: true }, { timezone: 'UTC' });
     expect(lines).toContain('  pass (tick) 2026-11-22 09:06:01: 1 send stopped by an SMTP session error');
-    expect(lines).toContain('  pass (tick) 2026-11-22 09:06:01: nothing to do');
+    expect(lines).toContain('  pass (tick) 2026-11-22 09:06:01: nothing published or sent');
   });
 
   it('tells a daemon that died from one that stopped, and prints {issues, daemon} with --daemon', async () => {
