@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { siteInfoFromConfig } from '../build/site-info.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
@@ -74,7 +74,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
 
   const app = Fastify({
     logger: loggerOptions(deps.logger),
-    disableRequestLogging: deps.requestLogging === false,
+    ...(deps.requestLogging === false ? { logController: new LogController({ disableRequestLogging: true }) } : {}),
     bodyLimit: serverConfig.bodyLimit,
     // Trust X-Forwarded-For from exactly this many hops (what fastify does for a number).
     trustProxy: serverConfig.trustProxy > 0 ? (_address: string, hop: number) => hop < serverConfig.trustProxy : false,
