@@ -104,7 +104,7 @@ export async function startHttpServer(
  */
 export async function startMailQueue(app: App, log: OutgoingMailLog): Promise<{ stop(timeoutMs: number): Promise<void> }> {
   const { loaded, clock } = app;
-  const [{ createOutgoingMailSender }, { createSubscriptionMailer }, { maskEmailsIn }] = await Promise.all([
+  const [{ createOutgoingMailSender, mailQueuePolicy }, { createSubscriptionMailer }, { maskEmailsIn }] = await Promise.all([
     import('../deliver/outgoing-mail-sender.ts'),
     import('../deliver/subscription-mailer.ts'),
     import('../server/redact.ts'),
@@ -112,20 +112,13 @@ export async function startMailQueue(app: App, log: OutgoingMailLog): Promise<{ 
   const store = await app.store();
   const keyring = await app.keyring();
   const mailer = createSubscriptionMailer({ loaded, keyring, transport: app.transport(), clock, store, dkimPrivateKey: await app.dkimPrivateKey(), issueParser: app.issueParser });
-  const queue = loaded.config.server.mailQueue;
   const sender = createOutgoingMailSender({
     store,
     mailer,
     clock,
     log,
     redact: maskEmailsIn,
-    policy: {
-      retryBaseMs: queue.retryBaseSeconds * 1000,
-      retryMaxMs: queue.retryMaxSeconds * 1000,
-      maxAttempts: queue.maxAttempts,
-      leaseMs: queue.leaseSeconds * 1000,
-      pollMs: queue.pollSeconds * 1000,
-    },
+    policy: mailQueuePolicy(loaded.config.server.mailQueue),
   });
   sender.start();
   return { stop: (timeoutMs) => sender.stop(timeoutMs) };

@@ -18,6 +18,23 @@ export interface OutgoingMailPolicy {
   pollMs: number;
 }
 
+/** The policy of config `server.mailQueue` (seconds there, milliseconds here). */
+export function mailQueuePolicy(queue: {
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+  maxAttempts: number;
+  leaseSeconds: number;
+  pollSeconds: number;
+}): OutgoingMailPolicy {
+  return {
+    retryBaseMs: queue.retryBaseSeconds * 1000,
+    retryMaxMs: queue.retryMaxSeconds * 1000,
+    maxAttempts: queue.maxAttempts,
+    leaseMs: queue.leaseSeconds * 1000,
+    pollMs: queue.pollSeconds * 1000,
+  };
+}
+
 /** The log lines of the queue (pino's shape: fields, then message); they name subscriber ids, never addresses. */
 export interface OutgoingMailLog {
   info(fields: object, message: string): void;

@@ -1,19 +1,15 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { classifySmtpFailure, type SmtpFailureClass } from './classify-smtp-error.ts';
+import type { SmtpTransportOptions } from './smtp-transport.ts';
 
 /** Where and how to reach the relay: the same settings the send transport uses. */
-export interface SmtpProbeOptions {
-  host: string;
-  port: number;
-  secure: boolean;
-  requireTLS: boolean;
-  tlsRejectUnauthorized: boolean;
-  user?: string;
-  pass?: string;
-  clientName?: string;
+export type SmtpProbeOptions = Pick<
+  SmtpTransportOptions,
+  'host' | 'port' | 'secure' | 'requireTLS' | 'tlsRejectUnauthorized' | 'user' | 'pass' | 'clientName'
+> & {
   /** Bounds the connection, the greeting and each reply (a probe should answer in seconds). */
   timeoutMs: number;
-}
+};
 
 export type SmtpProbeResult =
   | { ok: true; loggedIn: boolean; secure: boolean }

@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { siteInfoFromConfig } from '../build/site-info.ts';
 import { loadTemplateSources } from '../build/load-templates.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
-import { createOutgoingMailSender, type OutgoingMailSender } from '../deliver/outgoing-mail-sender.ts';
+import { createOutgoingMailSender, mailQueuePolicy, type OutgoingMailSender } from '../deliver/outgoing-mail-sender.ts';
 import { verifyToken, type Keyring, type TokenPurpose } from '../deliver/tokens.ts';
 import { compileTemplates } from '../render/compile-templates.ts';
 import { renderSubscriptionPage, type SubscriptionPageKind } from '../render/render-subscription-page.ts';
@@ -104,13 +104,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
           clock,
           log: app.log,
           redact: maskEmailsIn,
-          policy: {
-            retryBaseMs: queueConfig.retryBaseSeconds * 1000,
-            retryMaxMs: queueConfig.retryMaxSeconds * 1000,
-            maxAttempts: queueConfig.maxAttempts,
-            leaseMs: queueConfig.leaseSeconds * 1000,
-            pollMs: queueConfig.pollSeconds * 1000,
-          },
+          policy: mailQueuePolicy(queueConfig),
         }));
 
   const siteWarning = checkSiteUrl(loaded.config.site.url);
