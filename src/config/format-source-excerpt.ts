@@ -1,4 +1,4 @@
-import { displayWidth } from '../render/wrap-text.ts';
+import { displayWidth } from '../util/display-width.ts';
 
 /** Characters shown around the column when a line is too long for a terminal (minified JSON). */
 const CONTEXT_BEFORE = 40;

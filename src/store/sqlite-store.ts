@@ -450,6 +450,21 @@ function describeRefusal(existing: Subscriber): string {
   return `${existing.status} on ${since.slice(0, 10)}; use --resubscribe to add it again`;
 }
 
+/** The subscriber columns a claim query joins in (`subscriber…`), as a Subscriber. */
+function joinedSubscriber(row: Omit<ClaimedRow, keyof Delivery> & { subscriberId: number }): Subscriber {
+  return {
+    id: row.subscriberId,
+    email: row.subscriberEmail,
+    name: row.subscriberName,
+    status: row.subscriberStatus,
+    source: row.subscriberSource,
+    createdAt: row.subscriberCreatedAt,
+    updatedAt: row.subscriberUpdatedAt,
+    confirmedAt: row.subscriberConfirmedAt,
+    unsubscribedAt: row.subscriberUnsubscribedAt,
+  };
+}
+
 /** A claimed outgoing-mail row joined with its subscriber, as `list-claimed` returns it. */
 type ClaimedMailRow = OutgoingMail & Omit<ClaimedRow, keyof Delivery>;
 
@@ -468,17 +483,7 @@ function toClaimedMail(row: ClaimedMailRow): { mail: OutgoingMail; subscriber: S
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
     },
-    subscriber: {
-      id: row.subscriberId,
-      email: row.subscriberEmail,
-      name: row.subscriberName,
-      status: row.subscriberStatus,
-      source: row.subscriberSource,
-      createdAt: row.subscriberCreatedAt,
-      updatedAt: row.subscriberUpdatedAt,
-      confirmedAt: row.subscriberConfirmedAt,
-      unsubscribedAt: row.subscriberUnsubscribedAt,
-    },
+    subscriber: joinedSubscriber(row),
   };
 }
 
@@ -497,17 +502,7 @@ function toClaimed(row: ClaimedRow): { delivery: Delivery; subscriber: Subscribe
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
     },
-    subscriber: {
-      id: row.subscriberId,
-      email: row.subscriberEmail,
-      name: row.subscriberName,
-      status: row.subscriberStatus,
-      source: row.subscriberSource,
-      createdAt: row.subscriberCreatedAt,
-      updatedAt: row.subscriberUpdatedAt,
-      confirmedAt: row.subscriberConfirmedAt,
-      unsubscribedAt: row.subscriberUnsubscribedAt,
-    },
+    subscriber: joinedSubscriber(row),
   };
 }
 
