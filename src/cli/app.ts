@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load-config.ts';
-import type { BuildProgress, BuildReport } from '../build/build-site.ts';
+import type { BuildProgress, BuildReport } from '../site/build-site.ts';
 import { deferTransport, describeSmtpEndpoint } from '../deliver/defer-transport.ts';
-import type { IssueParser } from '../build/issue-parser.ts';
-import { createWorkerIssueParser } from '../build/worker-issue-parser.ts';
+import type { IssueParser } from '../project/issue-parser.ts';
+import { createWorkerIssueParser } from '../project/worker-issue-parser.ts';
 import { createOutboxTransport } from '../deliver/outbox-transport.ts';
 import { loadKeyring } from '../deliver/keyring.ts';
 import { createHolderId } from '../deliver/runner-lease.ts';
@@ -162,7 +162,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
 
   const build: App['build'] = async (onProgress, options = {}) => {
     const opened = await getStore();
-    const { buildSite } = await import('../build/build-site.ts');
+    const { buildSite } = await import('../site/build-site.ts');
     let recorded: RegisterReport | undefined;
     const report = await buildSite({
       loaded,

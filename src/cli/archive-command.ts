@@ -40,7 +40,7 @@ export function registerArchiveCommand(program: Command, context: CommandContext
         for (const slug of targets.filter((target) => !isFileTarget(io.cwd, target))) recorded.push(slug);
 
         // Parsing and rendering load with the command that uses them, not with every command.
-        const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../build/load-issues.ts'), import('../build/build-site.ts')]);
+        const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../project/load-issues.ts'), import('../site/build-site.ts')]);
         const { issues, diagnostics } = await loadIssues(
           files.map((file) => path.resolve(io.cwd, file)),
           { root: app.loaded.root, timezone: app.loaded.config.timezone, maxBytes: app.loaded.config.limits.maxIssueBytes, parser: app.issueParser, issuesDir: app.loaded.paths.issues },

@@ -106,7 +106,7 @@ async function refuseEmailOff(app: App, slug: string): Promise<void> {
   if (!record) return;
   const file = path.resolve(app.loaded.root, record.sourceFile);
   if (!existsSync(file)) return;
-  const { loadIssues } = await import('../build/load-issues.ts');
+  const { loadIssues } = await import('../project/load-issues.ts');
   const { issues } = await loadIssues([file], {
     root: app.loaded.root,
     timezone: app.loaded.config.timezone,
@@ -197,7 +197,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .action(async (file: string, _options: unknown, command: Command) => {
       await context.withApp(command, async (app) => {
         const target = path.resolve(io.cwd, file);
-        const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../build/load-issues.ts'), import('../build/build-site.ts')]);
+        const [{ loadIssues }, { classifyIssue }] = await Promise.all([import('../project/load-issues.ts'), import('../site/build-site.ts')]);
         const { issues, diagnostics } = await loadIssues([target], {
           root: app.loaded.root,
           timezone: app.loaded.config.timezone,

@@ -118,9 +118,9 @@ function createProgram(
     .action(async (files: string[], options: { json?: boolean }, command: Command) => {
       const [loaded, { checkIssues }, { listIssueFiles }, { createOneShotIssueParser }] = await Promise.all([
         context.loadConfig(command),
-        import('../build/check-issues.ts'),
-        import('../build/list-issue-files.ts'),
-        import('../build/one-shot-issue-parser.ts'),
+        import('../project/check-issues.ts'),
+        import('../project/list-issue-files.ts'),
+        import('../project/one-shot-issue-parser.ts'),
       ]);
       const targets = files.length
         ? files.map((file) => path.resolve(io.cwd, file))

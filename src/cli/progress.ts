@@ -1,4 +1,4 @@
-import type { BuildProgress } from '../build/build-site.ts';
+import type { BuildProgress } from '../site/build-site.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 
 /** Where a command writes: the real streams in production, buffers in tests. */

@@ -1,7 +1,7 @@
-import type { IssueParser } from '../build/issue-parser.ts';
+import type { IssueParser } from '../project/issue-parser.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
-import { loadTemplateSources } from '../build/load-templates.ts';
-import { siteInfoFromConfig } from '../build/site-info.ts';
+import { loadTemplateSources } from '../project/load-templates.ts';
+import { siteInfoFromConfig } from '../project/site-info.ts';
 import { compileTemplates } from '../render/compile-templates.ts';
 import { renderConfirmationEmail } from '../render/render-confirmation-email.ts';
 import { EMAIL_SLOTS, type EmailRendition } from '../render/types.ts';

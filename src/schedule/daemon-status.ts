@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../build/write-output.ts';
+import { writeFileAtomic } from '../site/write-output.ts';
 import { isLocalHolderAlive } from '../deliver/runner-lease.ts';
 
 /** One pass of the daemon, as `letterpress status` shows it. */

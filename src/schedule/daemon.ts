@@ -1,8 +1,11 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { BuildReport } from '../build/build-site.ts';
-import { loadIssues } from '../build/load-issues.ts';
-import type { App } from '../cli/app.ts';
+import type { BuildReport } from '../site/build-site.ts';
+import { loadIssues } from '../project/load-issues.ts';
+import type { LoadedConfig } from '../config/load-config.ts';
+import type { IssueParser } from '../project/issue-parser.ts';
+import type { Store } from '../store/types.ts';
+import type { Transport } from '../deliver/types.ts';
 import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Clock } from '../util/clock.ts';
@@ -15,8 +18,31 @@ import type { ScheduledJob, Scheduler } from './scheduler.ts';
 import { waitUntilSettled } from './wait-until-settled.ts';
 import type { IssueWatch, WatchIssues } from './watch-issues.ts';
 
+/**
+ * What the daemon needs of the wired application, and nothing more: the config, the clock, a
+ * build pass, a send pass, the store and the transport's name, and the issue parser. `cli/app.ts`
+ * provides it; tests may provide a smaller fake.
+ */
+export interface DaemonApp {
+  loaded: LoadedConfig;
+  clock: Clock;
+  build(
+    onProgress: undefined,
+    options: { archiveNew?: boolean; signal?: AbortSignal },
+  ): Promise<BuildReport>;
+  send(options: {
+    signal?: AbortSignal;
+    hold?: ReadonlySet<string>;
+    onEvent?: (event: SendEvent) => void;
+    nextRetryAt?: () => string | undefined;
+  }): Promise<SendReport[]>;
+  store(): Promise<Store>;
+  transport(): Pick<Transport, 'description'>;
+  issueParser: IssueParser;
+}
+
 export interface DaemonDependencies {
-  app: App;
+  app: DaemonApp;
   logger: Logger;
   /** Starts the HTTP server (archive, feeds, subscriptions); the daemon closes it on shutdown. */
   startServer?: () => Promise<{ url: string; close(): Promise<void> }>;
@@ -43,7 +69,7 @@ type PassReason = PassSummary['reason'];
  * Published issues whose email waits for the send window: planned and not started, and
  * without a `publish_at` of their own (an explicit time wins over the window).
  */
-async function issuesWaitingForWindow(app: App, signal: AbortSignal | undefined): Promise<Set<string>> {
+async function issuesWaitingForWindow(app: DaemonApp, signal: AbortSignal | undefined): Promise<Set<string>> {
   const store = await app.store();
   const waiting = new Set<string>();
   for (const record of await store.listIssues()) {
@@ -68,7 +94,7 @@ function nextRetryText(nextRetryAt: string | undefined, timezone: string): strin
 
 /** One pass: publish what is due (store + out/), then send what may go now; logs each step. */
 export async function runPass(
-  app: App,
+  app: DaemonApp,
   logger: Logger,
   options: {
     reason: PassReason;

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { listIssueFiles } from '../build/list-issue-files.ts';
+import { listIssueFiles } from '../project/list-issue-files.ts';
 
 /** Every issue file's size and modification time, as one comparable string, and the newest mtime. */
 async function snapshotIssueFiles(dir: string): Promise<{ key: string; newest: number }> {

@@ -1,6 +1,6 @@
 import { watch } from 'node:fs';
 import path from 'node:path';
-import { isEditorTemporary } from '../build/list-issue-files.ts';
+import { isEditorTemporary } from '../project/list-issue-files.ts';
 
 /** A running watch on `issues/`: close it on shutdown. */
 export interface IssueWatch {

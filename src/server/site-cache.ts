@@ -4,7 +4,7 @@ import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
-import { BUILD_STAMP } from '../build/write-output.ts';
+import { BUILD_STAMP } from '../site/write-output.ts';
 
 const brotli = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);

@@ -66,7 +66,7 @@ describe('each command loads only what it uses', () => {
     const root = await createTempProject();
     dirs.push(root);
     const urls = await modulesLoadedBy(['check'], root);
-    expect(urls.some((url) => url.endsWith('/dist/build/check-issues.js'))).toBe(true);
+    expect(urls.some((url) => url.endsWith('/dist/project/check-issues.js'))).toBe(true);
     expect(urls.filter((url) => url.includes('issue-parser-worker'))).toEqual([]);
   });
 
@@ -74,6 +74,6 @@ describe('each command loads only what it uses', () => {
     const root = await createTempProject();
     dirs.push(root);
     const urls = await modulesLoadedBy(['build'], root);
-    expect(urls.some((url) => url.endsWith('/dist/build/issue-parser-worker.js'))).toBe(true);
+    expect(urls.some((url) => url.endsWith('/dist/project/issue-parser-worker.js'))).toBe(true);
   });
 });

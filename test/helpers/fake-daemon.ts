@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { IssueParser } from '../../src/build/issue-parser.ts';
+import type { IssueParser } from '../../src/project/issue-parser.ts';
 import { createApp, type App } from '../../src/cli/app.ts';
 import { startHttpServer } from '../../src/cli/server-commands.ts';
 import type { PassSummary } from '../../src/schedule/daemon-status.ts';

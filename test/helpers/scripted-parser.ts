@@ -1,4 +1,4 @@
-import { createInProcessIssueParser, type IssueParser } from '../../src/build/issue-parser.ts';
+import { createInProcessIssueParser, type IssueParser } from '../../src/project/issue-parser.ts';
 
 /**
  * An issue parser that parses on this thread and records what it was asked, and answers

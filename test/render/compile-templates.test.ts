@@ -2,7 +2,7 @@ import { mkdtemp, rm, unlink, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadTemplateSources } from '../../src/build/load-templates.ts';
+import { loadTemplateSources } from '../../src/project/load-templates.ts';
 import {
   compileTemplates,
   REQUIRED_TEMPLATE_FILES,
@@ -32,7 +32,7 @@ function thrown(fn: () => unknown): LetterpressError {
   throw new Error('expected an error');
 }
 
-describe('loadTemplateSources (src/build/load-templates.ts)', () => {
+describe('loadTemplateSources (src/project/load-templates.ts)', () => {
   let dir: string | undefined;
   afterEach(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locale } from '../../src/config/schema.ts';
-import { loadTemplateSources } from '../../src/build/load-templates.ts';
+import { loadTemplateSources } from '../../src/project/load-templates.ts';
 import { compileTemplates, type Templates } from '../../src/render/compile-templates.ts';
 import type { Issue, IssueItem, IssueSection } from '../../src/issue/model.ts';
 import type { IssueMeta, SiteInfo } from '../../src/render/types.ts';

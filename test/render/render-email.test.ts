@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTemplateSources } from '../../src/build/load-templates.ts';
+import { loadTemplateSources } from '../../src/project/load-templates.ts';
 import { compileTemplates, type Templates } from '../../src/render/compile-templates.ts';
 import { renderEmail } from '../../src/render/render-email.ts';
 import { EMAIL_SLOTS } from '../../src/render/types.ts';

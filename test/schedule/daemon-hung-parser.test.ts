@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IssueParser, ParseRequest } from '../../src/build/issue-parser.ts';
+import type { IssueParser, ParseRequest } from '../../src/project/issue-parser.ts';
 import type { ParseIssueResult } from '../../src/issue/parse-issue.ts';
 import { LetterpressError } from '../../src/util/errors.ts';
 import { hostileIssues } from '../fixtures/hostile/hostile-issues.ts';

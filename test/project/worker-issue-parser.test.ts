@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorkerIssueParser } from '../../src/build/worker-issue-parser.ts';
-import type { IssueParser } from '../../src/build/issue-parser.ts';
+import { createWorkerIssueParser } from '../../src/project/worker-issue-parser.ts';
+import type { IssueParser } from '../../src/project/issue-parser.ts';
 import { hostileIssues } from '../fixtures/hostile/hostile-issues.ts';
 
 let parser: IssueParser | undefined;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createOneShotIssueParser } from '../../src/build/one-shot-issue-parser.ts';
-import type { IssueParser, ParseRequest } from '../../src/build/issue-parser.ts';
-import { createInProcessIssueParser } from '../../src/build/issue-parser.ts';
-import { loadTemplateSources } from '../../src/build/load-templates.ts';
+import { createOneShotIssueParser } from '../../src/project/one-shot-issue-parser.ts';
+import type { IssueParser, ParseRequest } from '../../src/project/issue-parser.ts';
+import { createInProcessIssueParser } from '../../src/project/issue-parser.ts';
+import { loadTemplateSources } from '../../src/project/load-templates.ts';
 import { compileTemplates } from '../../src/render/index.ts';
 import { sampleMeta, sampleSite, TEMPLATES_DIR } from '../render/fixtures.ts';
 

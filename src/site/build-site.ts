@@ -17,12 +17,12 @@ import type { FeedEntry, IndexEntry, IssueMeta, SiteInfo } from '../render/types
 import type { RegisterReport, RegistryEntry } from '../store/issue-registry.ts';
 import type { Clock } from '../util/clock.ts';
 import { readBuildState, writeBuildState, type BuildState, type IssueBuildRecord } from './build-state.ts';
-import { readFirstCommitDates } from './git-dates.ts';
-import { listIssueFiles } from './list-issue-files.ts';
-import { loadIssues, type LoadedIssue } from './load-issues.ts';
-import { loadTemplateSources } from './load-templates.ts';
-import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
-import { siteFingerprint, siteInfoFromConfig } from './site-info.ts';
+import { readFirstCommitDates } from '../project/git-dates.ts';
+import { listIssueFiles } from '../project/list-issue-files.ts';
+import { loadIssues, type LoadedIssue } from '../project/load-issues.ts';
+import { loadTemplateSources } from '../project/load-templates.ts';
+import { createInProcessIssueParser, type IssueParser } from '../project/issue-parser.ts';
+import { siteFingerprint, siteInfoFromConfig } from '../project/site-info.ts';
 import { BUILD_STAMP, removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
 
 /** Progress events, so a CLI can draw a bar and a daemon can log. */

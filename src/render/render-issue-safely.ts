@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
-import { renderIssue, type Templates } from '../render/index.ts';
-import type { IssueMeta, Rendition, SiteInfo } from '../render/types.ts';
+import { renderIssue, type Templates } from './index.ts';
+import type { IssueMeta, Rendition, SiteInfo } from './types.ts';
 import { LetterpressError } from '../util/errors.ts';
 
 /**

@@ -2,7 +2,7 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import { checkIssueDates } from '../issue/index.ts';
 import { compileTemplates } from '../render/index.ts';
-import { permalinkFor } from './build-site.ts';
+import { permalinkFor } from '../site/build-site.ts';
 import { loadIssues } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
 import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';

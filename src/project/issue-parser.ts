@@ -3,7 +3,7 @@ import type { Issue } from '../issue/model.ts';
 import { parseIssueFile, type ParseIssueResult } from '../issue/parse-issue.ts';
 import { compileTemplates, type Templates } from '../render/index.ts';
 import type { IssueMeta, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
-import { renderIssueSafely } from './render-issue-safely.ts';
+import { renderIssueSafely } from '../render/render-issue-safely.ts';
 
 /** One file's bytes to parse, named as diagnostics should name it. */
 export interface ParseRequest {

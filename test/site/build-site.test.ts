@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile, appendFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSite, classifyIssue, resolveIssueMeta, separateSharedFirstSeen } from '../../src/build/build-site.ts';
+import { buildSite, classifyIssue, resolveIssueMeta, separateSharedFirstSeen } from '../../src/site/build-site.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { Issue } from '../../src/issue/model.ts';
 import type { Clock } from '../../src/util/clock.ts';
