@@ -1030,8 +1030,13 @@ class SqliteStore implements Store {
 
   /** Runs `work` in a `BEGIN IMMEDIATE` transaction: the write lock first, so reads that decide writes stay true. */
   #immediate<T>(work: () => T): T {
-    return this.#db.transaction(work).immediate();
+    // One wrapper for every call: better-sqlite3 builds a transaction function's variants
+    // (deferred, immediate, exclusive) each time `transaction()` is called.
+    this.#transaction ??= this.#db.transaction((inside: () => unknown) => inside());
+    return this.#transaction.immediate(work) as T;
   }
+
+  #transaction: Database.Transaction<(inside: () => unknown) => unknown> | undefined;
 
   /** Runs synchronous SQLite work, waiting for another process's lock off the event loop. */
   #run<T>(work: () => T): Promise<T> {

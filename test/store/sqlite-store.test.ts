@@ -275,6 +275,61 @@ describe('sqlite store', () => {
     expect(await store.countDeliveries('one')).toMatchObject({ sent: 3_000, queued: 0, sending: 0 });
   }, 60_000);
 
+  it('counts the hour\'s confirmations exactly from the per-minute counts, across minute edges and pruning', async () => {
+    const store = await open();
+    const base = Date.parse(NOW);
+    // Several rows in some minutes, none in others, some on the very edge of a minute.
+    const offsetsMs = [0, 1, 59_999, 60_000, 60_001, 61_500, 119_999, 180_000, 180_000, 241_234, 3_599_999, 3_600_000, 3_660_001];
+    const overallCountSince = async (since: string): Promise<number> => {
+      let seen = -1;
+      await store.requestConfirmation({
+        email: 'probe@example.org',
+        name: null,
+        at: NOW,
+        windows: { addressSince: since, mailboxSince: since, overallSince: since },
+        decide: (facts) => {
+          seen = facts.overallCount;
+          return { send: false, reason: 'probe' };
+        },
+      });
+      return seen;
+    };
+    for (const [index, offset] of offsetsMs.entries()) {
+      const at = new Date(base + offset).toISOString();
+      await store.requestConfirmation({
+        email: `reader${index}@example.org`,
+        name: null,
+        at,
+        windows: { addressSince: at, mailboxSince: at, overallSince: at },
+        decide: () => ({ send: true }),
+      });
+    }
+    const raw = new Database(file, { readonly: true });
+    try {
+      const bruteForce = raw.prepare('SELECT count(*) FROM confirmation_log WHERE sent_at > ?').pluck();
+      const probes = [-1, 0, 1, 2, 59_998, 59_999, 60_000, 60_500, 120_000, 179_999, 180_000, 180_001, 3_600_000, 3_660_001, 9_999_999];
+      for (const offset of probes) {
+        const since = new Date(base + offset).toISOString();
+        expect(await overallCountSince(since), since).toBe(bruteForce.get(since));
+      }
+      // Pruning takes rows out of their minutes' counts too.
+      expect(await store.pruneConfirmationLog(new Date(base + 60_001).toISOString())).toBe(4);
+      for (const offset of [-1, 0, 60_000, 60_001, 61_000, 180_000]) {
+        const since = new Date(base + offset).toISOString();
+        expect(await overallCountSince(since), `after pruning, since ${since}`).toBe(bruteForce.get(since));
+      }
+      const query = (await loadQueries('sqlite', 'confirmation-log.sql', ['overall-count']))['overall-count'];
+      const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${query}`).all({ since: NOW }) as { detail: string }[]).map((row) => row.detail);
+      // The log itself is read only within :since's minute (both ends bounded), never to the hour's end.
+      expect(plan.filter((detail) => /^SCAN confirmation_log/.test(detail)), plan.join('; ')).toEqual([]);
+      expect(plan.filter((detail) => /^SEARCH confirmation_log\b/.test(detail)), plan.join('; ')).toEqual([
+        expect.stringMatching(/\(sent_at>\? AND sent_at<\?\)$/),
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('finds claimable rows through indexes, never by scanning the ledger', async () => {
     await (await open()).close();
     const sql = await loadQueries('sqlite', 'deliveries.sql', [
