@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Templates } from './compile-templates.ts';
 import { buildSiteView } from './issue-view.ts';
 import type { SiteInfo } from './types.ts';
@@ -149,6 +150,38 @@ export function renderSubscriptionPage(templates: Templates, site: SiteInfo, inp
     subscribeHref: linkKey === undefined ? null : '/subscribe',
     subscribeLinkText: linkKey === undefined ? null : (text(linkKey) ?? null),
   });
+}
+
+/** Routes whose answer pages are kept rendered: a fixed set, so a request path cannot grow the cache. */
+const CACHED_PATHS: ReadonlySet<string> = new Set(['/subscribe', '/confirm', '/unsubscribe', '/resubscribe']);
+
+/**
+ * Stands for the address while a page is rendered for the cache: letters and digits only, so
+ * no escaping on the way changes it, and random, so no template or string can contain it.
+ */
+const ADDRESS_SLOT = `lpaddress${randomBytes(12).toString('hex')}`;
+
+/**
+ * renderSubscriptionPage for a server: a page that carries nothing of the request but its kind,
+ * its route and the address (the check-inbox answer every subscribe request gets) is rendered
+ * once, then the escaped address is put where it goes; any other page is rendered as it comes.
+ * The output is the same string renderSubscriptionPage returns.
+ */
+export function createSubscriptionPageRenderer(templates: Templates, site: SiteInfo): (input: SubscriptionPageInput) => string {
+  const rendered = new Map<string, readonly string[]>();
+  return (input) => {
+    const { kind, path, email, ...rest } = input;
+    const details = Object.values(rest).some((value) => value !== undefined);
+    if (details || !CACHED_PATHS.has(path)) return renderSubscriptionPage(templates, site, input);
+    const key = `${kind}\n${path}`;
+    let parts = rendered.get(key);
+    if (parts === undefined) {
+      parts = renderSubscriptionPage(templates, site, { kind, path, email: ADDRESS_SLOT }).split(ADDRESS_SLOT);
+      rendered.set(key, parts);
+    }
+    // The one place the address goes is the message, escaped as fillHtml escapes it.
+    return parts.join(escapeHtml(email ?? ''));
+  };
 }
 
 /** The i18n key of a reason's sentence: `domain-no-dot` → `subscriptionReasonDomainNoDot`. */

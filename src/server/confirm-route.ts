@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Subscriber, SubscriberStatus } from '../store/types.ts';
 import { maskEmail } from './redact.ts';
-import { tokenOf, type ServerContext } from './server-context.ts';
+import { logsInfo, tokenOf, type ServerContext } from './server-context.ts';
 
 /** What confirming does to a subscriber in a given status. */
 export type ConfirmAction = 'activate' | 'already-active' | 'refuse';
@@ -38,6 +38,7 @@ export function registerConfirmRoutes(app: FastifyInstance, context: ServerConte
   app.post('/confirm', { config: { rateLimit } }, async (request, reply) => {
     // One line per request: the keyed hash of the address (never the address) and what happened.
     const logConfirm = (fields: { outcome: 'activated' | 'unchanged' | 'refused'; reason?: string; subscriber?: Subscriber; subscriberId?: number; from?: string }) => {
+      if (!logsInfo(request.log)) return;
       const { subscriber, subscriberId, ...rest } = fields;
       const who = subscriber === undefined ? (subscriberId === undefined ? {} : { subscriberId }) : { subscriberId: subscriber.id, subscriber: maskEmail(subscriber.email) };
       request.log.info({ event: 'confirm', ...who, ...rest }, `confirm: ${fields.outcome}${fields.reason === undefined ? '' : ` (${fields.reason})`}`);

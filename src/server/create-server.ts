@@ -8,7 +8,7 @@ import type { LoadedConfig } from '../config/load-config.ts';
 import { createOutgoingMailSender, mailQueuePolicy, type OutgoingMailSender } from '../deliver/outgoing-mail-sender.ts';
 import { verifyToken, type Keyring, type TokenPurpose } from '../deliver/tokens.ts';
 import { compileTemplates } from '../render/compile-templates.ts';
-import { renderSubscriptionPage, type SubscriptionPageKind } from '../render/render-subscription-page.ts';
+import { createSubscriptionPageRenderer, type SubscriptionPageKind } from '../render/render-subscription-page.ts';
 import type { Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { LetterpressError } from '../util/errors.ts';
@@ -71,6 +71,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
   const serverConfig = loaded.config.server;
   const site = siteInfoFromConfig(loaded.config);
   const templates = compileTemplates(await loadTemplateSources(loaded.paths.templates));
+  const renderPage = createSubscriptionPageRenderer(templates, site);
 
   const app = Fastify({
     logger: loggerOptions(deps.logger),
@@ -136,7 +137,7 @@ export async function createServer(deps: ServerDependencies): Promise<FastifyIns
         return reply.type('application/json; charset=utf-8').send(answer.json ?? { ok: status < 400, error: answer.kind });
       }
       const { json: _json, ...page } = answer;
-      const html = renderSubscriptionPage(templates, site, { ...page, path: request.url.split('?')[0] ?? '/' });
+      const html = renderPage({ ...page, path: request.url.split('?')[0] ?? '/' });
       return reply.type('text/html; charset=utf-8').send(html);
     },
     mailQueue: { wake: () => mailQueue?.wake() },

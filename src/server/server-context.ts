@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Keyring, TokenPurpose, VerifiedToken } from '../deliver/tokens.ts';
 import type { SubscriptionPageInput } from '../render/render-subscription-page.ts';
@@ -45,4 +45,14 @@ export function tokenOf(request: FastifyRequest): unknown {
   const query = request.query as Record<string, unknown> | undefined;
   if (query && query.token !== undefined) return query.token;
   return textField(request.body, 'token');
+}
+
+/**
+ * Whether a request's logger writes info lines: a route's line masks the address with a keyed
+ * hash, work wasted on every request when nobody reads it. Fastify's stand-in for "no logger"
+ * has neither a level nor isLevelEnabled.
+ */
+export function logsInfo(log: FastifyBaseLogger): boolean {
+  const { isLevelEnabled } = log as { isLevelEnabled?: (level: string) => boolean };
+  return typeof isLevelEnabled === 'function' ? isLevelEnabled.call(log, 'info') : 'level' in log;
 }

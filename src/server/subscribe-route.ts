@@ -3,7 +3,7 @@ import { normalizeEmail, sanitizeDisplayName } from '../store/email-address.ts';
 import type { ConfirmationFacts, SubscriberStatus } from '../store/types.ts';
 import { checkFormStamp, createFormStamp, FORM_STAMP_FIELD } from './form-stamp.ts';
 import { maskEmail } from './redact.ts';
-import { textField, type ServerContext } from './server-context.ts';
+import { logsInfo, textField, type ServerContext } from './server-context.ts';
 
 /** What one subscribe request does: add a pending subscriber, mail an existing one again, or nothing. */
 export type SubscribeAction = 'create' | 'resend' | 'silent';
@@ -177,6 +177,7 @@ export function registerSubscribeRoutes(app: FastifyInstance, context: ServerCon
 
 /** The one line a subscribe request logs: the masked address with its keyed hash, and what happened. */
 function logSubscribe(request: FastifyRequest, email: string, result: SubscribeResult, extra: Record<string, unknown> = {}): void {
+  if (!logsInfo(request.log)) return;
   const fields = { event: 'subscribe', subscriber: maskEmail(email.slice(0, 320)), ...result, ...extra };
   request.log.info(fields, result.sent ? 'subscribe: confirmation queued' : `subscribe: nothing sent (${result.reason})`);
 }

@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Subscriber, SubscriberStatus } from '../store/types.ts';
 import { maskEmail } from './redact.ts';
-import { tokenOf, type ServerContext } from './server-context.ts';
+import { logsInfo, tokenOf, type ServerContext } from './server-context.ts';
 
 /** What an unsubscribe or resubscribe request did, for its one log line. */
 interface LinkOutcome {
@@ -13,6 +13,7 @@ interface LinkOutcome {
 
 /** The one line each unsubscribe and resubscribe logs: the keyed hash of the address, never the address. */
 function logLink(request: FastifyRequest, event: 'unsubscribe' | 'resubscribe', subscriber: Subscriber | undefined, fields: LinkOutcome, subscriberId?: number): void {
+  if (!logsInfo(request.log)) return;
   const who = subscriber === undefined ? (subscriberId === undefined ? {} : { subscriberId }) : { subscriberId: subscriber.id, subscriber: maskEmail(subscriber.email) };
   request.log.info({ event, ...who, ...fields }, `${event}: ${fields.outcome}${fields.reason === undefined ? '' : ` (${fields.reason})`}`);
 }

@@ -713,8 +713,7 @@ class SqliteStore implements Store {
     const mailboxSince = toInstant(input.windows.mailboxSince, 'mailboxSince');
     const overallSince = toInstant(input.windows.overallSince, 'overallSince');
     const log = this.#sql['confirmation-log'];
-    return this.#run(() =>
-      this.#immediate((): ConfirmationRequestResult<Reason> => {
+    return this.#grouped((): ConfirmationRequestResult<Reason> => {
         // The same reads for every address, whatever its state: the work done never depends
         // on what the store holds until the decision, and then only by a few row writes.
         const subscriber = this.#sql.subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
@@ -741,8 +740,7 @@ class SqliteStore implements Store {
         log.insert.run({ emailHash, mailboxHash, at });
         const { id: mailId } = this.#sql['outgoing-mail'].insert.get({ kind: 'confirmation', subscriberId: recipient.id, at }) as { id: number };
         return { queued: true, action: subscriber === undefined ? 'create' : 'resend', subscriberId: recipient.id, mailId };
-      }),
-    );
+      });
   }
 
   async activateSubscriber(id: number, at: string, options: { queueWelcome: boolean }): Promise<void> {
@@ -1030,7 +1028,58 @@ class SqliteStore implements Store {
 
   /** Runs `work` in a `BEGIN IMMEDIATE` transaction: the write lock first, so reads that decide writes stay true. */
   #immediate<T>(work: () => T): T {
-    return this.#db.transaction(work).immediate();
+    // One wrapper for every call: better-sqlite3 builds a transaction function's variants
+    // (deferred, immediate, exclusive) each time `transaction()` is called.
+    this.#transaction ??= this.#db.transaction((inside: () => unknown) => inside());
+    return this.#transaction.immediate(work) as T;
+  }
+
+  #transaction: Database.Transaction<(inside: () => unknown) => unknown> | undefined;
+
+  /**
+   * Runs `work` like `#run(() => #immediate(work))`, in one write transaction with the other
+   * grouped calls made in the same turn of the event loop (subscribe requests arriving
+   * together): one BEGIN IMMEDIATE … COMMIT for all, each call in a savepoint of its own, so a
+   * call that throws undoes only its own writes and rejects only its own promise. Every promise
+   * settles after that COMMIT, so no answer goes out before its writes are in the WAL; the
+   * commit, the store's dearest step, is paid once per group instead of once per call.
+   */
+  #grouped<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#group.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#group.length === 1) setImmediate(() => void this.#commitGroup());
+    });
+  }
+
+  readonly #group: { work: () => unknown; resolve(value: unknown): void; reject(error: unknown): void }[] = [];
+
+  async #commitGroup(): Promise<void> {
+    const group = this.#group.splice(0);
+    let outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
+    try {
+      outcomes = await this.#run(() =>
+        this.#immediate(() =>
+          group.map(({ work }) => {
+            try {
+              // Nested in the open transaction, better-sqlite3 makes this a savepoint.
+              return { ok: true as const, value: this.#transaction!(work) };
+            } catch (error) {
+              // A locked store is the whole group's to wait for: rolled back whole and retried.
+              if (isBusy(error)) throw error;
+              return { ok: false as const, error: toStoreError(this.#file, error) };
+            }
+          }),
+        ),
+      );
+    } catch (error) {
+      for (const call of group) call.reject(error);
+      return;
+    }
+    group.forEach((call, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) call.resolve(outcome.value);
+      else call.reject(outcome.error);
+    });
   }
 
   /** Runs synchronous SQLite work, waiting for another process's lock off the event loop. */

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORTED_LOCALES } from '../../src/config/schema.ts';
 import type { Templates } from '../../src/render/compile-templates.ts';
-import { reasonKey, renderSubscriptionPage } from '../../src/render/render-subscription-page.ts';
+import type { SubscriptionPageInput } from '../../src/render/render-subscription-page.ts';
+import { createSubscriptionPageRenderer, reasonKey, renderSubscriptionPage } from '../../src/render/render-subscription-page.ts';
 import { EMAIL_PROBLEMS } from '../../src/store/email-address.ts';
 import { englishSite, sampleSite, shippedTemplates } from './fixtures.ts';
 
@@ -43,5 +44,25 @@ describe('renderSubscriptionPage', () => {
     const html = renderSubscriptionPage(partial, sampleSite(), { kind: 'invalid-email', reason: { code: 'no-at' }, path: '/subscribe' });
     expect(html).toContain('The address needs an @');
     expect(html).toContain('邮箱地址格式不正确');
+  });
+});
+
+describe('createSubscriptionPageRenderer', () => {
+  it('answers every page exactly as renderSubscriptionPage does, the kept ones on every call', () => {
+    const addresses = ["o'brien&co+tag=1@example.org", 'ann@bücher.example', '`x`{|}~^!#$%*/?@example.org', '', undefined];
+    const inputs: SubscriptionPageInput[] = [];
+    for (const email of addresses) {
+      for (const path of ['/subscribe', '/confirm', '/no/such/page']) {
+        for (const kind of ['check-inbox', 'confirmed', 'not-found', 'subscribe'] as const) inputs.push({ kind, path, email });
+      }
+      inputs.push({ kind: 'invalid-email', path: '/subscribe', email, reason: { code: 'no-at' }, values: { email: email ?? '' } });
+      inputs.push({ kind: 'confirm', path: '/confirm', email, token: 'v1.a.confirm.1.0.mac' });
+    }
+    for (const site of [englishSite(), sampleSite()]) {
+      const render = createSubscriptionPageRenderer(templates, site);
+      for (const round of [1, 2]) {
+        for (const input of inputs) expect(render(input), `${site.locale} round ${round} ${JSON.stringify(input)}`).toBe(renderSubscriptionPage(templates, site, input));
+      }
+    }
   });
 });

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, loadQueries } from '../../src/store/load-sql.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
-import type { Store } from '../../src/store/types.ts';
+import type { ConfirmationFacts, Store } from '../../src/store/types.ts';
 import { describeStoreContract } from './store-contract.ts';
 import { createFakeClock } from '../helpers/fake-clock.ts';
 import { holdWriteLock } from '../helpers/store-locker.ts';
@@ -19,6 +19,7 @@ const runFile = promisify(execFile);
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 const NOW = '2026-03-01T10:00:00.000Z';
 const LATER = '2026-03-01T10:05:00.000Z';
+const HOUR_BEFORE = '2026-03-01T09:00:00.000Z';
 
 async function makeTempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'letterpress-store-'));
@@ -274,6 +275,97 @@ describe('sqlite store', () => {
     expect(new Set(all).size).toBe(3_000);
     expect(await store.countDeliveries('one')).toMatchObject({ sent: 3_000, queued: 0, sending: 0 });
   }, 60_000);
+
+  it('records subscribe requests made together in one transaction, each kept apart from the others\' failures, after a lock that held them all', async () => {
+    const store = await open();
+    await (await open()).close();
+    const request = (email: string, decide: (facts: ConfirmationFacts) => { send: true } | { send: false; reason: string }) =>
+      store.requestConfirmation({ email, name: null, at: NOW, windows: { addressSince: HOUR_BEFORE, mailboxSince: HOUR_BEFORE, overallSince: HOUR_BEFORE }, decide });
+    const lock = await holdWriteLock(file);
+    let settled = 0;
+    let calls: Promise<unknown>[];
+    try {
+      calls = [
+        request('one@example.org', () => ({ send: true })),
+        // Throws after the group's earlier calls wrote: only its own savepoint is undone.
+        request('broken@example.org', () => {
+          throw new Error('a bug in the decision');
+        }),
+        request('two@example.org', () => ({ send: true })),
+        // Sees the writes of the calls before it in the same transaction.
+        request('one@example.org', (facts) => (facts.subscriber?.status === 'pending' && facts.address.count === 1 ? { send: false, reason: 'seen' } : { send: true })),
+      ];
+      for (const call of calls) void call.then(() => (settled += 1), () => (settled += 1));
+      await sleep(150);
+      expect(settled).toBe(0);
+    } finally {
+      await lock.release();
+    }
+    const outcomes = await Promise.allSettled(calls);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'a bug in the decision' });
+    expect((outcomes[3] as PromiseFulfilledResult<unknown>).value).toMatchObject({ queued: false, reason: 'seen' });
+    expect(await store.findSubscriberByEmail('broken@example.org')).toBeUndefined();
+    expect((await store.listOutgoingMail()).map((mail) => mail.subscriberId)).toEqual([
+      (await store.findSubscriberByEmail('one@example.org'))!.id,
+      (await store.findSubscriberByEmail('two@example.org'))!.id,
+    ]);
+  });
+
+  it('counts the hour\'s confirmations exactly from the per-minute counts, across minute edges and pruning', async () => {
+    const store = await open();
+    const base = Date.parse(NOW);
+    // Several rows in some minutes, none in others, some on the very edge of a minute.
+    const offsetsMs = [0, 1, 59_999, 60_000, 60_001, 61_500, 119_999, 180_000, 180_000, 241_234, 3_599_999, 3_600_000, 3_660_001];
+    const overallCountSince = async (since: string): Promise<number> => {
+      let seen = -1;
+      await store.requestConfirmation({
+        email: 'probe@example.org',
+        name: null,
+        at: NOW,
+        windows: { addressSince: since, mailboxSince: since, overallSince: since },
+        decide: (facts) => {
+          seen = facts.overallCount;
+          return { send: false, reason: 'probe' };
+        },
+      });
+      return seen;
+    };
+    for (const [index, offset] of offsetsMs.entries()) {
+      const at = new Date(base + offset).toISOString();
+      await store.requestConfirmation({
+        email: `reader${index}@example.org`,
+        name: null,
+        at,
+        windows: { addressSince: at, mailboxSince: at, overallSince: at },
+        decide: () => ({ send: true }),
+      });
+    }
+    const raw = new Database(file, { readonly: true });
+    try {
+      const bruteForce = raw.prepare('SELECT count(*) FROM confirmation_log WHERE sent_at > ?').pluck();
+      const probes = [-1, 0, 1, 2, 59_998, 59_999, 60_000, 60_500, 120_000, 179_999, 180_000, 180_001, 3_600_000, 3_660_001, 9_999_999];
+      for (const offset of probes) {
+        const since = new Date(base + offset).toISOString();
+        expect(await overallCountSince(since), since).toBe(bruteForce.get(since));
+      }
+      // Pruning takes rows out of their minutes' counts too.
+      expect(await store.pruneConfirmationLog(new Date(base + 60_001).toISOString())).toBe(4);
+      for (const offset of [-1, 0, 60_000, 60_001, 61_000, 180_000]) {
+        const since = new Date(base + offset).toISOString();
+        expect(await overallCountSince(since), `after pruning, since ${since}`).toBe(bruteForce.get(since));
+      }
+      const query = (await loadQueries('sqlite', 'confirmation-log.sql', ['overall-count']))['overall-count'];
+      const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${query}`).all({ since: NOW }) as { detail: string }[]).map((row) => row.detail);
+      // The log itself is read only within :since's minute (both ends bounded), never to the hour's end.
+      expect(plan.filter((detail) => /^SCAN confirmation_log/.test(detail)), plan.join('; ')).toEqual([]);
+      expect(plan.filter((detail) => /^SEARCH confirmation_log\b/.test(detail)), plan.join('; ')).toEqual([
+        expect.stringMatching(/\(sent_at>\? AND sent_at<\?\)$/),
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
 
   it('finds claimable rows through indexes, never by scanning the ledger', async () => {
     await (await open()).close();
