@@ -27,7 +27,9 @@ export function resolveStoreLocation(options: { url: string; root: string }): St
   }
   if (file === '') throw new LetterpressError('E_STORE', `the store URL ${url} names no file; use sqlite:PATH`);
   const resolved = path.resolve(options.root, file);
-  return { driver: 'sqlite', file: resolved, shown: path.relative(options.root, resolved) || resolved };
+  const relative = path.relative(options.root, resolved);
+  const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+  return { driver: 'sqlite', file: resolved, shown: inside ? relative : resolved };
 }
 
 /** A URL as it may appear in a message: any password replaced, so errors never leak it. */
