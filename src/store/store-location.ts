@@ -57,3 +57,8 @@ export function describePostgresTarget(url: string): string {
     return maskStoreUrl(url);
   }
 }
+
+/** How commands name the store in use: `data/letterpress.db (SQLite)`, `postgres://ann:***@db/news (PostgreSQL)`. */
+export function describeStore(location: StoreLocation): string {
+  return `${location.shown} (${location.driver === 'postgres' ? 'PostgreSQL' : 'SQLite'})`;
+}
