@@ -62,6 +62,8 @@ const QUERY_FILES = {
     'record-migration',
     'lock-address',
     'lock-confirmation-log',
+    'lock-ledger-shared',
+    'lock-ledger-exclusive',
     'notify-due',
     'ping',
   ],
@@ -96,6 +98,7 @@ const QUERY_FILES = {
     'list-by-state',
     'delete-planned',
     'count-unplannable',
+    'delete-by-subscriber',
     'count-by-state',
   ],
   leases: ['acquire', 'release', 'get'],
@@ -460,6 +463,8 @@ class PostgresStore implements Store {
       await run(tx, this.#sql.connection['lock-address'], { emailKey });
       const existing = (await run<Subscriber>(tx, sql['get-by-key'], { emailKey })).rows[0];
       if (existing === undefined) return false;
+      await run(tx, this.#sql.connection['lock-ledger-exclusive']);
+      await run(tx, this.#sql.deliveries['delete-by-subscriber'], { subscriberId: existing.id });
       await run(tx, sql['delete-by-id'], { id: existing.id });
       await run(tx, sql['insert-suppression'], { emailHash, at: when });
       return true;
@@ -627,10 +632,14 @@ class PostgresStore implements Store {
 
   async planDeliveries(issueSlug: string, at: string): Promise<number> {
     if ((await this.getIssue(issueSlug)) === undefined) throw unknownIssueError(issueSlug);
-    const created = await planInChunks(async (afterId) => {
-      const row = await this.#first<{ lastId: number | null; created: number }>(this.#sql.deliveries['plan-chunk'], { issueSlug, afterId, limit: PLAN_CHUNK_SIZE, at });
-      return row?.lastId == null ? undefined : { created: row.created, lastId: row.lastId };
-    });
+    const created = await planInChunks((afterId) =>
+      this.#transaction(async (tx) => {
+        await run(tx, this.#sql.connection['lock-ledger-shared']);
+        const params = { issueSlug, afterId, limit: PLAN_CHUNK_SIZE, at };
+        const row = (await run<{ lastId: number | null; created: number }>(tx, this.#sql.deliveries['plan-chunk'], params)).rows[0];
+        return row?.lastId == null ? undefined : { created: row.created, lastId: row.lastId };
+      }),
+    );
     if (created > 0) await this.#notifyDue(issueSlug);
     return created;
   }

@@ -31,6 +31,15 @@ SELECT pg_advisory_xact_lock(hashtextextended('letterpress.address:' || :emailKe
 -- one more: one such transaction at a time, so racing requests never both pass a limit.
 SELECT pg_advisory_xact_lock(hashtextextended('letterpress.confirmation-log', 0));
 
+-- name: lock-ledger-shared
+-- Taken by each planning chunk: erasing a subscriber waits for it, and it for an erasure.
+SELECT pg_advisory_xact_lock_shared(hashtextextended('letterpress.ledger-subscribers', 0));
+
+-- name: lock-ledger-exclusive
+-- Taken by an erasure before it deletes a subscriber and their delivery rows, so no planning
+-- chunk can add a row for a subscriber that is gone (the ledger has no foreign keys).
+SELECT pg_advisory_xact_lock(hashtextextended('letterpress.ledger-subscribers', 0));
+
 -- name: notify-due
 -- Wakes the senders that listen: rows of this issue can be claimed now.
 SELECT pg_notify('letterpress_due', :issueSlug::text);

@@ -3,16 +3,23 @@
 -- name: plan-chunk
 -- One bounded id range of the active subscribers, planned set-based in one statement: the
 -- range's last id (NULL once none is left) and how many rows it created. A second planning
--- of the issue, by this process or another, adds nothing (the UNIQUE key).
+-- of the issue, by this process or another, adds nothing (the UNIQUE key). Rows are added only
+-- for an issue that exists, inside a transaction holding lock-ledger-shared (the ledger has no
+-- foreign keys, see the migration).
+-- The range is walked in index order, so rows get ids in subscriber order without a sort.
 WITH chunk AS (
-  SELECT id FROM subscribers WHERE status = 'active' AND id > :afterId ORDER BY id LIMIT :limit
+  SELECT max(id) AS last_id
+  FROM (SELECT id FROM subscribers WHERE status = 'active' AND id > :afterId ORDER BY id LIMIT :limit) AS ids
 ), planned AS (
   INSERT INTO deliveries (issue_slug, subscriber_id, state, attempts, created_at, updated_at)
-  SELECT :issueSlug::text, id, 'queued', 0, :at::text, :at::text FROM chunk ORDER BY id
-  ON CONFLICT (issue_slug, subscriber_id) DO NOTHING
+  SELECT :issueSlug::text, s.id, 'queued', 0, :at::text, :at::text
+  FROM chunk JOIN subscribers AS s ON s.status = 'active' AND s.id > :afterId AND s.id <= chunk.last_id
+  WHERE EXISTS (SELECT 1 FROM issues WHERE slug = :issueSlug::text)
+  ORDER BY s.id
+  ON CONFLICT (subscriber_id, issue_slug) DO NOTHING
   RETURNING 1
 )
-SELECT (SELECT max(id) FROM chunk) AS "lastId", (SELECT count(*) FROM planned) AS created;
+SELECT (SELECT last_id FROM chunk) AS "lastId", (SELECT count(*) FROM planned) AS created;
 
 -- name: claim
 -- Two index range scans (queued; deferred and due), each bounded by the limit and locking what
@@ -124,6 +131,10 @@ DELETE FROM deliveries WHERE issue_slug = :issueSlug AND state = 'queued' AND at
 SELECT count(*) AS count
 FROM deliveries
 WHERE issue_slug = :issueSlug AND (state <> 'queued' OR attempts > 0);
+
+-- name: delete-by-subscriber
+-- An erasure takes the subscriber's rows with it (see the migration: no cascade here).
+DELETE FROM deliveries WHERE subscriber_id = :subscriberId;
 
 -- name: count-by-state
 SELECT state, count(*) AS count

@@ -72,7 +72,8 @@ SELECT count(*) AS count FROM subscribers;
 SELECT count(*) AS count FROM subscribers WHERE status = :status;
 
 -- name: delete-by-id
--- The subscriber's delivery rows and queued mail go with it (ON DELETE CASCADE).
+-- The subscriber's queued mail goes with it (ON DELETE CASCADE); its delivery rows are deleted
+-- first, explicitly (deliveries.sql delete-by-subscriber).
 DELETE FROM subscribers WHERE id = :id;
 
 -- name: get-suppression

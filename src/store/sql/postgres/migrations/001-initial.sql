@@ -46,11 +46,15 @@ CREATE INDEX issues_content_hash ON issues (content_hash);
 CREATE INDEX issues_first_seen ON issues (first_seen_at, slug);
 
 -- The delivery ledger and work queue: one row per (issue, subscriber), frozen at planning.
--- Erasing a subscriber deletes their rows with them.
+-- No foreign keys here, on purpose: their per-row checks would make planning a million rows
+-- several times slower. The two statements that could break the references keep them instead:
+-- planning adds rows only for an issue it finds and for subscribers it reads, under a shared
+-- advisory lock that erasing a subscriber takes exclusively before it deletes the subscriber
+-- and their rows (connection.sql lock-ledger-*); issues are never deleted.
 CREATE TABLE deliveries (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  issue_slug text COLLATE "C" NOT NULL REFERENCES issues (slug),
-  subscriber_id bigint NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+  issue_slug text COLLATE "C" NOT NULL,
+  subscriber_id bigint NOT NULL,
   state text NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed', 'bounced', 'skipped')),
   attempts integer NOT NULL DEFAULT 0,
   -- Who holds the row while `sending` (`host:pid:random`), and until when.
@@ -60,7 +64,8 @@ CREATE TABLE deliveries (
   last_reply text,
   created_at text COLLATE "C" NOT NULL,
   updated_at text COLLATE "C" NOT NULL,
-  UNIQUE (issue_slug, subscriber_id)
+  -- Subscriber first: planning twice adds nothing, and erasing finds a subscriber's rows here.
+  UNIQUE (subscriber_id, issue_slug)
 );
 
 -- Claiming finds the next queued rows of an issue in id order without walking the rows
@@ -68,8 +73,6 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_issue_state_id ON deliveries (issue_slug, state, id);
 -- Due deferred rows are found by date; also answers "when is the next retry".
 CREATE INDEX deliveries_deferred_due ON deliveries (issue_slug, next_attempt_at) WHERE state = 'deferred';
--- Erasing a subscriber (the cascade above) must not scan the whole ledger.
-CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id);
 -- The heartbeat and the hand-back at the end of a run find a holder's rows in flight directly.
 CREATE INDEX deliveries_holder ON deliveries (holder) WHERE holder IS NOT NULL;
 
