@@ -5,6 +5,7 @@ import { formatDiagnostic } from '../issue/diagnostic.ts';
 import { readDaemonView, type DaemonStatus } from '../schedule/daemon-status.ts';
 import type { App } from './app.ts';
 import type { ArchiveOutcome } from '../store/issue-registry.ts';
+import { describeStore, resolveStoreLocation } from '../store/store-location.ts';
 import { exitStatusOf } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
@@ -264,6 +265,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
         for (const row of rows) {
           for (const line of formatIssueStatus(row, { timezone, daemonAlive: daemon?.alive === true })) io.stdout.write(`${line}\n`);
         }
+        io.stdout.write(`Store: ${describeStore(resolveStoreLocation({ url: app.loaded.config.store.url, root: app.loaded.root }))}\n`);
         if (daemon && slug === undefined) for (const line of formatDaemonView(daemon, { timezone })) io.stdout.write(`${line}\n`);
       });
     });

@@ -9,6 +9,7 @@ import { describeLocalHost, findSendProblems, type PreflightProblem } from '../p
 import { wrapText } from '../render/wrap-text.ts';
 import { displayWidth } from '../util/display-width.ts';
 import { normalizeEmail } from '../store/email-address.ts';
+import { resolveStoreLocation, type StoreLocation } from '../store/store-location.ts';
 import type { App } from './app.ts';
 import type { CommandContext } from './command-context.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
@@ -133,13 +134,6 @@ function checkPostalAddress(app: App, problems: readonly PreflightProblem[]): Do
   return result;
 }
 
-/** The SQLite file the store lives in, or undefined for a URL the store cannot open anyway. */
-function storeFile(app: App): string | undefined {
-  const url = app.loaded.config.store.url.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return undefined;
-  return path.resolve(app.loaded.root, url);
-}
-
 async function isWritable(target: string): Promise<boolean> {
   try {
     await access(target, constants.W_OK);
@@ -152,11 +146,15 @@ async function isWritable(target: string): Promise<boolean> {
 /** The store check, and how many generated link keys it holds (undefined: not opened). */
 async function checkStore(app: App): Promise<{ result: DoctorCheck; storedKeys?: number }> {
   const fail = (message: string, fix: string) => ({ result: { check: 'store', ok: false, blocking: true, message, fix } });
-  const file = storeFile(app);
-  const shown = file ? path.relative(app.loaded.root, file) || file : app.loaded.config.store.url;
-  if (!file) {
-    return fail(`store.url ${app.loaded.config.store.url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@')} is not a SQLite file; only SQLite is supported yet`, 'set store.url (or LETTERPRESS_DB) to a SQLite file path such as data/letterpress.db');
+  let location: StoreLocation;
+  try {
+    location = resolveStoreLocation({ url: app.loaded.config.store.url, root: app.loaded.root });
+  } catch (error) {
+    return fail((error as Error).message, 'set store.url (or LETTERPRESS_DB) to a SQLite file path such as data/letterpress.db, or a postgres:// URL');
   }
+  if (location.driver === 'postgres') return checkPostgresStore(app, location.shown, fail);
+  const file = location.file;
+  const shown = path.relative(app.loaded.root, file) || file;
   if (!existsSync(file)) {
     let dir = path.dirname(file);
     while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
@@ -178,6 +176,27 @@ async function checkStore(app: App): Promise<{ result: DoctorCheck; storedKeys?:
     };
   } catch (error) {
     return fail(`${shown} cannot be opened: ${(error as Error).message}`, 'restore the store from a backup, or move it away to start afresh');
+  }
+}
+
+/** The store check for a PostgreSQL store: it answers, takes writes, and what it holds. */
+async function checkPostgresStore(
+  app: App,
+  shown: string,
+  fail: (message: string, fix: string) => { result: DoctorCheck },
+): Promise<{ result: DoctorCheck; storedKeys?: number }> {
+  try {
+    const store = await app.store();
+    await store.checkReady();
+    const keys = (await store.listSecrets()).length;
+    const active = await store.countSubscribers({ status: 'active' });
+    const issues = (await store.listIssues()).length;
+    return {
+      result: { check: 'store', ok: true, blocking: true, message: `PostgreSQL store ${shown} answers: ${active} active subscriber${active === 1 ? '' : 's'}, ${issues} issue${issues === 1 ? '' : 's'}`, fix: null },
+      storedKeys: keys,
+    };
+  } catch (error) {
+    return fail(`PostgreSQL store ${shown} cannot be used: ${(error as Error).message}`, 'start the server, create the database, or fix store.url (LETTERPRESS_DB, DATABASE_URL)');
   }
 }
 

@@ -13,13 +13,14 @@ import { runsWithoutProject, type CommandContext } from './command-context.ts';
  * not loaded by the program set-up that every command shares.
  */
 async function loadInitModules() {
-  const [config, scaffold, inspect, store] = await Promise.all([
+  const [config, scaffold, inspect, store, location] = await Promise.all([
     import('../config/load-config.ts'),
     import('../config/scaffold-project.ts'),
     import('../store/inspect-store-file.ts'),
     import('../store/open-store.ts'),
+    import('../store/store-location.ts'),
   ]);
-  return { ...config, ...scaffold, ...inspect, ...store };
+  return { ...config, ...scaffold, ...inspect, ...store, ...location };
 }
 
 type InitModules = Awaited<ReturnType<typeof loadInitModules>>;
@@ -229,9 +230,16 @@ async function confirm(input: NodeJS.ReadableStream, context: CommandContext, qu
  */
 async function initStore(context: CommandContext, root: string, options: InitOptions): Promise<void> {
   const { io } = context;
-  const { loadConfig, resolveStoreFile, inspectStoreFile, openStore } = await loadInitModules();
+  const { loadConfig, resolveStoreLocation, inspectStoreFile, openStore } = await loadInitModules();
   const loaded = await loadConfig({ root, env: io.env });
-  const file = resolveStoreFile({ url: loaded.config.store.url, root: loaded.root });
+  const location = resolveStoreLocation({ url: loaded.config.store.url, root: loaded.root });
+  if (location.driver === 'postgres') {
+    // A database is the operator's to drop: Letterpress never deletes one.
+    throw initError(
+      `the store is the PostgreSQL database ${location.shown}; init --store starts SQLite stores over. To start a PostgreSQL store afresh, drop and create the database (dropdb, createdb): Letterpress makes its tables on first use`,
+    );
+  }
+  const file = location.file;
   const shown = displayPath(io.cwd, file);
   const found = inspectStoreFile(file);
   let movedTo: string | undefined;

@@ -175,7 +175,7 @@ function createProgram(
 
   const configCommand = program
     .command('config')
-    .description('print the effective configuration (config file + LETTERPRESS_* env overrides)')
+    .description('print the effective configuration (config file + LETTERPRESS_* env overrides), secrets masked')
     .option('--env', 'list the environment variable of every config key, and any unknown LETTERPRESS_* set here, instead')
     .action(async (options: { env?: boolean }, command: Command) => {
       if (options.env) {
@@ -192,7 +192,10 @@ function createProgram(
         return;
       }
       const loaded = await context.loadConfig(command);
-      io.stdout.write(`${JSON.stringify(loaded.config, null, 2)}\n`);
+      // A PostgreSQL URL may hold a password: shown masked, like every secret.
+      const { maskStoreUrl } = await import('../store/store-location.ts');
+      const shown = { ...loaded.config, store: { ...loaded.config.store, url: maskStoreUrl(loaded.config.store.url) } };
+      io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     });
   runsWithoutProject(configCommand, (options) => options.env === true);
 

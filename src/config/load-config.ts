@@ -44,7 +44,8 @@ export function applyEnvShortcuts(
   const secrets: Secrets = {};
   if (env.LETTERPRESS_SMTP_PASS) secrets.smtpPass = env.LETTERPRESS_SMTP_PASS;
   if (env.LETTERPRESS_SECRET) secrets.tokenSecret = env.LETTERPRESS_SECRET;
-  if (env.LETTERPRESS_DB) setPath(config, ['store', 'url'], env.LETTERPRESS_DB);
+  const storeUrl = chooseStoreUrl(env);
+  if (storeUrl !== undefined) setPath(config, ['store', 'url'], storeUrl.value);
   const smtpUrl = env.LETTERPRESS_SMTP_URL;
   if (smtpUrl) {
     let url: URL;
@@ -68,6 +69,18 @@ export function applyEnvShortcuts(
     if (url.password) secrets.smtpPass = decodeURIComponent(url.password);
   }
   return { config, secrets };
+}
+
+/**
+ * The one rule for which variable names the store: LETTERPRESS_DB, else the per-key
+ * LETTERPRESS_STORE_URL (applied with the other keys), else DATABASE_URL (the name hosting
+ * platforms set for their PostgreSQL), else `store.url` from the config file.
+ */
+function chooseStoreUrl(env: Readonly<Record<string, string | undefined>>): { env: string; value: string } | undefined {
+  if (env.LETTERPRESS_DB) return { env: 'LETTERPRESS_DB', value: env.LETTERPRESS_DB };
+  if (env.LETTERPRESS_STORE_URL !== undefined) return undefined;
+  if (env.DATABASE_URL) return { env: 'DATABASE_URL', value: env.DATABASE_URL };
+  return undefined;
 }
 
 type Leaf = { path: string[]; kind: 'string' | 'number' | 'boolean' };
@@ -112,7 +125,7 @@ export function listEnvOverrides(): { key: string; env: string }[] {
 export const ENV_SHORTCUTS: readonly { env: string; meaning: string }[] = [
   { env: 'LETTERPRESS_SMTP_URL', meaning: 'smtp://user:pass@host:port (sets smtp.host, port, secure, user and the password)' },
   { env: 'LETTERPRESS_SMTP_PASS', meaning: 'the SMTP password (secret)' },
-  { env: 'LETTERPRESS_DB', meaning: 'the store (store.url)' },
+  { env: 'LETTERPRESS_DB', meaning: 'the store (store.url): a SQLite path, sqlite:PATH or postgres://user:pass@host:port/db' },
   { env: 'LETTERPRESS_SECRET', meaning: 'the token signing key (secret)' },
 ];
 
@@ -220,7 +233,6 @@ function fail(message: string): never {
 
 /** Which keys each shortcut sets, so a bad value from one is blamed on the variable. */
 const SHORTCUT_KEYS: Record<string, readonly string[]> = {
-  LETTERPRESS_DB: ['store.url'],
   LETTERPRESS_SMTP_URL: ['smtp.host', 'smtp.port', 'smtp.secure', 'smtp.user'],
 };
 
@@ -290,6 +302,8 @@ export async function loadConfig(options: {
   const sourceText = text;
   const originOf: ConfigOrigin = (keyPath, part) => {
     const key = keyPath.join('.');
+    const storeVariable = key === 'store.url' ? chooseStoreUrl(options.env) : undefined;
+    if (storeVariable) return { env: storeVariable.env };
     const shortcut = Object.keys(SHORTCUT_KEYS).find((name) => options.env[name] && SHORTCUT_KEYS[name]!.includes(key));
     if (shortcut) return { env: shortcut };
     const envName = envNameFor(keyPath);

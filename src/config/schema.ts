@@ -141,7 +141,7 @@ export const configSchema = z.strictObject({
       })
       .default({ fromAddress: 'newsletter@localhost' }),
     store: z.strictObject({
-        /** SQLite file (relative to the project root), or later a postgres:// URL. LETTERPRESS_DB too. */
+        /** SQLite file (relative to the project root, or sqlite:PATH), or a postgres:// URL. LETTERPRESS_DB, DATABASE_URL too. */
         url: z.string().min(1).default('data/letterpress.db'),
         /**
          * How long a store call waits in all for another process's lock (retried off the event

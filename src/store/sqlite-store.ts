@@ -1,11 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { setImmediate as yieldToEventLoop, setTimeout as delay } from 'node:timers/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { LetterpressError } from '../util/errors.ts';
 import { loadMigrations, loadQueries, type Migration } from './load-sql.ts';
-import { emailKey, mailboxKey } from './email-address.ts';
+import { addressKeys } from './address-hashes.ts';
+import { toClaimedDelivery, toClaimedMail, type ClaimedDeliveryRow, type ClaimedMailRow } from './claimed-rows.ts';
+import { planInChunks } from './plan-in-chunks.ts';
+import { confirmationFacts, mayReserveConfirmation, mayUnplan, planUpsert, shouldActivate, type UpsertInput, type UpsertResult } from './subscriber-rules.ts';
+import { duplicateSecretError, markOutcome, requireHolder, toDeliveryCounts, toInstant, toMarkRows, toRowLimit, unknownIssueError } from './store-input.ts';
 import { inspectStoreFile, lostStoreAdvice } from './inspect-store-file.ts';
 import type {
   ConfirmationFacts,
@@ -22,18 +26,11 @@ import type {
   Store,
   StoredRendition,
   Subscriber,
-  SubscriberSource,
   SubscriberStatus,
-  UpsertOutcome,
 } from './types.ts';
 
 /** Active subscribers per planning chunk: one short write transaction each. */
 const PLAN_CHUNK_SIZE = 5_000;
-
-/** Statuses an import or `add` never leaves without an explicit resubscribe. */
-const STICKY_STATUSES: ReadonlySet<SubscriberStatus> = new Set(['unsubscribed', 'bounced', 'complained']);
-
-const DELIVERY_STATES: readonly DeliveryState[] = ['queued', 'sending', 'sent', 'deferred', 'failed', 'bounced', 'skipped'];
 
 /** SQLite error codes a user can cause (bad path, full disk, damaged file, a lock held too long). */
 const USER_ERROR_CODES = /^SQLITE_(CANTOPEN|NOTADB|CORRUPT|READONLY|FULL|IOERR|BUSY|LOCKED|PERM|AUTH|PROTOCOL)/;
@@ -84,18 +81,6 @@ const QUERY_FILES = {
 type QueryFiles = typeof QUERY_FILES;
 type Queries = { [File in keyof QueryFiles]: Record<QueryFiles[File][number], string> };
 type Statements = { [File in Exclude<keyof QueryFiles, 'connection'>]: Record<QueryFiles[File][number], Database.Statement> };
-
-/** A claimed delivery row joined with its subscriber, as `list-claimed` returns it. */
-interface ClaimedRow extends Delivery {
-  subscriberEmail: string;
-  subscriberName: string | null;
-  subscriberStatus: SubscriberStatus;
-  subscriberSource: SubscriberSource;
-  subscriberCreatedAt: string;
-  subscriberUpdatedAt: string;
-  subscriberConfirmedAt: string | null;
-  subscriberUnsubscribedAt: string | null;
-}
 
 /** How long one SQLite call may wait for a lock, synchronously (it blocks the event loop meanwhile). */
 const BUSY_TIMEOUT_MS = 20;
@@ -422,90 +407,6 @@ function describeSqliteError(code: string, message: string, file: string): strin
   return message;
 }
 
-/** Case-insensitive identity of an address (the one rule, `emailKey`): the UNIQUE key column and the suppression hash input. */
-const toEmailKey = emailKey;
-
-function hashEmailKey(emailKey: string): string {
-  return createHash('sha256').update(emailKey, 'utf8').digest('hex');
-}
-
-/**
- * Instants the store compares in SQL (leases, due dates) are normalised to one ISO form, since
- * ISO strings only order correctly as text when they share a format.
- */
-function toInstant(value: string, field: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new LetterpressError('E_STORE', `${field} is not a valid instant: ${JSON.stringify(value)}`);
-  return new Date(time).toISOString();
-}
-
-/** A holder id is what makes a claim, mark or release compare-and-set: an empty one would match nothing useful. */
-function requireHolder(holder: string): string {
-  if (typeof holder !== 'string' || holder.trim() === '') throw new LetterpressError('E_STORE', 'a ledger call needs a holder id');
-  return holder;
-}
-
-function describeRefusal(existing: Subscriber): string {
-  const since = existing.status === 'unsubscribed' ? (existing.unsubscribedAt ?? existing.updatedAt) : existing.updatedAt;
-  return `${existing.status} on ${since.slice(0, 10)}; use --resubscribe to add it again`;
-}
-
-/** The subscriber columns a claim query joins in (`subscriber…`), as a Subscriber. */
-function joinedSubscriber(row: Omit<ClaimedRow, keyof Delivery> & { subscriberId: number }): Subscriber {
-  return {
-    id: row.subscriberId,
-    email: row.subscriberEmail,
-    name: row.subscriberName,
-    status: row.subscriberStatus,
-    source: row.subscriberSource,
-    createdAt: row.subscriberCreatedAt,
-    updatedAt: row.subscriberUpdatedAt,
-    confirmedAt: row.subscriberConfirmedAt,
-    unsubscribedAt: row.subscriberUnsubscribedAt,
-  };
-}
-
-/** A claimed outgoing-mail row joined with its subscriber, as `list-claimed` returns it. */
-type ClaimedMailRow = OutgoingMail & Omit<ClaimedRow, keyof Delivery>;
-
-function toClaimedMail(row: ClaimedMailRow): { mail: OutgoingMail; subscriber: Subscriber } {
-  return {
-    mail: {
-      id: row.id,
-      kind: row.kind,
-      subscriberId: row.subscriberId,
-      state: row.state,
-      attempts: row.attempts,
-      nextAttemptAt: row.nextAttemptAt,
-      leaseHolder: row.leaseHolder,
-      leaseUntil: row.leaseUntil,
-      lastReply: row.lastReply,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-    },
-    subscriber: joinedSubscriber(row),
-  };
-}
-
-function toClaimed(row: ClaimedRow): { delivery: Delivery; subscriber: Subscriber } {
-  return {
-    delivery: {
-      id: row.id,
-      issueSlug: row.issueSlug,
-      subscriberId: row.subscriberId,
-      state: row.state,
-      attempts: row.attempts,
-      holder: row.holder,
-      leaseUntil: row.leaseUntil,
-      nextAttemptAt: row.nextAttemptAt,
-      lastReply: row.lastReply,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-    },
-    subscriber: joinedSubscriber(row),
-  };
-}
-
 /**
  * The SQLite store. better-sqlite3 is synchronous, so each method's work (and each
  * transaction) finishes before another call can start in this process; other processes are
@@ -548,70 +449,30 @@ class SqliteStore implements Store {
 
   // Subscribers
 
-  async upsertSubscriber(input: {
-    email: string;
-    name?: string | null;
-    status: SubscriberStatus;
-    source: SubscriberSource;
-    resubscribe?: boolean;
-    at?: string;
-    dryRun?: boolean;
-  }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }> {
+  async upsertSubscriber(input: UpsertInput & { at?: string }): Promise<UpsertResult> {
     const at = input.at ?? new Date().toISOString();
     return this.#run(() => this.#immediate(() => this.#upsertSubscriberNow(input, at)));
   }
 
-  #upsertSubscriberNow(
-    input: {
-      email: string;
-      name?: string | null;
-      status: SubscriberStatus;
-      source: SubscriberSource;
-      resubscribe?: boolean;
-      dryRun?: boolean;
-    },
-    at: string,
-  ): { outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string } {
-    const emailKey = toEmailKey(input.email);
-    const existing = this.#sql.subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
-    if (existing === undefined) return this.#insertSubscriber(input, emailKey, at);
-    // A web form only ever adds: what a visitor types never changes a subscriber already on
-    // file (an active one must not drop back to pending because someone used the form).
-    if (input.source === 'form') return { outcome: 'unchanged', subscriber: existing };
-    if (STICKY_STATUSES.has(existing.status) && input.status !== existing.status && input.resubscribe !== true) {
-      return { outcome: 'refused', subscriber: existing, reason: describeRefusal(existing) };
+  #upsertSubscriberNow(input: UpsertInput, at: string): UpsertResult {
+    const { emailKey, emailHash } = addressKeys(input.email);
+    const subscribers = this.#sql.subscribers;
+    const existing = subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
+    const suppression = existing === undefined ? (subscribers['get-suppression'].get({ emailHash }) as { createdAt: string } | undefined) : undefined;
+    const plan = planUpsert(input, existing, suppression);
+    switch (plan.action) {
+      case 'answer':
+        return plan.result;
+      case 'insert':
+        if (plan.liftSuppression) subscribers['delete-suppression'].run({ emailHash });
+        return { outcome: 'added', subscriber: this.#insertSubscriber(input, emailKey, at) };
+      case 'update':
+        return { outcome: 'updated', subscriber: subscribers['update-details'].get({ id: plan.existing.id, name: plan.name, status: plan.status, at }) as Subscriber };
     }
-    // A missing name keeps the one on file: an import without a name column erases nothing.
-    const name = input.name ?? existing.name;
-    if (name === existing.name && input.status === existing.status) return { outcome: 'unchanged', subscriber: existing };
-    if (input.dryRun === true) return { outcome: 'updated', subscriber: { ...existing, name, status: input.status } };
-    const subscriber = this.#sql.subscribers['update-details'].get({ id: existing.id, name, status: input.status, at }) as Subscriber;
-    return { outcome: 'updated', subscriber };
   }
 
-  #insertSubscriber(
-    input: {
-      email: string;
-      name?: string | null;
-      status: SubscriberStatus;
-      source: SubscriberSource;
-      resubscribe?: boolean;
-      dryRun?: boolean;
-    },
-    emailKey: string,
-    at: string,
-  ): { outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string } {
-    const emailHash = hashEmailKey(emailKey);
-    const suppression = this.#sql.subscribers['get-suppression'].get({ emailHash }) as { createdAt: string } | undefined;
-    if (suppression !== undefined) {
-      if (input.resubscribe !== true) {
-        return { outcome: 'refused', reason: `erased on ${suppression.createdAt.slice(0, 10)}; use --resubscribe to add it again` };
-      }
-      if (input.dryRun !== true) this.#sql.subscribers['delete-suppression'].run({ emailHash });
-    }
-    // A dry run has no row to return: the caller only needs the outcome.
-    if (input.dryRun === true) return { outcome: 'added' };
-    const subscriber = this.#sql.subscribers.insert.get({
+  #insertSubscriber(input: Pick<UpsertInput, 'email' | 'name' | 'status' | 'source'>, emailKey: string, at: string): Subscriber {
+    return this.#sql.subscribers.insert.get({
       email: input.email,
       emailKey,
       name: input.name ?? null,
@@ -619,7 +480,6 @@ class SqliteStore implements Store {
       source: input.source,
       at,
     }) as Subscriber;
-    return { outcome: 'added', subscriber };
   }
 
   async getSubscriber(id: number): Promise<Subscriber | undefined> {
@@ -627,7 +487,7 @@ class SqliteStore implements Store {
   }
 
   async findSubscriberByEmail(email: string): Promise<Subscriber | undefined> {
-    return this.#run(() => this.#sql.subscribers['get-by-key'].get({ emailKey: toEmailKey(email) }) as Subscriber | undefined);
+    return this.#run(() => this.#sql.subscribers['get-by-key'].get({ emailKey: addressKeys(email).emailKey }) as Subscriber | undefined);
   }
 
   async listSubscribers(filter: { status?: SubscriberStatus; afterId?: number; limit: number }): Promise<Subscriber[]> {
@@ -647,20 +507,20 @@ class SqliteStore implements Store {
 
   async eraseSubscriber(email: string, at?: string): Promise<boolean> {
     const when = at ?? new Date().toISOString();
-    const emailKey = toEmailKey(email);
+    const { emailKey, emailHash } = addressKeys(email);
     return this.#run(() =>
       this.#immediate(() => {
         const existing = this.#sql.subscribers['get-by-key'].get({ emailKey }) as Subscriber | undefined;
         if (existing === undefined) return false;
         this.#sql.subscribers['delete-by-id'].run({ id: existing.id });
-        this.#sql.subscribers['insert-suppression'].run({ emailHash: hashEmailKey(emailKey), at: when });
+        this.#sql.subscribers['insert-suppression'].run({ emailHash, at: when });
         return true;
       }),
     );
   }
 
   async confirmationHistory(email: string, since: string): Promise<{ count: number; lastSentAt: string | null }> {
-    const emailHash = hashEmailKey(toEmailKey(email));
+    const { emailHash } = addressKeys(email);
     return this.#run(() => {
       const { count } = this.#sql['confirmation-log'].history.get({ emailHash, since: toInstant(since, 'since') }) as { count: number };
       const { lastSentAt } = this.#sql['confirmation-log'].latest.get({ emailHash }) as { lastSentAt: string | null };
@@ -675,7 +535,7 @@ class SqliteStore implements Store {
     windowSince: string;
     maxCount: number;
   }): Promise<boolean> {
-    const emailHash = hashEmailKey(toEmailKey(input.email));
+    const { emailHash, mailboxHash } = addressKeys(input.email);
     const at = toInstant(input.at, 'at');
     const cooldownSince = toInstant(input.cooldownSince, 'cooldownSince');
     const since = toInstant(input.windowSince, 'windowSince');
@@ -683,10 +543,9 @@ class SqliteStore implements Store {
     return this.#run(() =>
       this.#immediate(() => {
         const { lastSentAt } = log.latest.get({ emailHash }) as { lastSentAt: string | null };
-        if (lastSentAt !== null && lastSentAt > cooldownSince) return false;
         const { count } = log.history.get({ emailHash, since }) as { count: number };
-        if (count >= input.maxCount) return false;
-        log.insert.run({ emailHash, mailboxHash: hashEmailKey(mailboxKey(input.email)), at });
+        if (!mayReserveConfirmation({ lastSentAt, windowCount: count }, { cooldownSince, maxCount: input.maxCount })) return false;
+        log.insert.run({ emailHash, mailboxHash, at });
         return true;
       }),
     );
@@ -705,9 +564,7 @@ class SqliteStore implements Store {
     windows: { addressSince: string; mailboxSince: string; overallSince: string };
     decide(facts: ConfirmationFacts): { send: true } | { send: false; reason: Reason };
   }): Promise<ConfirmationRequestResult<Reason>> {
-    const emailKey = toEmailKey(input.email);
-    const emailHash = hashEmailKey(emailKey);
-    const mailboxHash = hashEmailKey(mailboxKey(input.email));
+    const { emailKey, emailHash, mailboxHash } = addressKeys(input.email);
     const at = toInstant(input.at, 'at');
     const addressSince = toInstant(input.windows.addressSince, 'addressSince');
     const mailboxSince = toInstant(input.windows.mailboxSince, 'mailboxSince');
@@ -722,21 +579,11 @@ class SqliteStore implements Store {
         const { lastSentAt } = log.latest.get({ emailHash }) as { lastSentAt: string | null };
         const mailboxCount = (log['mailbox-count'].get({ mailboxHash, since: mailboxSince }) as { count: number }).count;
         const overallCount = (log['overall-count'].get({ since: overallSince }) as { count: number }).count;
-        const facts: ConfirmationFacts = {
-          subscriber,
-          erased: subscriber === undefined && suppressed,
-          address: { count, lastSentAt },
-          mailboxCount,
-          overallCount,
-        };
-        const decision = input.decide(facts);
+        const decision = input.decide(confirmationFacts({ subscriber, suppressed, addressCount: count, lastSentAt, mailboxCount, overallCount }));
         if (!decision.send) return { queued: false, reason: decision.reason, subscriberId: subscriber?.id };
-        let recipient = subscriber;
-        if (recipient === undefined) {
-          const added = this.#insertSubscriber({ email: input.email, name: input.name, status: 'pending', source: 'form' }, emailKey, at);
-          if (added.subscriber === undefined) throw new LetterpressError('E_STORE', 'a confirmation was allowed for an address the store refuses');
-          recipient = added.subscriber;
-        }
+        // `decide` refuses an erased address; one it lets through is added as it stands.
+        if (subscriber === undefined && suppressed) throw new LetterpressError('E_STORE', 'a confirmation was allowed for an address the store refuses');
+        const recipient = subscriber ?? this.#insertSubscriber({ email: input.email, name: input.name, status: 'pending', source: 'form' }, emailKey, at);
         log.insert.run({ emailHash, mailboxHash, at });
         const { id: mailId } = this.#sql['outgoing-mail'].insert.get({ kind: 'confirmation', subscriberId: recipient.id, at }) as { id: number };
         return { queued: true, action: subscriber === undefined ? 'create' : 'resend', subscriberId: recipient.id, mailId };
@@ -747,9 +594,7 @@ class SqliteStore implements Store {
     const when = toInstant(at, 'at');
     await this.#run(() =>
       this.#immediate(() => {
-        // Only a change of status queues a welcome: two confirmations racing send one.
-        const current = this.#sql.subscribers['get-by-id'].get({ id }) as Subscriber | undefined;
-        if (current === undefined || current.status === 'active') return;
+        if (!shouldActivate(this.#sql.subscribers['get-by-id'].get({ id }) as Subscriber | undefined)) return;
         this.#sql.subscribers['set-status'].run({ id, status: 'active', at: when });
         if (options.queueWelcome) this.#sql['outgoing-mail'].insert.run({ kind: 'welcome', subscriberId: id, at: when });
       }),
@@ -761,7 +606,7 @@ class SqliteStore implements Store {
       holder: input.holder,
       now: toInstant(input.now, 'now'),
       leaseUntil: toInstant(input.leaseUntil, 'leaseUntil'),
-      limit: Math.max(0, Math.floor(input.limit)),
+      limit: toRowLimit(input.limit),
     };
     const queue = this.#sql['outgoing-mail'];
     return this.#run(() =>
@@ -849,19 +694,8 @@ class SqliteStore implements Store {
   // Deliveries
 
   async planDeliveries(issueSlug: string, at: string): Promise<number> {
-    if ((await this.getIssue(issueSlug)) === undefined) {
-      throw new LetterpressError('E_STORE', `cannot plan deliveries: no issue with slug "${issueSlug}" in the store`);
-    }
-    let created = 0;
-    let afterId = 0;
-    for (;;) {
-      const chunk = await this.#run(() => this.#immediate(() => this.#planChunk(issueSlug, afterId, at)));
-      if (chunk === undefined) return created;
-      created += chunk.created;
-      afterId = chunk.lastId;
-      // Let an HTTP server sharing this process answer between chunks.
-      await yieldToEventLoop();
-    }
+    if ((await this.getIssue(issueSlug)) === undefined) throw unknownIssueError(issueSlug);
+    return planInChunks((afterId) => this.#run(() => this.#immediate(() => this.#planChunk(issueSlug, afterId, at))));
   }
 
   #planChunk(issueSlug: string, afterId: number, at: string): { created: number; lastId: number } | undefined {
@@ -881,7 +715,7 @@ class SqliteStore implements Store {
     const params = {
       issueSlug: input.issueSlug,
       holder: requireHolder(input.holder),
-      limit: Math.max(0, Math.floor(input.limit)),
+      limit: toRowLimit(input.limit),
       now: toInstant(input.now, 'now'),
       leaseUntil: toInstant(input.leaseUntil, 'leaseUntil'),
     };
@@ -889,8 +723,8 @@ class SqliteStore implements Store {
       this.#immediate(() => {
         const ids = (this.#sql.deliveries.claim.all(params) as { id: number }[]).map((row) => row.id);
         if (ids.length === 0) return [];
-        const rows = this.#sql.deliveries['list-claimed'].all({ ids: JSON.stringify(ids) }) as ClaimedRow[];
-        return rows.map(toClaimed);
+        const rows = this.#sql.deliveries['list-claimed'].all({ ids: JSON.stringify(ids) }) as ClaimedDeliveryRow[];
+        return rows.map(toClaimedDelivery);
       }),
     );
   }
@@ -902,19 +736,10 @@ class SqliteStore implements Store {
 
   async markDeliveries(input: { holder: string; now: string; marks: readonly DeliveryMark[] }): Promise<{ marked: number; lost: number[] }> {
     if (input.marks.length === 0) return { marked: 0, lost: [] };
-    const marks = input.marks.map((mark) => ({
-      id: mark.id,
-      state: mark.state,
-      reply: mark.reply ?? null,
-      // A deferred row always has a due date (its `at`, if none was given); no other state has one.
-      nextAttemptAt: mark.state === 'deferred' ? toInstant(mark.nextAttemptAt ?? mark.at, 'nextAttemptAt') : null,
-      at: toInstant(mark.at, 'at'),
-    }));
+    const marks = toMarkRows(input.marks);
     const params = { holder: requireHolder(input.holder), now: toInstant(input.now, 'now'), marks: JSON.stringify(marks) };
-    const marked = await this.#run(() =>
-      this.#immediate(() => new Set((this.#sql.deliveries.mark.all(params) as { id: number }[]).map((row) => row.id))),
-    );
-    return { marked: marked.size, lost: marks.map((mark) => mark.id).filter((id) => !marked.has(id)) };
+    const marked = await this.#run(() => this.#immediate(() => (this.#sql.deliveries.mark.all(params) as { id: number }[]).map((row) => row.id)));
+    return markOutcome(marks, marked);
   }
 
   async releaseDeliveries(input: { issueSlug: string; holder: string; now: string }): Promise<number> {
@@ -956,9 +781,7 @@ class SqliteStore implements Store {
       this.#immediate(() => {
         const record = this.#sql.issues.get.get({ slug: issueSlug }) as IssueRecord | undefined;
         const { count } = this.#sql.deliveries['count-unplannable'].get({ issueSlug }) as { count: number };
-        if (!record || (record.state !== 'published' && record.state !== 'planned') || count > 0) {
-          return { outcome: 'refused' as const, state: record?.state };
-        }
+        if (!mayUnplan(record, count)) return { outcome: 'refused' as const, state: record?.state };
         const removed = this.#sql.deliveries['delete-planned'].run({ issueSlug }).changes;
         this.#sql.issues['archive-unsent'].run({ slug: issueSlug, at: when });
         return { outcome: 'archived' as const, removed };
@@ -968,9 +791,7 @@ class SqliteStore implements Store {
 
   async countDeliveries(issueSlug: string): Promise<DeliveryCounts> {
     const rows = await this.#run(() => this.#sql.deliveries['count-by-state'].all({ issueSlug }) as { state: DeliveryState; count: number }[]);
-    const counts = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0])) as DeliveryCounts;
-    for (const row of rows) counts[row.state] = row.count;
-    return counts;
+    return toDeliveryCounts(rows);
   }
 
   // Stalled sends
@@ -1020,7 +841,7 @@ class SqliteStore implements Store {
       await this.#run(() => this.#sql.secrets.add.run({ kid, secret, at }));
     } catch (error) {
       if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new LetterpressError('E_STORE', `a secret with kid "${kid}" already exists`, { cause: error });
+        throw duplicateSecretError(kid, error);
       }
       throw error;
     }

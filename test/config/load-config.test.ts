@@ -91,3 +91,26 @@ describe('config file errors a person can act on', () => {
     expect(fromEnv.message).toContain('timezone (from LETTERPRESS_TIMEZONE): not an IANA timezone');
   });
 });
+
+describe('which variable names the store', () => {
+  const roots: string[] = [];
+  afterEach(async () => {
+    await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
+  });
+  async function storeUrl(env: Record<string, string>): Promise<string> {
+    const root = await mkdtemp(path.join(tmpdir(), 'letterpress-config-'));
+    roots.push(root);
+    await mkdir(path.join(root, 'config'));
+    await writeFile(path.join(root, 'config/letterpress.json'), '{ "store": { "url": "data/from-file.db" } }');
+    return (await loadConfig({ root, env })).config.store.url;
+  }
+
+  it('LETTERPRESS_DB wins over LETTERPRESS_STORE_URL, which wins over DATABASE_URL, which wins over store.url', async () => {
+    const pg = 'postgres://ann:secret@db.example/news';
+    expect(await storeUrl({})).toBe('data/from-file.db');
+    expect(await storeUrl({ DATABASE_URL: pg })).toBe(pg);
+    expect(await storeUrl({ DATABASE_URL: pg, LETTERPRESS_STORE_URL: 'sqlite:data/key.db' })).toBe('sqlite:data/key.db');
+    expect(await storeUrl({ DATABASE_URL: pg, LETTERPRESS_STORE_URL: 'data/key.db', LETTERPRESS_DB: 'data/db.db' })).toBe('data/db.db');
+    expect(await storeUrl({ LETTERPRESS_DB: pg, DATABASE_URL: 'data/other.db' })).toBe(pg);
+  });
+});

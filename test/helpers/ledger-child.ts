@@ -6,12 +6,14 @@
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openStore } from '../../src/store/open-store.ts';
+import type { IssueState } from '../../src/store/types.ts';
 
 type Command =
   | { op: 'claimAll'; slug: string; holder: string; leaseMs: number; limit: number; markEvery?: number }
   | { op: 'claim'; slug: string; holder: string; leaseMs: number; limit: number }
   | { op: 'heartbeat'; holder: string; leaseMs: number }
-  | { op: 'mark'; holder: string; ids: number[]; state: 'sent' | 'failed'; reply: string };
+  | { op: 'mark'; holder: string; ids: number[]; state: 'sent' | 'failed'; reply: string }
+  | { op: 'transition'; slug: string; from: IssueState[]; to: IssueState };
 
 const [url] = process.argv.slice(2);
 if (url === undefined) throw new Error('usage: ledger-child <store-url>');
@@ -59,6 +61,8 @@ async function run(command: Command): Promise<unknown> {
       const at = iso(Date.now());
       return store.markDeliveries({ holder: command.holder, now: at, marks: command.ids.map((id) => ({ id, state: command.state, reply: command.reply, at })) });
     }
+    case 'transition':
+      return { moved: await store.transitionIssue(command.slug, command.from, command.to, new Date().toISOString()) };
   }
 }
 

@@ -417,14 +417,15 @@ describe('openStore', () => {
     }
   });
 
-  it.each(['postgres://letterpress:hunter2@db.example:5432/news', 'postgresql://db.example/news'])(
-    'says PostgreSQL is not supported yet, without leaking a password (%s)',
-    async (url) => {
-      const error = await openStore({ url, root }).catch((caught: unknown) => caught);
-      expect(error).toMatchObject({ code: 'E_STORE', message: /^PostgreSQL stores are not supported yet: / });
-      expect((error as Error).message).not.toContain('hunter2');
-    },
-  );
+  it('opens a sqlite:PATH URL as the same file', async () => {
+    const store = await openStore({ url: 'sqlite:data/other.db', root });
+    try {
+      expect(store.watchDue).toBeUndefined();
+      expect(existsSync(path.join(root, 'data', 'other.db'))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('refuses other URL schemes instead of making a folder of them', async () => {
     await expect(openStore({ url: 'mysql://db.example/news', root })).rejects.toMatchObject({ code: 'E_STORE' });

@@ -34,7 +34,7 @@ function issueRecord(slug: string, overrides: Partial<IssueRecord> = {}): IssueR
 
 /**
  * The behaviour every `Store` implementation owes its callers (the CLI, the HTTP server and the
- * send loop). SQLite runs it now; PostgreSQL runs the same suite when it arrives.
+ * send loop). SQLite and PostgreSQL run the same suite.
  */
 export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
   describe(`store contract: ${name}`, () => {
@@ -765,7 +765,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
   });
 }
 
-/** A store several processes can open by its URL (an absolute SQLite path, later a postgres:// URL). */
+/** A store several processes can open by its URL (an absolute SQLite path, or a postgres:// URL). */
 export interface SharedStore extends OpenedStore {
   url: string;
 }
@@ -922,6 +922,17 @@ export function describeLedgerAcrossProcesses(name: string, open: () => Promise<
       const done = await fresh!.ask<{ marked: number; lost: number[] }>({ op: 'mark', holder: 'fresh:2:b', ids: taken.ids, state: 'sent', reply: '250 fresh' });
       expect(done).toEqual({ marked: 10, lost: [] });
       expect(await shared.store.countDeliveries('one')).toMatchObject({ sent: 10, sending: 0, failed: 0 });
+    }, 30_000);
+
+    it('lets one of several processes racing the same state change win, and the others change nothing', async () => {
+      await shared.store.saveIssue(issueRecord('one'));
+      const processes = await startSenders(3);
+      for (let round = 0; round < 5; round += 1) {
+        const [from, to] = round % 2 === 0 ? (['published', 'planned'] as const) : (['planned', 'published'] as const);
+        const results = await Promise.all(processes.map((sender) => sender.ask<{ moved: boolean }>({ op: 'transition', slug: 'one', from: [from], to })));
+        expect(results.filter((result) => result.moved)).toHaveLength(1);
+        expect((await shared.store.getIssue('one'))?.state).toBe(to);
+      }
     }, 30_000);
   });
 }
