@@ -56,15 +56,24 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       return result.subscriber;
     }
 
-    /** Adds `count` subscribers cycling through `statuses`, returns the active ones' ids. */
+    /**
+     * Adds `count` subscribers cycling through `statuses`, a few at once (a store with a pool
+     * answers them in parallel, as it would several importers), and returns the active ones'
+     * ids in id order.
+     */
     async function addSubscribers(count: number, statuses: SubscriberStatus[] = ['active']): Promise<number[]> {
       const active: number[] = [];
-      for (let index = 0; index < count; index += 1) {
-        const status = statuses[index % statuses.length] ?? 'active';
-        const subscriber = await addSubscriber(`reader${index}@example.org`, status);
-        if (status === 'active') active.push(subscriber.id);
+      const AT_ONCE = 16;
+      for (let start = 0; start < count; start += AT_ONCE) {
+        const wave = Array.from({ length: Math.min(AT_ONCE, count - start) }, async (_, offset) => {
+          const index = start + offset;
+          const status = statuses[index % statuses.length] ?? 'active';
+          const subscriber = await addSubscriber(`reader${index}@example.org`, status);
+          if (status === 'active') active.push(subscriber.id);
+        });
+        await Promise.all(wave);
       }
-      return active;
+      return active.sort((a, b) => a - b);
     }
 
     async function planIssue(slug: string, subscriberCount: number) {
