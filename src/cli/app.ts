@@ -13,6 +13,8 @@ import type { SendEvent } from '../deliver/run-send.ts';
 import type { SendReport } from '../deliver/send-issue.ts';
 import type { Keyring } from '../deliver/tokens.ts';
 import type { Transport } from '../deliver/types.ts';
+import { countingTransport, type SenderStats } from '../deliver/sender-presence.ts';
+import { createGlobalRateLimiter, rateLimitedTransport } from '../deliver/global-rate-limit.ts';
 import { archiveRecordedIssue, registerDueIssues, type ArchiveOutcome, type RegisterReport } from '../store/issue-registry.ts';
 import { openStore } from '../store/open-store.ts';
 import type { IssueRecord, Store } from '../store/types.ts';
@@ -73,6 +75,8 @@ export interface App {
   dkimPrivateKey(): Promise<string | undefined>;
   send(options?: {
     slug?: string;
+    /** False: only issues already planned (a worker; planning needs the project tree). */
+    plan?: boolean;
     signal?: AbortSignal;
     onEvent?: (event: SendEvent) => void;
     /** Published issues not to start now (waiting for the send window). */
@@ -82,6 +86,8 @@ export interface App {
   }): Promise<SendReport[]>;
   /** Parses and renders issue files off the event loop, within limits.parseSeconds per file. */
   issueParser: IssueParser;
+  /** What this process's transport has carried so far (a sender's heartbeat reports it). */
+  senderStats(): SenderStats;
   /** Where the outbox transport writes (shown to the user). */
   outboxDir: string;
   close(): Promise<void>;
@@ -106,8 +112,22 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
 
   const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs, lockWaitTiming: environment.storeLockWait }));
 
+  let counted: ReturnType<typeof countingTransport> | undefined;
+  /**
+   * Every message of this process passes here: counted for the sender's heartbeat, and with
+   * `delivery.globalRateLimit` each waits for its slot in the store first, whichever path sends
+   * it (a send run, a worker, the subscription emails).
+   */
   const getTransport = (): Transport => {
-    if (environment.transport) return environment.transport;
+    if (counted) return counted.transport;
+    const base = environment.transport ?? configuredTransport();
+    const limit = loaded.config.delivery.globalRateLimit;
+    const limited = limit > 0 ? rateLimitedTransport(base, createGlobalRateLimiter({ store: getStore, clock, sleep, ratePerSecond: limit })) : base;
+    counted = countingTransport(limited);
+    return counted.transport;
+  };
+
+  const configuredTransport = (): Transport => {
     if (transport) return transport;
     const smtp = loaded.config.smtp;
     if (!smtp.host) {
@@ -205,7 +225,15 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     const renditions = renditionDependencies(sendDeps(opened));
     for (const record of await opened.listIssues()) {
       try {
-        if (record.state === 'published' && newlyPublished.has(record.slug)) await planIssue(sendDeps(opened), record);
+        if (record.state === 'published' && newlyPublished.has(record.slug)) {
+          // With a send window, an issue without its own publish_at waits for it: held in the
+          // store before it is planned, so no worker (which has no window of its own) starts it.
+          if (loaded.config.schedule.sendWindow !== undefined) {
+            const stored = await refreshIssueRendition(renditions, record);
+            if (stored && stored.publishAt === null) await opened.holdForSendWindow(record.slug, clock.now().toISOString());
+          }
+          await planIssue(sendDeps(opened), record);
+        }
         else if (record.state === 'planned' || record.state === 'sending') await refreshIssueRendition(renditions, record);
       } catch (error) {
         // A broken issue file is reported by the build's diagnostics; its stored rendition stays.
@@ -232,6 +260,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
     issueParser,
     build,
     archive,
+    senderStats: () => counted?.stats() ?? { inFlight: 0, sentTotal: 0 },
     store: getStore,
     transport: getTransport,
     keyring: getKeyring,
@@ -256,7 +285,7 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           nextRetryAt: options.nextRetryAt,
         },
         options.slug,
-        { hold: options.hold },
+        { hold: options.hold, plan: options.plan },
       );
     },
     async close() {

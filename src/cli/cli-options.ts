@@ -21,3 +21,14 @@ export function waitForStopSignal(): Promise<string> {
     process.on('SIGTERM', stop);
   });
 }
+
+/** What `letterpress start` runs (`--role`). */
+export type StartRole = 'all' | 'web' | 'scheduler' | 'worker';
+const START_ROLES: readonly StartRole[] = ['all', 'web', 'scheduler', 'worker'];
+
+/** `--role` as given (default `all`); anything else is a usage error naming the choices. */
+export function parseRole(value: string | undefined): StartRole {
+  if (value === undefined) return 'all';
+  if ((START_ROLES as readonly string[]).includes(value)) return value as StartRole;
+  throw new LetterpressError('E_USAGE', `--role ${JSON.stringify(value)}: use one of ${START_ROLES.join(', ')}`);
+}

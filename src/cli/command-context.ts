@@ -8,8 +8,11 @@ import type { CliIo } from './main.ts';
 export interface CommandContext {
   io: CliIo;
   setExitCode(code: number): void;
-  /** Creates the app for the command's project, runs `fn`, and always closes the app. */
-  withApp<T>(command: Command, fn: (app: App) => Promise<T>): Promise<T>;
+  /**
+   * Creates the app for the command's project, runs `fn`, and always closes the app. `env`:
+   * variables a command's own flags stand for (`worker --store` is LETTERPRESS_DB).
+   */
+  withApp<T>(command: Command, fn: (app: App) => Promise<T>, options?: { env?: Record<string, string> }): Promise<T>;
   /** Loads the config of the command's project (for commands that need no store). */
   loadConfig(command: Command): Promise<LoadedConfig>;
   /**
@@ -65,11 +68,11 @@ export function createCommandContext(
       found.set(command, await findProjectRoot({ cwd: io.cwd, root: givenRoot(command) }));
     },
     loadConfig: async (command) => (await import('../config/load-config.ts')).loadConfig({ root: rootOf(command), env: io.env, cwd: io.cwd }),
-    async withApp(command, fn) {
+    async withApp(command, fn, options = {}) {
       // `--allow-local` (send, start) is `delivery.allowLocalAddresses: true` for this run, set
       // the way every config key is, so each send path sees it without being handed a flag.
       const allowLocal = command.opts().allowLocal === true;
-      const env = allowLocal ? { ...io.env, LETTERPRESS_DELIVERY_ALLOWLOCALADDRESSES: 'true' } : io.env;
+      const env = { ...io.env, ...options.env, ...(allowLocal && { LETTERPRESS_DELIVERY_ALLOWLOCALADDRESSES: 'true' }) };
       const { createApp } = await import('./app.ts');
       const app = await createApp({ ...overrides, root: rootOf(command), env, cwd: io.cwd });
       try {

@@ -11,7 +11,7 @@ import { LetterpressError } from '../util/errors.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 import type { CommandContext } from './command-context.ts';
 import { createSendProgress, formatSendSummary } from './send-progress.ts';
-import { formatDaemonView, formatIssueStatus, passErrors, type IssueStatusView } from './format-status.ts';
+import { formatDaemonView, formatIssueStatus, formatWorkers, passErrors, type IssueStatusView } from './format-status.ts';
 import { checkSendPreflight, formatPreflightRefusal, isOutboxMode } from '../publish/preflight.ts';
 
 /** Sends what is due and prints the summary; shared by `send` and `start`. */
@@ -230,7 +230,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
     .description('per-issue state, delivery counts and why a send is stalled; with --daemon the daemon\'s view')
     .argument('[slug]', 'only this issue')
     .option('--json', 'print [{slug, title, state, publishedAt, counts, stalled}] (times in UTC)')
-    .option('--daemon', 'with --json: print {issues: [...], daemon: {..., errors, fileErrors, transportErrors}}')
+    .option('--daemon', 'with --json: print {issues: [...], daemon: {..., errors, fileErrors, transportErrors, workers}}')
     .action(async (slug: string | undefined, options: { json?: boolean; daemon?: boolean }, command: Command) => {
       await context.withApp(command, async (app) => {
         const store = await app.store();
@@ -254,9 +254,13 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
             nextDeferredAt: counts.deferred ? await store.nextDeferredAt(record.slug) : undefined,
           });
         }
+        // Senders whose heartbeat is older than three leases died: not shown (the next beat prunes them).
+        const workers = await store.listWorkers(new Date(app.clock.now().getTime() - 3 * app.loaded.config.delivery.leaseSeconds * 1000).toISOString());
         if (options.json) {
           const issues = rows.map(({ nextDeferredAt: _, ...row }) => row);
-          io.stdout.write(`${JSON.stringify(options.daemon ? { issues, daemon: daemon ? withErrorCounts(daemon) : null } : issues, null, 2)}\n`);
+          // Workers run on other machines too: with no daemon here, `daemon` still lists them.
+          const daemonJson = daemon ? { ...withErrorCounts(daemon), workers } : workers.length > 0 ? { alive: false, workers } : null;
+          io.stdout.write(`${JSON.stringify(options.daemon ? { issues, daemon: daemonJson } : issues, null, 2)}\n`);
           return;
         }
         const timezone = app.loaded.config.timezone;
@@ -267,6 +271,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
         }
         io.stdout.write(`Store: ${describeStore(resolveStoreLocation({ url: app.loaded.config.store.url, root: app.loaded.root }))}\n`);
         if (daemon && slug === undefined) for (const line of formatDaemonView(daemon, { timezone })) io.stdout.write(`${line}\n`);
+        if (slug === undefined) for (const line of formatWorkers(workers, { timezone })) io.stdout.write(`${line}\n`);
       });
     });
 }

@@ -1,5 +1,5 @@
 import type { DaemonStatus, PassSummary } from '../schedule/daemon-status.ts';
-import type { DeliveryCounts, DeliveryState } from '../store/types.ts';
+import type { DeliveryCounts, DeliveryState, WorkerRecord } from '../store/types.ts';
 import { displayWidth, truncateToWidth } from '../util/display-width.ts';
 import { formatLocalTime } from '../util/timezone.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
@@ -95,6 +95,13 @@ export function formatDaemonView(daemon: DaemonView, options: { timezone: string
       ? `daemon: running (pid ${daemon.pid} on ${daemon.host}, since ${time(daemon.startedAt)})${daemon.url ? `, serving ${daemon.url}` : ''}`
       : `daemon: not running (last seen ${time(daemon.updatedAt)}${daemon.state === 'running' ? ', it did not stop cleanly' : ''})`,
   ];
+  if (daemon.alive && daemon.scheduling !== undefined) {
+    lines.push(
+      daemon.scheduling
+        ? `  role ${daemon.role ?? 'all'}; schedules (holds the scheduler lease)`
+        : `  role ${daemon.role ?? 'all'}; standby: ${daemon.scheduler ? `${escapeForTerminal(daemon.scheduler)} schedules` : 'no instance schedules right now'}`,
+    );
+  }
   if (daemon.alive && daemon.nextTick) lines.push(`  next look at issues/: ${time(daemon.nextTick)}`);
   if (daemon.alive && daemon.nextWindow) lines.push(`  next send window: ${time(daemon.nextWindow)}`);
   for (const item of daemon.scheduled) lines.push(`  scheduled: ${escapeForTerminal(item.slug)} at ${time(item.publishAt)}`);
@@ -110,6 +117,21 @@ export function formatDaemonView(daemon: DaemonView, options: { timezone: string
       transportErrors ? `${transportErrors} send${transportErrors === 1 ? '' : 's'} stopped by an SMTP session error` : '',
     ].filter(Boolean);
     lines.push(`  pass (${pass.reason}) ${time(pass.finishedAt)}: ${done.length ? done.join(', ') : 'nothing published or sent'}`);
+  }
+  return lines.map((line) => truncateToWidth(line, width));
+}
+
+/** The live senders (workers, daemons) as `status` lists them, times in `timezone`. */
+export function formatWorkers(workers: readonly WorkerRecord[], options: { timezone: string; width?: number }): string[] {
+  const width = options.width ?? STATUS_WIDTH;
+  const time = (iso: string) => formatLocalTime(iso, options.timezone, { seconds: true });
+  if (workers.length === 0) return [];
+  const lines = [`senders: ${workers.length} live`];
+  for (const worker of workers) {
+    lines.push(
+      `  ${worker.role} pid ${worker.pid} on ${escapeForTerminal(worker.host)}: heartbeat ${time(worker.heartbeatAt)}, ${worker.inFlight} in flight, ` +
+        `${worker.rate} msg/s, ${worker.sentTotal} sent since ${time(worker.startedAt)}`,
+    );
   }
   return lines.map((line) => truncateToWidth(line, width));
 }

@@ -7,6 +7,7 @@ import { LetterpressError } from '../util/errors.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 import type { AppEnvironment } from './app.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
+import { parseRole } from './cli-options.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
 import { createBuildProgress, type Output } from './progress.ts';
 import { createProcessOutput } from './process-output.ts';
@@ -152,7 +153,13 @@ function createProgram(
     .option('--host <host>', 'HTTP address (default: server.host, 127.0.0.1)')
     .option('--no-serve', 'do not serve HTTP (another process serves the archive)')
     .option('--allow-local', 'send via SMTP even with a loopback, localhost or example site URL or From (staging)')
-    .action(async (options: { once?: boolean; port?: string; host?: string; serve: boolean }, command: Command) => {
+    .option(
+      '--role <role>',
+      'all (default): serve, send, and schedule when elected; web: serve HTTP only; scheduler: watch, build, plan and hold for the send window, no HTTP, no sending; worker: send only',
+    )
+    .action(async (options: { once?: boolean; port?: string; host?: string; serve: boolean; role?: string }, command: Command) => {
+      const role = parseRole(options.role);
+      if (options.once && role !== 'all') throw new LetterpressError('E_USAGE', `--once is one pass of everything; it takes no --role (${role})`);
       if (options.once) {
         return runBuild(command, {}, 'Published', async (app) => {
           await sendAndReport(app, context);
@@ -162,8 +169,28 @@ function createProgram(
         });
       }
       const { runStartDaemon } = await import('./start-command.ts');
-      return runStartDaemon(command, context, options);
+      return runStartDaemon(command, context, { ...options, role });
     });
+
+  const worker = program
+    .command('worker')
+    .description(
+      'send planned messages of every issue until stopped (SIGTERM: messages in flight finish, exit 0), from the store and the environment alone: no project needed',
+    )
+    .option('--store <path>', 'the store to send from (SQLite file); default: LETTERPRESS_DB, else store.url of the project config here')
+    .option('--allow-local', 'send via SMTP even with a loopback, localhost or example site URL or From (staging)')
+    .addHelpText(
+      'after',
+      '\nThe rest comes from the environment, as for every command: LETTERPRESS_SMTP_URL (or LETTERPRESS_SMTP_HOST…),\n' +
+        'LETTERPRESS_SECRET (the key that signs unsubscribe links: the same as the other senders\'),\n' +
+        'LETTERPRESS_SITE_POSTALADDRESS, LETTERPRESS_DELIVERY_GLOBALRATELIMIT; `letterpress config --env` lists them all.\n' +
+        'Messages are made of the rendition stored when the issue was planned: no issues/ or templates/ needed.\n',
+    )
+    .action(async (options: { store?: string }, command: Command) => {
+      const { runWorkerCommand } = await import('./worker-command.ts');
+      return runWorkerCommand(command, context, options);
+    });
+  runsWithoutProject(worker);
 
   registerInitCommand(program, context);
   registerSubscriberCommands(program, context);

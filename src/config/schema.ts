@@ -183,6 +183,13 @@ export const configSchema = z.strictObject({
          * (a staging relay); the preflight refuses them otherwise. `--allow-local` does the same.
          */
         allowLocalAddresses: z.boolean().default(false),
+        /**
+         * Messages per second for all senders on the store together (workers, daemons, `send`),
+         * kept through the store (0: no limit). `smtp.pool.rateLimit` is one process's own.
+         */
+        globalRateLimit: z.number().min(0).max(100_000).default(0),
+        /** The longest an idle worker waits between looks at the ledger (it looks sooner after work). */
+        pollSeconds: z.number().min(0.05).max(3600).default(5),
       })
       .default({
         batchSize: 200,
@@ -190,6 +197,8 @@ export const configSchema = z.strictObject({
         markBatch: { rows: 50, ms: 200 },
         retry: { baseSeconds: 60, maxSeconds: 3600, giveUpHours: 72, waitSeconds: 120 },
         allowLocalAddresses: false,
+        globalRateLimit: 0,
+        pollSeconds: 5,
       }),
     server: z.strictObject({
         /** `letterpress serve` listens here (loopback by default; put a proxy in front for the world). */
@@ -271,8 +280,14 @@ export const configSchema = z.strictObject({
         settleMs: z.number().int().min(0).max(60_000).default(1000),
         /** On SIGTERM/SIGINT, how long in-flight messages may take to finish. */
         shutdownTimeoutSeconds: z.number().min(0).default(30),
+        /**
+         * The `scheduler` lease: of several `start` instances on one store, the one holding it runs
+         * the ticks, the watcher and the send window; it renews it every third of this, and when it
+         * dies another takes over within this time.
+         */
+        leaseSeconds: z.number().min(1).max(3600).default(30),
       })
-      .default({ tick: '* * * * *', skipMissed: false, settleMs: 1000, shutdownTimeoutSeconds: 30 }),
+      .default({ tick: '* * * * *', skipMissed: false, settleMs: 1000, shutdownTimeoutSeconds: 30, leaseSeconds: 30 }),
     limits: z.strictObject({
         /** Issue files larger than this are rejected (E_TOO_LARGE). */
         maxIssueBytes: z.number().int().min(1024).default(1024 * 1024),

@@ -179,14 +179,23 @@ export async function selectIssuesToSend(store: Store, slug?: string, hold?: Rea
 export async function runSend(
   deps: RunSendDependencies,
   slug?: string,
-  options: { hold?: ReadonlySet<string> } = {},
+  options: {
+    hold?: ReadonlySet<string>;
+    /**
+     * False: leave published issues that are not planned yet to a process with the project tree
+     * (a worker sends what the scheduler planned; planning needs the issue file).
+     */
+    plan?: boolean;
+  } = {},
 ): Promise<SendReport[]> {
   const { store, clock, loaded } = deps;
-  const targets = await selectIssuesToSend(store, slug, options.hold);
+  const targets = (await selectIssuesToSend(store, slug, options.hold)).filter((issue) => options.plan !== false || issue.state === 'planned' || issue.state === 'sending');
   const reports: SendReport[] = [];
   if (targets.length === 0) return reports;
-  // Before planning: a refused send changes nothing in the store.
-  assertSendPreflight(loaded.config);
+  // Before planning: a refused send changes nothing in the store. A sender that plans nothing
+  // checks only what goes out (each issue's stored rendition, below): its own config's site URL
+  // and From are not in any message.
+  if (options.plan !== false) assertSendPreflight(loaded.config);
 
   const leaseMs = loaded.config.delivery.leaseSeconds * 1000;
   const signal = deps.signal;
@@ -197,6 +206,7 @@ export async function runSend(
     // An archived issue is planned only when named: a run picked it while it was waiting to be
     // sent, and `letterpress archive` took it back meanwhile.
     if (record.state === 'archived' && slug === undefined) continue;
+    if (options.plan === false && record.state !== 'planned' && record.state !== 'sending') continue;
     if (record.state === 'published' || record.state === 'archived') {
       const { rows } = await planIssue(deps, record);
       deps.onEvent?.({ kind: 'planned', slug: record.slug, rows });

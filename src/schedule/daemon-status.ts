@@ -28,6 +28,12 @@ export interface DaemonStatus {
   startedAt: string;
   updatedAt: string;
   url?: string;
+  /** What this instance does (`start --role`); absent in files older releases wrote (then `all`). */
+  role?: 'all' | 'scheduler';
+  /** Whether it holds the scheduler lease now (it runs the watcher, the build and the send window). */
+  scheduling?: boolean;
+  /** The holder id of the instance that schedules, as this one last saw it. */
+  scheduler?: string;
   /** The next cron tick, and the next send window when one is configured. */
   nextTick?: string;
   nextWindow?: string;

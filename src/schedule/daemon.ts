@@ -15,6 +15,7 @@ import { formatLocalTime } from '../util/timezone.ts';
 import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
 import { writeDaemonStatus, type DaemonStatus, type PassSummary } from './daemon-status.ts';
 import type { ScheduledJob, Scheduler } from './scheduler.ts';
+import type { SchedulerElection } from './scheduler-lease.ts';
 import { waitUntilSettled } from './wait-until-settled.ts';
 import type { IssueWatch, WatchIssues } from './watch-issues.ts';
 
@@ -61,6 +62,16 @@ export interface DaemonDependencies {
   watchIssues?: WatchIssues;
   /** Told after each pass (and its status file) is done: for tools and tests that follow the daemon. */
   onPass?: (summary: PassSummary) => void;
+  /**
+   * `all` (default): schedules when elected, and sends either way; `scheduler`: schedules when
+   * elected (ticks, watcher, build, planning, the send window) and never sends issues.
+   */
+  role?: 'all' | 'scheduler';
+  /**
+   * Joins the `scheduler` lease election (scheduler-lease.ts); `onChange` is told when this
+   * instance starts or stops scheduling. Without it this instance always schedules.
+   */
+  elect?: (onChange: (leading: boolean, leader: string | undefined) => void) => Promise<SchedulerElection>;
 }
 
 type PassReason = PassSummary['reason'];
@@ -105,12 +116,18 @@ export async function runPass(
     reported?: ReadonlySet<string>;
     /** When the next pass retries a stalled send (recorded for `status`). */
     nextRetryAt?: () => string | undefined;
+    /** False: this instance does not schedule now; the pass only sends (no build, no planning). */
+    build?: boolean;
+    /** False: this instance never sends issues (`--role scheduler`); workers send what it planned. */
+    send?: boolean;
+    /** The send window opened: lift the store's holds first, so every worker sends too. */
+    releaseHolds?: boolean;
   },
-): Promise<{ summary: PassSummary; build: BuildReport; sends: SendReport[]; waiting: Set<string>; errors: Set<string> }> {
+): Promise<{ summary: PassSummary; build: BuildReport | undefined; sends: SendReport[]; waiting: Set<string>; errors: Set<string> }> {
   const startedAt = new Date(app.clock.now()).toISOString();
-  const build = await app.build(undefined, { archiveNew: options.archiveNew, signal: options.signal });
+  const build = options.build === false ? undefined : await app.build(undefined, { archiveNew: options.archiveNew, signal: options.signal });
   const errors = new Set<string>();
-  for (const d of build.diagnostics) {
+  for (const d of build?.diagnostics ?? []) {
     if (d.severity !== 'error') continue;
     const line = `${d.file}:${d.line}:${d.column}: ${d.message}`;
     errors.add(line);
@@ -118,24 +135,32 @@ export async function runPass(
     // broken is reported again only after it changed (not at every tick).
     if (!options.reported?.has(line)) logger.error({ file: d.file, line: d.line, column: d.column, code: d.code }, line);
   }
-  const published = (build.registered?.added ?? []).filter((entry) => entry.state === 'published').map((entry) => entry.slug);
-  for (const entry of build.registered?.added ?? []) {
+  const published = (build?.registered?.added ?? []).filter((entry) => entry.state === 'published').map((entry) => entry.slug);
+  for (const entry of build?.registered?.added ?? []) {
     logger.info({ slug: entry.slug, state: entry.state }, entry.state === 'archived' ? `archived ${entry.slug} (on the site, not emailed)` : `published ${entry.slug}`);
   }
-  if (build.registered?.backlog) {
+  if (build?.registered?.backlog) {
     logger.info('these issues were there before the store: they stay on the site and are never emailed; to email one: letterpress send <slug>');
   }
-  if (build.rendered.length > 0) logger.info({ rendered: build.rendered }, `site rebuilt: ${build.rendered.join(', ')}`);
+  if (build && build.rendered.length > 0) logger.info({ rendered: build.rendered }, `site rebuilt: ${build.rendered.join(', ')}`);
 
+  const store = await app.store();
+  if (options.releaseHolds) {
+    const released = await store.releaseSendHolds();
+    if (released.length > 0) logger.info({ released }, `the send window opened for ${released.join(', ')}`);
+  }
   const waiting = options.holdForWindow ? await issuesWaitingForWindow(app, options.signal) : new Set<string>();
-  for (const slug of waiting) logger.info({ slug }, `${slug} waits for the send window`);
+  // Held in the store by the scheduling instance (which may be another one) until its window.
+  if (options.holdForWindow) for (const slug of await store.listSendHolds()) waiting.add(slug);
+  // Said by the instance that schedules; another one only leaves them alone.
+  if (options.build !== false) for (const slug of waiting) logger.info({ slug }, `${slug} waits for the send window`);
   const onEvent = (event: SendEvent) => {
     if (event.kind === 'start') logger.info({ slug: event.slug, total: event.total }, `sending ${event.slug} to ${event.total} subscribers`);
     if (event.kind === 'requeued-orphans') logger.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
   };
   let sends: SendReport[] = [];
   try {
-    sends = await app.send({ signal: options.signal, hold: waiting, onEvent, nextRetryAt: options.nextRetryAt });
+    if (options.send !== false) sends = await app.send({ signal: options.signal, hold: waiting, onEvent, nextRetryAt: options.nextRetryAt });
   } catch (error) {
     if ((error as { code?: string }).code !== 'E_PREFLIGHT') throw error;
     // Refused before anything was claimed: the site and feeds are published, the mail waits
@@ -154,7 +179,7 @@ export async function runPass(
     }
     else if (report.sent + report.failed + report.bounced + report.skipped + report.deferred > 0) logger.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred`);
   }
-  const fileErrors = build.diagnostics.filter((d) => d.severity === 'error').length;
+  const fileErrors = (build?.diagnostics ?? []).filter((d) => d.severity === 'error').length;
   const summary: PassSummary = {
     reason: options.reason,
     startedAt,
@@ -173,14 +198,18 @@ export async function runPass(
 /**
  * `letterpress start`: the long-lived process. It serves HTTP, watches `issues/` (a change is
  * picked up once the files have settled) and also looks at every cron tick in case the watcher
- * missed something; each look is a pass (publish, build, send). Passes never overlap. Two daemons
- * (or a daemon and `send`) on one store share the rows: each claims its own from the ledger. On
- * shutdown it stops picking up, lets messages in flight finish (bounded), and leaves nothing
- * `sending`.
+ * missed something; each look is a pass (publish, build, send). Passes never overlap. Of several
+ * instances on one store, the one holding the `scheduler` lease schedules (the watcher, the
+ * ticks' build and planning, the send window); the others (role `all`) only send at each tick,
+ * each claiming its own rows from the ledger, and one takes over when the scheduling instance
+ * dies. On shutdown it stops picking up, lets messages in flight finish (bounded), and leaves
+ * nothing `sending`.
  */
 export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: boolean }> {
   const { app, logger } = deps;
   const { config, paths } = app.loaded;
+  const role = deps.role ?? 'all';
+  const sends = role === 'all';
   const now = () => deps.clock.now().getTime();
   const startedAt = new Date(now()).toISOString();
   const sendAbort = new AbortController();
@@ -191,6 +220,8 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   let tick: ScheduledJob | undefined;
   let windowTask: ScheduledJob | undefined;
   let watcher: IssueWatch | undefined;
+  let election: SchedulerElection | undefined;
+  const leading = () => election?.isLeader() ?? true;
 
   const writeStatus = (state: DaemonStatus['state']) =>
     writeDaemonStatus(paths.data, {
@@ -200,8 +231,11 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
       startedAt,
       updatedAt: new Date(now()).toISOString(),
       url,
+      role,
+      scheduling: leading(),
+      scheduler: election?.leader(),
       nextTick: tick?.nextRun()?.toISOString(),
-      nextWindow: windowTask?.nextRun()?.toISOString(),
+      nextWindow: leading() ? windowTask?.nextRun()?.toISOString() : undefined,
       scheduled,
       waitingForWindow,
       lastPasses: passes.slice(0, 10),
@@ -209,7 +243,9 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
 
   let pending: PassReason | undefined;
   let windowOpen = false;
-  let first = true;
+  // skipMissed: what became due while no instance ran. A takeover follows a live scheduler, so
+  // only the first pass of an instance that scheduled from its start archives.
+  let archiveMissed = config.schedule.skipMissed;
   let reported = new Set<string>();
   let running: Promise<void> | undefined;
 
@@ -219,29 +255,40 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
       pending = undefined;
       const window = windowOpen;
       windowOpen = false;
+      const schedules = leading();
+      // A standby scheduler has nothing to do until it is elected.
+      if (!schedules && !sends) continue;
       let summary: PassSummary | undefined;
       try {
-        const settled = await waitUntilSettled({
-          dir: paths.issues,
-          settleMs: config.schedule.settleMs,
-          maxWaitMs: Math.max(10 * config.schedule.settleMs, 10_000),
-          now,
-          sleep: deps.sleep,
-        });
-        if (!settled) logger.warn('issue files keep changing; building what is there now');
+        if (schedules) {
+          const settled = await waitUntilSettled({
+            dir: paths.issues,
+            settleMs: config.schedule.settleMs,
+            maxWaitMs: Math.max(10 * config.schedule.settleMs, 10_000),
+            now,
+            sleep: deps.sleep,
+          });
+          if (!settled) logger.warn('issue files keep changing; building what is there now');
+        }
         if (deps.signal.aborted) break;
         const result = await runPass(app, logger, {
           reason: window ? 'window' : reason,
-          archiveNew: first && config.schedule.skipMissed,
-          holdForWindow: config.schedule.sendWindow !== undefined && !window,
+          archiveNew: schedules && archiveMissed,
+          // Only the scheduling instance knows when the window opens; the others wait for it.
+          holdForWindow: config.schedule.sendWindow !== undefined && !(window && schedules),
+          releaseHolds: window && schedules,
+          build: schedules,
+          send: sends,
           signal: sendAbort.signal,
           reported,
           nextRetryAt: () => tick?.nextRun()?.toISOString(),
         });
-        first = false;
-        reported = result.errors;
-        scheduled = result.build.scheduled;
-        waitingForWindow = [...result.waiting];
+        if (schedules) {
+          archiveMissed = false;
+          reported = result.errors;
+          scheduled = result.build?.scheduled ?? scheduled;
+          waitingForWindow = [...result.waiting];
+        }
         passes.unshift(result.summary);
         passes.length = Math.min(passes.length, 10);
         summary = result.summary;
@@ -266,6 +313,47 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
     running ??= loop();
   };
 
+  const startWatching = () => {
+    if (watcher || !deps.watchIssues) return;
+    try {
+      watcher = deps.watchIssues(
+        paths.issues,
+        () => request('file'),
+        (error) => logger.warn({ err: error }, 'the file watcher failed; the cron tick still picks up changes'),
+      );
+    } catch (error) {
+      logger.warn({ err: error }, `cannot watch ${paths.issues}; changes are picked up at each cron tick`);
+    }
+  };
+  const stopWatching = () => {
+    watcher?.close();
+    watcher = undefined;
+  };
+
+  if (deps.elect) {
+    let electing = true;
+    election = await deps.elect((leads, leader) => {
+      if (deps.signal.aborted) return;
+      if (leads) {
+        logger.info({ scheduling: true }, 'this instance schedules now (it holds the scheduler lease): ticks, the issues/ watcher and the send window');
+        // At start-up the watcher and the first pass come below, once the server listens.
+        if (electing) return;
+        startWatching();
+        request('start');
+      } else {
+        logger.info({ scheduling: false, scheduler: leader }, `another instance schedules${leader ? ` (${leader})` : ''}; this one ${sends ? 'sends and serves' : 'waits to take over'}`);
+        stopWatching();
+      }
+      if (!electing) void writeStatus('running');
+    });
+    electing = false;
+    // Said only when someone else schedules: taking the lease at once is logged by onChange.
+    if (!election.isLeader()) {
+      archiveMissed = false;
+      logger.info({ scheduling: false, scheduler: election.leader() }, `another instance schedules${election.leader() ? ` (${election.leader()})` : ''}; this one ${sends ? 'sends and serves' : 'waits to take over'}`);
+    }
+  }
+
   const server = deps.startServer ? await deps.startServer() : undefined;
   if (server) {
     url = server.url;
@@ -275,25 +363,21 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   // this daemon, and `status` shows it running.
   await writeStatus('running');
   logger.info(
-    { issues: paths.issues, transport: app.transport().description },
-    `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; mail goes to ${app.transport().description}`,
+    { issues: paths.issues, transport: app.transport().description, role },
+    sends
+      ? `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; mail goes to ${app.transport().description}`
+      : `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; workers send the mail (role scheduler)`,
   );
 
-  try {
-    watcher = deps.watchIssues?.(
-      paths.issues,
-      () => request('file'),
-      (error) => logger.warn({ err: error }, 'the file watcher failed; the cron tick still picks up changes'),
-    );
-  } catch (error) {
-    logger.warn({ err: error }, `cannot watch ${paths.issues}; changes are picked up at each cron tick`);
-  }
+  if (leading()) startWatching();
   tick = deps.scheduler.schedule(config.schedule.tick, config.timezone, () => request('tick'), { name: 'tick' });
   if (config.schedule.sendWindow) {
     windowTask = deps.scheduler.schedule(
       config.schedule.sendWindow,
       config.timezone,
       () => {
+        // The window is the scheduling instance's: it lifts the holds for every sender.
+        if (!leading()) return;
         windowOpen = true;
         request('window');
       },
@@ -312,7 +396,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   // The server closes beside the drain, within its own timeout (server.shutdownTimeoutSeconds):
   // a client holding a half-sent request is cut then, whatever the messages still need.
   const serverClosed = server?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
-  watcher?.close();
+  stopWatching();
   await tick.stop();
   await windowTask?.stop();
   sendAbort.abort();
@@ -337,6 +421,8 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   ]);
   timeout.abort();
   if (!finished) logger.warn(`messages still in flight after ${config.schedule.shutdownTimeoutSeconds} s; they are re-sent by the next run if unconfirmed`);
+  // Released once the pass is over, so the next scheduler never builds beside a pass of ours.
+  await election?.stop();
   await serverClosed;
   await writeStatus('stopped');
   logger.info('stopped');

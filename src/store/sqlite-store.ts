@@ -24,6 +24,7 @@ import type {
   OutgoingMailState,
   SendStall,
   Store,
+  WorkerRecord,
   StoredRendition,
   Subscriber,
   SubscriberStatus,
@@ -76,6 +77,9 @@ const QUERY_FILES = {
   'confirmation-log': ['history', 'latest', 'mailbox-count', 'overall-count', 'insert', 'prune'],
   'outgoing-mail': ['insert', 'claim', 'list-claimed', 'finish', 'next-due', 'list', 'prune'],
   'send-stalls': ['record', 'clear', 'get'],
+  workers: ['beat', 'remove', 'prune', 'list-live'],
+  'rate-slots': ['reserve'],
+  'send-holds': ['hold', 'list', 'release-all'],
 } as const;
 
 type QueryFiles = typeof QUERY_FILES;
@@ -334,6 +338,9 @@ function prepareStatements(db: Database.Database, queries: Queries): Statements 
     'confirmation-log': prepareAll(queries['confirmation-log']),
     'send-stalls': prepareAll(queries['send-stalls']),
     'outgoing-mail': prepareAll(queries['outgoing-mail']),
+    workers: prepareAll(queries.workers),
+    'rate-slots': prepareAll(queries['rate-slots']),
+    'send-holds': prepareAll(queries['send-holds']),
   };
 }
 
@@ -906,5 +913,48 @@ class SqliteStore implements Store {
   /** Runs synchronous SQLite work, waiting for another process's lock off the event loop. */
   #run<T>(work: () => T): Promise<T> {
     return retryWhileBusy(this.#file, this.#lockWaitMs, this.#lockWaitTiming, work);
+  }
+
+  // Senders' heartbeats (roles)
+
+  async beatWorker(worker: Omit<WorkerRecord, 'heartbeatAt'>, at: string): Promise<void> {
+    const params = { ...worker, holder: requireHolder(worker.holder), startedAt: toInstant(worker.startedAt, 'startedAt'), at: toInstant(at, 'at') };
+    await this.#run(() => this.#sql.workers.beat.run(params));
+  }
+
+  async removeWorker(holder: string): Promise<void> {
+    await this.#run(() => this.#sql.workers.remove.run({ holder }));
+  }
+
+  async listWorkers(since: string): Promise<WorkerRecord[]> {
+    return this.#run(() => this.#sql.workers['list-live'].all({ since: toInstant(since, 'since') }) as WorkerRecord[]);
+  }
+
+  async pruneWorkers(before: string): Promise<number> {
+    return this.#run(() => this.#sql.workers.prune.run({ before: toInstant(before, 'before') }).changes);
+  }
+
+  // The global rate limit's slots
+
+  async reserveRateSlots(input: { name: string; count: number; intervalMs: number; now: string }): Promise<number> {
+    if (!Number.isInteger(input.count) || input.count < 1) throw new LetterpressError('E_STORE', `reserveRateSlots: count must be a positive integer, not ${input.count}`);
+    if (!(input.intervalMs > 0)) throw new LetterpressError('E_STORE', `reserveRateSlots: intervalMs must be positive, not ${input.intervalMs}`);
+    const params = { name: input.name, count: input.count, intervalMs: input.intervalMs, nowMs: Date.parse(toInstant(input.now, 'now')) };
+    const row = await this.#run(() => this.#sql['rate-slots'].reserve.get(params) as { nextAtMs: number });
+    return row.nextAtMs - input.count * input.intervalMs;
+  }
+
+  // Send-window holds
+
+  async holdForSendWindow(issueSlug: string, at: string): Promise<void> {
+    await this.#run(() => this.#sql['send-holds'].hold.run({ issueSlug, at: toInstant(at, 'at') }));
+  }
+
+  async listSendHolds(): Promise<string[]> {
+    return this.#run(() => (this.#sql['send-holds'].list.all() as { issueSlug: string }[]).map((row) => row.issueSlug));
+  }
+
+  async releaseSendHolds(): Promise<string[]> {
+    return this.#run(() => (this.#sql['send-holds']['release-all'].all() as { issueSlug: string }[]).map((row) => row.issueSlug));
   }
 }

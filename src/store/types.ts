@@ -370,7 +370,7 @@ export interface SecretStore {
   addSecret(kid: string, secret: string, at: string): Promise<void>;
 }
 
-export interface Store extends SubscriberStore, IssueStore, RenditionStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore, OutgoingMailStore {
+export interface Store extends SubscriberStore, IssueStore, RenditionStore, DeliveryLedger, LeaseStore, SecretStore, SendStallStore, OutgoingMailStore, WorkerRegistry, RateSlotStore, SendHoldStore {
   /**
    * Resolves when the store answers and a change could be recorded now; rejects (E_STORE_BUSY
    * while another process holds the write lock, E_STORE otherwise) without waiting. `/readyz`.
@@ -385,4 +385,60 @@ export interface Store extends SubscriberStore, IssueStore, RenditionStore, Deli
    */
   watchDue?(listener: (issueSlug: string) => void): () => void;
   close(): Promise<void>;
+}
+
+/** What a running sender tells the others (and `status`) about itself. */
+export type WorkerRole = 'all' | 'worker' | 'scheduler' | 'web';
+
+/** One live sender as `status` shows it (all instants UTC ISO). */
+export interface WorkerRecord {
+  /** Its holder id in the ledger (`host:pid:random`). */
+  holder: string;
+  host: string;
+  pid: number;
+  role: WorkerRole;
+  startedAt: string;
+  heartbeatAt: string;
+  /** Messages handed to the transport and not yet answered. */
+  inFlight: number;
+  /** Messages the relay accepted since the sender started. */
+  sentTotal: number;
+  /** Messages per second over its last heartbeat interval. */
+  rate: number;
+}
+
+/** The registry of senders that run a while (workers, daemons), kept by their heartbeats. */
+export interface WorkerRegistry {
+  /** Registers the sender or records its heartbeat (the row's host, pid and start stay as first given). */
+  beatWorker(worker: Omit<WorkerRecord, 'heartbeatAt'>, at: string): Promise<void>;
+  /** A sender that stops cleanly says so at once. */
+  removeWorker(holder: string): Promise<void>;
+  /** Senders whose heartbeat is at or after `since`, oldest first. */
+  listWorkers(since: string): Promise<WorkerRecord[]>;
+  /** Forgets senders whose last heartbeat is before `before` (they died); returns how many. */
+  pruneWorkers(before: string): Promise<number>;
+}
+
+/**
+ * Send slots shared by every process on the store (`delivery.globalRateLimit`): a limit several
+ * processes must keep together lives in the store (DESIGN.md §5).
+ */
+export interface RateSlotStore {
+  /**
+   * Reserves `count` consecutive slots of the named limit, `intervalMs` apart, in one
+   * compare-and-set update: the first at the later of `now` and the end of the slots anyone
+   * reserved before. Returns the first slot's instant (epoch ms); the others follow at
+   * `intervalMs` steps. No two reservations, from any process, ever overlap.
+   */
+  reserveRateSlots(input: { name: string; count: number; intervalMs: number; now: string }): Promise<number>;
+}
+
+/** Issues whose email waits for the send window, as the store records it for every sender. */
+export interface SendHoldStore {
+  /** Holds an issue for the window (a repeat changes nothing). */
+  holdForSendWindow(issueSlug: string, at: string): Promise<void>;
+  /** The held issues' slugs. */
+  listSendHolds(): Promise<string[]>;
+  /** Lifts every hold (the window opened); returns the slugs that were held. */
+  releaseSendHolds(): Promise<string[]>;
 }

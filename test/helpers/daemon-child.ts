@@ -35,8 +35,13 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Starts `letterpress --root ROOT start --port 0 …` as a child process with stdout piped (not a TTY, so JSON logs). */
 export function spawnDaemon(root: string, env: Record<string, string>, extraArgs: string[] = ['--port', '0']): DaemonChild {
-  const child = spawn(process.execPath, [BIN, '--root', root, 'start', ...extraArgs], {
-    cwd: root,
+  return spawnLogging(root, env, ['--root', root, 'start', ...extraArgs]);
+}
+
+/** Starts `letterpress ARGS…` in `cwd` with stdout piped, following its JSON log lines (a worker, a daemon). */
+export function spawnLogging(cwd: string, env: Record<string, string>, args: string[]): DaemonChild {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -771,6 +771,71 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.listSecrets()).find((entry) => entry.kid === 'k1')?.secret).toBe('first');
       });
     });
+
+    describe('workers (senders with a heartbeat)', () => {
+      const worker = (holder: string, overrides: Partial<Parameters<Store['beatWorker']>[0]> = {}) => ({
+        holder,
+        host: 'mail-1',
+        pid: 4242,
+        role: 'worker' as const,
+        startedAt: at(0),
+        inFlight: 0,
+        sentTotal: 0,
+        rate: 0,
+        ...overrides,
+      });
+
+      it('registers a sender, records its heartbeats, and lists only the live ones', async () => {
+        await store.beatWorker(worker('mail-1:4242:a'), at(0));
+        await store.beatWorker(worker('mail-2:7:b', { host: 'mail-2', pid: 7, role: 'all', startedAt: at(1) }), at(1));
+        await store.beatWorker(worker('mail-1:4242:a', { inFlight: 3, sentTotal: 120, rate: 19.5 }), at(2));
+        expect(await store.listWorkers(at(0))).toEqual([
+          { holder: 'mail-1:4242:a', host: 'mail-1', pid: 4242, role: 'worker', startedAt: at(0), heartbeatAt: at(2), inFlight: 3, sentTotal: 120, rate: 19.5 },
+          { holder: 'mail-2:7:b', host: 'mail-2', pid: 7, role: 'all', startedAt: at(1), heartbeatAt: at(1), inFlight: 0, sentTotal: 0, rate: 0 },
+        ]);
+        // A heartbeat older than `since` is a sender that died: not listed.
+        expect((await store.listWorkers(at(2))).map((entry) => entry.holder)).toEqual(['mail-1:4242:a']);
+      });
+
+      it('prunes senders whose heartbeat stopped, and removes one that says it stopped', async () => {
+        await store.beatWorker(worker('old:1:a'), at(0));
+        await store.beatWorker(worker('new:2:b'), at(10));
+        await store.beatWorker(worker('gone:3:c'), at(10));
+        expect(await store.pruneWorkers(at(5))).toBe(1);
+        await store.removeWorker('gone:3:c');
+        await store.removeWorker('nobody:4:d');
+        expect((await store.listWorkers(at(-100))).map((entry) => entry.holder)).toEqual(['new:2:b']);
+      });
+    });
+
+    describe('rate slots', () => {
+      it('hands out consecutive slots, never two reservations at once, starting no earlier than now', async () => {
+        const nowMs = Date.parse(at(0));
+        expect(await store.reserveRateSlots({ name: 'relay', count: 5, intervalMs: 50, now: at(0) })).toBe(nowMs);
+        expect(await store.reserveRateSlots({ name: 'relay', count: 3, intervalMs: 50, now: at(0) })).toBe(nowMs + 250);
+        // Another limit has its own slots.
+        expect(await store.reserveRateSlots({ name: 'other', count: 1, intervalMs: 10, now: at(0) })).toBe(nowMs);
+        // After an idle spell the slots start at now: nothing saved up for a burst.
+        expect(await store.reserveRateSlots({ name: 'relay', count: 2, intervalMs: 50, now: at(1) })).toBe(nowMs + 60_000);
+        expect(await store.reserveRateSlots({ name: 'relay', count: 1, intervalMs: 33.5, now: at(1) })).toBe(nowMs + 60_100);
+        await expect(store.reserveRateSlots({ name: 'relay', count: 0, intervalMs: 50, now: at(1) })).rejects.toMatchObject({ code: 'E_STORE' });
+      });
+    });
+
+    describe('send-window holds', () => {
+      it('holds issues once each and lifts them all at once', async () => {
+        await store.saveIssue(issueRecord('one'));
+        await store.saveIssue(issueRecord('two'));
+        expect(await store.listSendHolds()).toEqual([]);
+        await store.holdForSendWindow('two', at(0));
+        await store.holdForSendWindow('one', at(1));
+        await store.holdForSendWindow('one', at(2));
+        expect(await store.listSendHolds()).toEqual(['one', 'two']);
+        expect((await store.releaseSendHolds()).sort()).toEqual(['one', 'two']);
+        expect(await store.listSendHolds()).toEqual([]);
+        expect(await store.releaseSendHolds()).toEqual([]);
+      });
+    });
   });
 }
 

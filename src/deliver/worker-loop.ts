@@ -1,0 +1,89 @@
+import type { Sleep } from '../util/sleep.ts';
+import type { SendEvent } from './run-send.ts';
+import type { SendReport } from './send-issue.ts';
+
+/** The log lines of the worker loop (pino's shape: fields, then message). */
+export interface WorkerLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface WorkerLoopDependencies {
+  /**
+   * One send run over every planned or sending issue except those in `hold` (the app's
+   * `send` with planning left to the scheduler).
+   */
+  send(options: { signal: AbortSignal; hold: ReadonlySet<string>; onEvent: (event: SendEvent) => void }): Promise<SendReport[]>;
+  /** The issues held for the send window now (the store's holds, read before every look). */
+  holds(): Promise<readonly string[]>;
+  sleep: Sleep;
+  /** SIGTERM / SIGINT: stop claiming, let messages in flight finish, return. */
+  signal: AbortSignal;
+  log: WorkerLog;
+  /** The first wait after a look that found nothing, doubled up to `maxMs` while nothing comes. */
+  pollMs: { min: number; max: number };
+  /**
+   * Resolves when the store has new due work (a driver with notifications, such as LISTEN /
+   * NOTIFY, may provide it) or when `signal` aborts; the poll stays as the fallback.
+   */
+  watchDue?: (signal: AbortSignal) => Promise<void>;
+  /** Told after each look, with what it did (tests and tools that follow the worker). */
+  onLook?: (look: { reports: SendReport[]; nextWaitMs: number }) => void;
+}
+
+const handledBy = (report: SendReport) => report.sent + report.deferred + report.failed + report.bounced + report.skipped;
+
+/**
+ * `letterpress worker`'s loop (DESIGN.md §5: the ledger is the work queue): look for rows to
+ * send, send them as one more sender among any number (each claims its own rows under its
+ * holder id), and when there is nothing, wait — a short wait after work, doubling while the
+ * ledger stays empty, never longer than `pollMs.max`. A session error (relay down, login
+ * refused) is logged, leaves the rows queued, and the next look waits the longest. Returns
+ * once `signal` aborted and the run in progress finished its messages in flight.
+ */
+export async function runWorkerLoop(deps: WorkerLoopDependencies): Promise<{ looks: number; sent: number }> {
+  const { log } = deps;
+  let waitMs = deps.pollMs.min;
+  let looks = 0;
+  let sent = 0;
+  const onEvent = (event: SendEvent) => {
+    if (event.kind === 'start') log.info({ slug: event.slug, total: event.total }, `sending ${event.slug}: ${event.total} messages waiting`);
+    if (event.kind === 'requeued-orphans') log.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
+  };
+  while (!deps.signal.aborted) {
+    let reports: SendReport[] = [];
+    let failed = false;
+    try {
+      const hold = new Set(await deps.holds());
+      reports = await deps.send({ signal: deps.signal, hold, onEvent });
+    } catch (error) {
+      failed = true;
+      const code = (error as { code?: string }).code;
+      log.error({ code }, `cannot send now: ${(error as Error).message}; trying again in ${Math.round(deps.pollMs.max / 100) / 10} s`);
+    }
+    looks += 1;
+    let worked = false;
+    for (const report of reports) {
+      const handled = handledBy(report);
+      sent += report.sent;
+      if (handled > 0) worked = true;
+      const fields = { slug: report.slug, sent: report.sent, failed: report.failed + report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
+      if (report.stoppedBy && report.stoppedBy.code !== 'E_ABORTED') {
+        failed = true;
+        log.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]; every unsent message stays queued`);
+      } else if (handled > 0) {
+        log.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred${report.complete ? ' (done)' : ''}`);
+      }
+    }
+    waitMs = failed ? deps.pollMs.max : worked ? deps.pollMs.min : Math.min(deps.pollMs.max, waitMs * 2);
+    deps.onLook?.({ reports, nextWaitMs: waitMs });
+    if (deps.signal.aborted) break;
+    const wake = new AbortController();
+    const waits = [deps.sleep(waitMs, AbortSignal.any([deps.signal, wake.signal]))];
+    if (deps.watchDue) waits.push(deps.watchDue(AbortSignal.any([deps.signal, wake.signal])).catch(() => undefined));
+    await Promise.race(waits);
+    wake.abort();
+  }
+  return { looks, sent };
+}
