@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { createHolderId } from '../deliver/runner-lease.ts';
 import { startSenderPresence } from '../deliver/sender-presence.ts';
@@ -7,24 +6,16 @@ import { runWorkerLoop } from '../deliver/worker-loop.ts';
 import type { WorkerRole } from '../store/types.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
+import { resolveStoreLocation } from '../store/store-location.ts';
 import type { App } from './app.ts';
 import type { CommandContext } from './command-context.ts';
 import { startMailQueue } from './server-commands.ts';
 
+/** The variables that name a store (load-config.ts decides which wins). */
+const STORE_VARIABLES = ['LETTERPRESS_DB', 'LETTERPRESS_STORE_URL', 'DATABASE_URL'] as const;
+
 /** The first wait of an idle worker; it doubles up to `delivery.pollSeconds` while nothing comes. */
 const FIRST_POLL_MS = 250;
-
-/**
- * The SQLite file a store URL names, when it names one (a plain path or `sqlite:PATH`); undefined
- * for a server URL, whose driver says itself whether the store is there.
- */
-function sqliteFileOf(url: string, root: string): string | undefined {
-  const trimmed = url.trim();
-  const plain = trimmed.replace(/^sqlite:(\/\/)?/i, '');
-  if (plain !== trimmed) return path.resolve(root, plain);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) return undefined;
-  return path.resolve(root, trimmed);
-}
 
 /**
  * A worker sends from a store that exists: it never creates one (a typo in LETTERPRESS_DB
@@ -34,10 +25,11 @@ function assertStoreExists(app: App, named: boolean): void {
   if (!named && app.loaded.configFile === undefined) {
     throw new LetterpressError(
       'E_USAGE',
-      'letterpress worker needs the store to send from: pass --store PATH, or set LETTERPRESS_DB (or run it in a project whose config names store.url)',
+      'letterpress worker needs the store to send from: pass --store PATH|URL, or set LETTERPRESS_DB or DATABASE_URL (or run it in a project whose config names store.url)',
     );
   }
-  const file = sqliteFileOf(app.loaded.config.store.url, app.loaded.root);
+  const location = resolveStoreLocation({ url: app.loaded.config.store.url, root: app.loaded.root });
+  const file = location.driver === 'sqlite' ? location.file : undefined;
   if (file !== undefined && !existsSync(file)) {
     throw new LetterpressError(
       'E_STORE',
@@ -110,7 +102,7 @@ export async function runWorkerCommand(command: Command, context: CommandContext
   await context.withApp(
     command,
     async (app) => {
-      assertStoreExists(app, options.store !== undefined || io.env.LETTERPRESS_DB !== undefined);
+      assertStoreExists(app, options.store !== undefined || STORE_VARIABLES.some((name) => (io.env[name] ?? '') !== ''));
       const logger = createLogger({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true });
       const stop = new AbortController();
       const onSignal = (signal: NodeJS.Signals) => {

@@ -25,6 +25,7 @@ import type {
   StoredRendition,
   Subscriber,
   SubscriberStatus,
+  WorkerRecord,
 } from './types.ts';
 
 /**
@@ -106,6 +107,9 @@ const QUERY_FILES = {
   'confirmation-log': ['history', 'latest', 'mailbox-count', 'overall-count', 'insert', 'prune'],
   'outgoing-mail': ['insert', 'claim', 'finish', 'next-due', 'list', 'prune'],
   'send-stalls': ['record', 'clear', 'get'],
+  workers: ['beat', 'remove', 'prune', 'list-live'],
+  'rate-slots': ['reserve'],
+  'send-holds': ['hold', 'list', 'release-all'],
 } as const;
 
 type QueryFiles = typeof QUERY_FILES;
@@ -778,6 +782,58 @@ class PostgresStore implements Store {
 
   async #notifyDue(issueSlug: string): Promise<void> {
     await this.#statement(this.#sql.connection['notify-due'], { issueSlug });
+  }
+
+  // Senders' heartbeats (roles)
+
+  async beatWorker(worker: Omit<WorkerRecord, 'heartbeatAt'>, at: string): Promise<void> {
+    await this.#statement(this.#sql.workers.beat, {
+      holder: requireHolder(worker.holder),
+      host: worker.host,
+      pid: worker.pid,
+      role: worker.role,
+      startedAt: toInstant(worker.startedAt, 'startedAt'),
+      at: toInstant(at, 'at'),
+      inFlight: worker.inFlight,
+      sentTotal: worker.sentTotal,
+      rate: worker.rate,
+    });
+  }
+
+  async removeWorker(holder: string): Promise<void> {
+    await this.#statement(this.#sql.workers.remove, { holder });
+  }
+
+  async listWorkers(since: string): Promise<WorkerRecord[]> {
+    return this.#rows<WorkerRecord>(this.#sql.workers['list-live'], { since: toInstant(since, 'since') });
+  }
+
+  async pruneWorkers(before: string): Promise<number> {
+    return this.#statement(this.#sql.workers.prune, { before: toInstant(before, 'before') });
+  }
+
+  // The global rate limit's slots
+
+  async reserveRateSlots(input: { name: string; count: number; intervalMs: number; now: string }): Promise<number> {
+    if (!Number.isInteger(input.count) || input.count < 1) throw new LetterpressError('E_STORE', `reserveRateSlots: count must be a positive integer, not ${input.count}`);
+    if (!(input.intervalMs > 0)) throw new LetterpressError('E_STORE', `reserveRateSlots: intervalMs must be positive, not ${input.intervalMs}`);
+    const params = { name: input.name, count: input.count, intervalMs: input.intervalMs, nowMs: Date.parse(toInstant(input.now, 'now')) };
+    const row = await this.#first<{ nextAtMs: number }>(this.#sql['rate-slots'].reserve, params);
+    return row!.nextAtMs - input.count * input.intervalMs;
+  }
+
+  // Send-window holds
+
+  async holdForSendWindow(issueSlug: string, at: string): Promise<void> {
+    await this.#statement(this.#sql['send-holds'].hold, { issueSlug, at: toInstant(at, 'at') });
+  }
+
+  async listSendHolds(): Promise<string[]> {
+    return (await this.#rows<{ issueSlug: string }>(this.#sql['send-holds'].list)).map((row) => row.issueSlug);
+  }
+
+  async releaseSendHolds(): Promise<string[]> {
+    return (await this.#rows<{ issueSlug: string }>(this.#sql['send-holds']['release-all'])).map((row) => row.issueSlug);
   }
 
   async #rows<Row extends pg.QueryResultRow>(query: CompiledQuery, params: Readonly<Record<string, unknown>> = {}): Promise<Row[]> {

@@ -130,7 +130,7 @@ describe('letterpress worker', () => {
     const relay = await sink();
     const none = startWorker(dir, workerEnv(relay));
     expect((await none.exited).code).toBe(2);
-    expect(none.other.join('')).toMatch(/needs the store to send from: pass --store PATH, or set LETTERPRESS_DB .*\[E_USAGE\]/);
+    expect(none.other.join('')).toMatch(/needs the store to send from: pass --store PATH\|URL, or set LETTERPRESS_DB or DATABASE_URL .*\[E_USAGE\]/);
     const missing = startWorker(dir, workerEnv(relay), ['--store', 'nowhere/letterpress.db']);
     expect((await missing.exited).code).toBe(1);
     expect(missing.other.join('')).toMatch(/no store at .*nowhere\/letterpress\.db: a worker sends what a store already holds .*\[E_STORE\]/);

@@ -57,15 +57,14 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     }
 
     /**
-     * Adds `count` subscribers cycling through `statuses`, a few at once (a store with a pool
-     * answers them in parallel, as it would several importers), and returns the active ones'
-     * ids in id order.
+     * Adds `count` subscribers cycling through `statuses`, in order (`readerN` gets the Nth id),
+     * and returns the active ones' ids. `atOnce` > 1 adds that many at a time, as several
+     * importers would (a store with a pool answers them in parallel; ids then follow no index).
      */
-    async function addSubscribers(count: number, statuses: SubscriberStatus[] = ['active']): Promise<number[]> {
+    async function addSubscribers(count: number, statuses: SubscriberStatus[] = ['active'], atOnce = 1): Promise<number[]> {
       const active: number[] = [];
-      const AT_ONCE = 16;
-      for (let start = 0; start < count; start += AT_ONCE) {
-        const wave = Array.from({ length: Math.min(AT_ONCE, count - start) }, async (_, offset) => {
+      for (let start = 0; start < count; start += atOnce) {
+        const wave = Array.from({ length: Math.min(atOnce, count - start) }, async (_, offset) => {
           const index = start + offset;
           const status = statuses[index % statuses.length] ?? 'active';
           const subscriber = await addSubscriber(`reader${index}@example.org`, status);
@@ -451,7 +450,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('plans many subscribers in chunks, yielding to the event loop between them', async () => {
         await store.saveIssue(issueRecord('big'));
-        const activeIds = await addSubscribers(12_300, [...Array<SubscriberStatus>(40).fill('active'), 'unsubscribed']);
+        const activeIds = await addSubscribers(12_300, [...Array<SubscriberStatus>(40).fill('active'), 'unsubscribed'], 16);
         expect(activeIds.length).toBe(12_000);
 
         let yielded = false;
