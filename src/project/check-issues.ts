@@ -1,11 +1,11 @@
 import type { LoadedConfig } from '../config/load-config.ts';
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import { checkIssueDates } from '../issue/index.ts';
-import { compileTemplates } from '../render/index.ts';
+import { templatesFingerprint } from '../render/compile-templates.ts';
 import { permalinkFor } from '../site/build-site.ts';
 import { loadIssues } from './load-issues.ts';
 import { loadTemplateSources } from './load-templates.ts';
-import { createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
+import { compiledTemplatesFor, createInProcessIssueParser, type IssueParser } from './issue-parser.ts';
 import { siteInfoFromConfig } from './site-info.ts';
 
 /**
@@ -27,8 +27,10 @@ export async function checkIssues(
   });
   const site = siteInfoFromConfig(loaded.config);
   const sources = await loadTemplateSources(loaded.paths.templates);
-  // Compiled here too, so a broken template is reported once, before any issue is rendered.
-  const { fingerprint } = compileTemplates(sources);
+  // Compiled here, so a broken template is reported once, before any issue is rendered; an
+  // in-process parser renders with this compiled set (a worker compiles its own).
+  const fingerprint = templatesFingerprint(sources);
+  compiledTemplatesFor({ fingerprint, sources });
   for (const { issue } of issues) {
     // Any stable date will do: nothing is written, only errors and warnings are kept.
     const date = issue.date ?? '1970-01-01T00:00:00Z';

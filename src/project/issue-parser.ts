@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import { parseIssueFile, type ParseIssueResult } from '../issue/parse-issue.ts';
-import { compileTemplates, type Templates } from '../render/index.ts';
+import { compileTemplates, type Templates } from '../render/compile-templates.ts';
 import type { IssueMeta, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
 import { renderIssueSafely } from '../render/render-issue-safely.ts';
 
@@ -59,9 +59,15 @@ export function createTemplateCache(limit = 2): (templates: RenderRequest['templ
   };
 }
 
+/**
+ * The compiled templates of this thread: `check` compiles them first to report a broken
+ * template once, and every in-process parser then renders with that same compiled set.
+ */
+export const compiledTemplatesFor = createTemplateCache();
+
 /** Parses and renders on the calling thread, without a budget: for scripts and the worker itself. */
 export function createInProcessIssueParser(options: { onProgress?: (line: number) => void } = {}): IssueParser {
-  const templatesFor = createTemplateCache();
+  const templatesFor = compiledTemplatesFor;
   return {
     async parse(request) {
       return parseIssueFile(request.bytes, request.file, {

@@ -2,6 +2,7 @@ import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { Templates } from './compile-templates.ts';
+import { deferUnusedMjmlModules } from './defer-unused-mjml-modules.ts';
 import { buildIssueView } from './issue-view.ts';
 import type { EmailRendition, IssueMeta, SiteInfo } from './types.ts';
 
@@ -61,9 +62,11 @@ let mjmlCompiler: Promise<MjmlCompiler> | undefined;
 
 /**
  * MJML and its dependencies cost about 55 MB of memory once loaded. They are loaded on the
- * first render only, so a send or a build with nothing to re-render never pays for them.
+ * first render only, so a send or a build with nothing to re-render never pays for them;
+ * the parts of them that our options never call are not loaded at all.
  */
 function loadMjml(): Promise<MjmlCompiler> {
+  if (!mjmlCompiler) deferUnusedMjmlModules();
   return (mjmlCompiler ??= import('mjml').then((module) => (module as unknown as { default: MjmlCompiler }).default));
 }
 
@@ -79,7 +82,9 @@ export const MJML_OPTIONS = {
   // The SVG, JSON and template-script minifiers have nothing to do in an email (raw HTML from
   // issues is shown as text) but load svgo and csso on the first render: about half a second
   // of every cold `check` or `build`. The HTML is byte-identical without them.
-  minifyOptions: { minifyCss: false, minifySvg: false, minifyJson: false, minifyHtmlTemplate: false },
+  // skipConfigLoading: htmlnano would otherwise look for .htmlnanorc files from the working
+  // directory up, so a stray file there could change the email.
+  minifyOptions: { minifyCss: false, minifySvg: false, minifyJson: false, minifyHtmlTemplate: false, skipConfigLoading: true },
 } as const;
 
 /**
