@@ -81,45 +81,50 @@ export async function runStartDaemon(
               onError: (error) => logger.warn({ code: (error as { code?: string }).code }, `the heartbeat could not be recorded: ${(error as Error).message}`),
             })
           : undefined;
-      const { finished } = await runDaemon({
-        app,
-        logger,
-        role,
-        elect: (onChange) =>
-          startSchedulerElection({
-            store,
-            clock: app.clock,
-            sleep: app.sleep,
-            holder: createHolderId(),
-            leaseMs: app.loaded.config.schedule.leaseSeconds * 1000,
-            onChange,
-            onError: (error) => logger.warn({ code: (error as { code?: string }).code }, `the scheduler lease could not be renewed: ${(error as Error).message}`),
-          }),
-        signal: stop.signal,
-        sleep: app.sleep,
-        clock: app.clock,
-        scheduler: createCronScheduler(),
-        watchIssues: watchIssueFiles,
-        startServer: serves
-          ? async () => {
-              const server = await startHttpServer(app, {
-                port,
-                host,
-                // The subscription routes' own lines (subscribe, confirm, unsubscribe, with a keyed
-                // hash of the address) go to the daemon's log; plain page and feed requests do not.
-                logger: { level: 'info', stream: { write: createLogWriter({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true }) } },
-                requestLogging: false,
-                warn: (message) => logger.warn(message),
-                expectBuiltSite: false,
-                command: 'start',
-              });
-              announce(server.url);
-              return server;
-            }
-          : undefined,
-      });
-      await mailQueue?.stop(app.loaded.config.server.shutdownTimeoutSeconds * 1000);
-      await presence?.stop();
+      let finished: boolean;
+      try {
+        ({ finished } = await runDaemon({
+          app,
+          logger,
+          role,
+          elect: (onChange) =>
+            startSchedulerElection({
+              store,
+              clock: app.clock,
+              sleep: app.sleep,
+              holder: createHolderId(),
+              leaseMs: app.loaded.config.schedule.leaseSeconds * 1000,
+              onChange,
+              onError: (error) => logger.warn({ code: (error as { code?: string }).code }, `the scheduler lease could not be renewed: ${(error as Error).message}`),
+            }),
+          signal: stop.signal,
+          sleep: app.sleep,
+          clock: app.clock,
+          scheduler: createCronScheduler(),
+          watchIssues: watchIssueFiles,
+          startServer: serves
+            ? async () => {
+                const server = await startHttpServer(app, {
+                  port,
+                  host,
+                  // The subscription routes' own lines (subscribe, confirm, unsubscribe, with a keyed
+                  // hash of the address) go to the daemon's log; plain page and feed requests do not.
+                  logger: { level: 'info', stream: { write: createLogWriter({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true }) } },
+                  requestLogging: false,
+                  warn: (message) => logger.warn(message),
+                  expectBuiltSite: false,
+                  command: 'start',
+                });
+                announce(server.url);
+                return server;
+              }
+            : undefined,
+        }));
+      } finally {
+        // Also when the daemon could not start (E_LISTEN): their timers would keep the process up.
+        await mailQueue?.stop(app.loaded.config.server.shutdownTimeoutSeconds * 1000);
+        await presence?.stop();
+      }
       if (!finished) {
         // The shutdown timeout bounds the stop: SMTP transactions that still hang are given up
         // on as a crash would give them up. Closing the app would wait for them (the transport

@@ -354,7 +354,15 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
     }
   }
 
-  const server = deps.startServer ? await deps.startServer() : undefined;
+  let server: Awaited<ReturnType<NonNullable<DaemonDependencies['startServer']>>> | undefined;
+  try {
+    server = deps.startServer ? await deps.startServer() : undefined;
+  } catch (error) {
+    // Not listening (the port is taken, say): give the lease back at once, so its renewal timer
+    // does not keep the process alive and another instance may schedule without waiting.
+    await election?.stop();
+    throw error;
+  }
   if (server) {
     url = server.url;
     logger.info({ url }, `archive and subscriptions at ${url}`);
