@@ -51,7 +51,12 @@ export function parseIssue(text: string, file: string, options: ParseIssueOption
   const fields = frontMatter.fields;
   const lines = toSourceLines(frontMatter.body, frontMatter.bodyStartLine);
   options.onProgress?.(frontMatter.bodyStartLine);
-  const body = parseIssueBody(lines, file, { frontMatterTitle: fields.title, onProgress: options.onProgress });
+  const body = parseIssueBody(lines, file, {
+    frontMatterTitle: fields.title,
+    onProgress: options.onProgress,
+    // truncateText looks at most this far into a text to cut it at SUMMARY_LIMIT graphemes.
+    firstParagraphChars: SUMMARY_LIMIT * 4,
+  });
   const diagnostics: Diagnostic[] = [
     ...findControlChars(normalised, file),
     ...frontMatter.diagnostics,
