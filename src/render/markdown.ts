@@ -251,7 +251,21 @@ function inlineToText(tokens: readonly Token[], emphasisOff = false): string {
  * blank line, lists as `- ` / `1. `, links as `text (url)`. Lines are not wrapped here.
  */
 export function markdownToText(source: string, options: MarkdownOptions = {}): string {
-  const tokens = md.parse(source, envFor(options));
+  return tokensToText(md.parse(source, envFor(options)));
+}
+
+/**
+ * `markdownToHtml` and `markdownToText` of the same source and options from one parse: the
+ * email and the feed need both of every field, and parsing is most of the cost of a long one.
+ */
+export function markdownToHtmlAndText(source: string, options: MarkdownOptions = {}): { html: string; text: string } {
+  const env = envFor(options);
+  // Rendering only reads the tokens, so both renderers can walk the same ones.
+  const tokens = md.parse(source, env);
+  return { html: md.renderer.render(tokens, md.options, env).trim(), text: tokensToText(tokens) };
+}
+
+function tokensToText(tokens: readonly Token[]): string {
   const blocks: Array<{ text: string; tight: boolean; boundary: boolean }> = [];
   const prefixes: string[] = [];
   let tight = false;
