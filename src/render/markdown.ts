@@ -1,5 +1,6 @@
 import markdownIt, { type MarkdownIt, type StateCore, type Token } from 'markdown-it';
 import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
+import { normalizeLink } from './normalize-link.ts';
 
 /**
  * Markdown → HTML / text for everything the editor wrote. The configuration is fixed and the
@@ -135,6 +136,7 @@ function createMarkdown(): MarkdownIt {
   // Every link is parsed (so an unsafe one can be shown as its text alone) and then judged
   // by `secureLinks`, which runs after markdown-it has decoded and normalised the URL.
   md.validateLink = () => true;
+  md.normalizeLink = normalizeLink;
   md.core.ruler.push('letterpress_secure_links', secureLinks);
 
   const rules = md.renderer.rules;
