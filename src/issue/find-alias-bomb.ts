@@ -21,8 +21,8 @@ interface Region {
 const ANCHOR_NAME = /[^\s,[\]{}]+/y;
 
 /**
- * The first of `fields` (top-level keys) whose value would expand aliases (`*name`) more than
- * `limit` times, or undefined. A scan of the YAML text, in microseconds: building the
+ * The `fields` (top-level keys) whose values would expand aliases (`*name`) more than `limit`
+ * times, in file order. A scan of the YAML text, in microseconds: building the
  * document first cost the yaml package about a millisecond per file even for a 300-byte
  * alias bomb. The count is how many aliases the value becomes when every alias in it is
  * replaced by what it names, recursively: `[*a, *a]` where `a` holds three aliases counts
@@ -31,10 +31,10 @@ const ANCHOR_NAME = /[^\s,[\]{}]+/y;
  * cannot place counts once and expands to nothing, and the yaml package, which enforces its
  * own alias limit, still reads whatever this lets through.
  */
-export function findAliasBomb(source: string, fields: readonly string[], limit: number): AliasBomb | undefined {
+export function findAliasBombs(source: string, fields: readonly string[], limit: number): AliasBomb[] {
   const regions: Region[] = [];
   const anchors = new Map<string, number>();
-  let found: AliasBomb | undefined;
+  const found: AliasBomb[] = [];
 
   const close = (region: Region) => {
     region.open = false;
@@ -45,8 +45,8 @@ export function findAliasBomb(source: string, fields: readonly string[], limit: 
       if (total > limit) break;
     }
     region.expansion = Math.min(total, limit + 1);
-    if (region.field && region.expansion > limit && !found) {
-      found = { field: region.field.name, line: region.field.line ?? 1, column: region.field.column ?? 1 };
+    if (region.field && region.expansion > limit) {
+      found.push({ field: region.field.name, line: region.field.line ?? 1, column: region.field.column ?? 1 });
     }
   };
   // Regions nest (a flow collection closes before the block around it), so the open ones
@@ -65,7 +65,7 @@ export function findAliasBomb(source: string, fields: readonly string[], limit: 
   let awaitingValue: Region | undefined;
 
   const lines = source.split('\n');
-  for (let index = 0; index < lines.length && !found; index++) {
+  for (let index = 0; index < lines.length; index++) {
     const text = lines[index] ?? '';
     let indent = 0;
     while (text[indent] === ' ') indent++;
@@ -81,7 +81,6 @@ export function findAliasBomb(source: string, fields: readonly string[], limit: 
         if (inside) break;
         close(open.pop()!);
       }
-      if (found) break;
     }
 
     let nodeStart = quote === undefined;
@@ -192,6 +191,6 @@ export function findAliasBomb(source: string, fields: readonly string[], limit: 
       pendingAnchor = undefined;
     }
   }
-  while (open.length > 0 && !found) close(open.pop()!);
+  while (open.length > 0) close(open.pop()!);
   return found;
 }

@@ -1,7 +1,7 @@
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import type { Diagnostic } from './diagnostic.ts';
 import type { SourcePosition } from './model.ts';
-import { findAliasBomb } from './find-alias-bomb.ts';
+import { findAliasBombs } from './find-alias-bomb.ts';
 import { parseFrontMatterDate } from './parse-front-matter-date.ts';
 import { removeControlChars } from './remove-control-chars.ts';
 
@@ -39,8 +39,8 @@ type KnownKey = (typeof KNOWN_KEYS)[number];
 
 /**
  * Known fields are scalars: a handful of aliases is plenty, more is an expansion attack. A
- * scan of the text refuses a known field that expands to more before the document is built;
- * the yaml package's own count, applied when a value is read, backs it up.
+ * scan of the text refuses a known field that expands to more before it is converted; the
+ * yaml package's own count, applied when a value is read, backs it up.
  */
 const MAX_ALIAS_COUNT = 100;
 
@@ -97,16 +97,18 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
     );
     return result;
   }
-  const bomb = findAliasBomb(yamlSource, KNOWN_KEYS, MAX_ALIAS_COUNT);
-  if (bomb) {
+  // A known field that would expand aliases past the limit is refused here and never
+  // converted: the yaml package would walk every alias of it before its own count stopped it.
+  const bombs = findAliasBombs(yamlSource, KNOWN_KEYS, MAX_ALIAS_COUNT);
+  for (const bomb of bombs) {
     report(
       'error',
       'E_FRONT_MATTER',
       { line: bomb.line + 1, column: bomb.column },
       `front-matter field "${bomb.field}" could not be read: ${ALIAS_BOMB_ADVICE}`,
     );
-    return result;
   }
+  const refused = new Set(bombs.map((bomb) => bomb.field));
   let doc: Document;
   try {
     doc = parseDocument(yamlSource, { schema: 'core', prettyErrors: false, lineCounter, uniqueKeys: true });
@@ -146,6 +148,7 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
       );
       continue;
     }
+    if (refused.has(key)) continue;
     const position = valueNode?.range ? toFilePosition(valueNode.range[0]) : keyPosition;
     let value: unknown;
     try {
