@@ -7,16 +7,25 @@ export type UrlKind = 'web' | 'unsafe' | 'other';
  * characters or HTML character references, as browsers would still run them) or `other`.
  */
 export function classifyUrl(url: string): UrlKind {
-  const revealed = url
+  const revealed = revealScheme(url);
+  if (/^(?:javascript|vbscript|data):/.test(revealed)) return 'unsafe';
+  if (/^https?:\/\/[^\s/?#]+[^\s]*$/i.test(url) || /^mailto:[^\s]+$/i.test(url)) return 'web';
+  return 'other';
+}
+
+// Only a character reference, whitespace or a control character can disguise a scheme.
+const DISGUISE = /[&\s\u0000-\u001F\u007F-\u009F]/;
+
+/** The URL lower-cased as a browser reads its scheme: references decoded, blanks and controls gone. */
+function revealScheme(url: string): string {
+  if (!DISGUISE.test(url)) return url.toLowerCase();
+  return url
     .replace(/&#x([0-9a-f]+);?/gi, (_, hex: string) => fromCodePoint(Number.parseInt(hex, 16)))
     .replace(/&#(\d+);?/g, (_, dec: string) => fromCodePoint(Number(dec)))
     .replace(/&colon;/gi, ':')
     .replace(/&(?:tab|newline);/gi, '')
     .replace(/[\s\u0000-\u001F\u007F-\u009F]/g, '')
     .toLowerCase();
-  if (/^(?:javascript|vbscript|data):/.test(revealed)) return 'unsafe';
-  if (/^https?:\/\/[^\s/?#]+[^\s]*$/i.test(url) || /^mailto:[^\s]+$/i.test(url)) return 'web';
-  return 'other';
 }
 
 function fromCodePoint(value: number): string {

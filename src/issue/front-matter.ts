@@ -1,6 +1,7 @@
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import type { Diagnostic } from './diagnostic.ts';
 import type { SourcePosition } from './model.ts';
+import { findAliasBombs } from './find-alias-bomb.ts';
 import { parseFrontMatterDate } from './parse-front-matter-date.ts';
 import { removeControlChars } from './remove-control-chars.ts';
 
@@ -36,8 +37,15 @@ export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const KNOWN_KEYS = ['title', 'number', 'date', 'slug', 'summary', 'publish_at', 'draft', 'email'] as const;
 type KnownKey = (typeof KNOWN_KEYS)[number];
 
-/** Known fields are scalars: a handful of aliases is plenty, more is an expansion attack. */
+/**
+ * Known fields are scalars: a handful of aliases is plenty, more is an expansion attack. A
+ * scan of the text refuses a known field that expands to more before it is converted; the
+ * yaml package's own count, applied when a value is read, backs it up.
+ */
 const MAX_ALIAS_COUNT = 100;
+
+const ALIAS_BOMB_ADVICE =
+  'it expands aliases (`*name`) too many times, which looks like an alias bomb; write the value out instead';
 
 /**
  * Deeper YAML is refused before the yaml package sees it: it recurses per level, and
@@ -89,6 +97,18 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
     );
     return result;
   }
+  // A known field that would expand aliases past the limit is refused here and never
+  // converted: the yaml package would walk every alias of it before its own count stopped it.
+  const bombs = findAliasBombs(yamlSource, KNOWN_KEYS, MAX_ALIAS_COUNT);
+  for (const bomb of bombs) {
+    report(
+      'error',
+      'E_FRONT_MATTER',
+      { line: bomb.line + 1, column: bomb.column },
+      `front-matter field "${bomb.field}" could not be read: ${ALIAS_BOMB_ADVICE}`,
+    );
+  }
+  const refused = new Set(bombs.map((bomb) => bomb.field));
   let doc: Document;
   try {
     doc = parseDocument(yamlSource, { schema: 'core', prettyErrors: false, lineCounter, uniqueKeys: true });
@@ -128,6 +148,7 @@ export function parseFrontMatter(text: string, file: string, options: { timezone
       );
       continue;
     }
+    if (refused.has(key)) continue;
     const position = valueNode?.range ? toFilePosition(valueNode.range[0]) : keyPosition;
     let value: unknown;
     try {
@@ -247,9 +268,7 @@ function findExcessiveNesting(source: string, limit: number): { line: number; co
 /** What a throw from the yaml package says, without its stack. */
 function describeThrown(error: unknown): string {
   if (error instanceof RangeError) return 'it is nested too deeply';
-  if (error instanceof ReferenceError && /alias/i.test(error.message)) {
-    return 'it expands aliases (`*name`) too many times, which looks like an alias bomb; write the value out instead';
-  }
+  if (error instanceof ReferenceError && /alias/i.test(error.message)) return ALIAS_BOMB_ADVICE;
   return error instanceof Error ? error.message : String(error);
 }
 

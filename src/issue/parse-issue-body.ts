@@ -12,7 +12,10 @@ export interface IssueBody {
   isDigest: boolean;
   intro?: string;
   sections: IssueSection[];
-  /** Plain text of the first ordinary paragraph, for the derived summary of a plain file. */
+  /**
+   * Plain text of the first ordinary paragraph, for the derived summary of a plain file: all of
+   * it, or at least `firstParagraphChars` characters of its opening when it is longer.
+   */
   firstParagraph?: string;
   diagnostics: Diagnostic[];
 }
@@ -71,7 +74,12 @@ interface SectionDraft {
 export function parseIssueBody(
   lines: readonly SourceLine[],
   file: string,
-  options: { frontMatterTitle?: string; onProgress?: (line: number) => void },
+  options: {
+    frontMatterTitle?: string;
+    onProgress?: (line: number) => void;
+    /** How much plain text of the first paragraph the caller needs (it keeps only a summary). */
+    firstParagraphChars?: number;
+  },
 ): IssueBody {
   const diagnostics: Diagnostic[] = [];
   const warn = (code: Diagnostic['code'], position: SourcePosition, message: string) =>
@@ -124,7 +132,12 @@ export function parseIssueBody(
       isDigest,
       intro: markdownOf(content),
       sections: [],
-      firstParagraph: firstParagraph && toPlainText(removeControlChars(firstParagraph.map((l) => l.text).join(' '))),
+      firstParagraph:
+        firstParagraph &&
+        plainTextOpening(
+          removeControlChars(firstParagraph.map((l) => l.text).join(' ')),
+          options.firstParagraphChars ?? Number.POSITIVE_INFINITY,
+        ),
       diagnostics,
     };
   }
@@ -308,6 +321,28 @@ function splitBlocks(lines: readonly SourceLine[]): SourceLine[][] {
   }
   if (current.length > 0) blocks.push(current);
   return blocks;
+}
+
+/**
+ * Source characters of a paragraph plain-texted at first when it is longer: far more than
+ * any paragraph an editor writes, so theirs are always read whole.
+ */
+const OPENING_SOURCE_CHARS = 16 * 1024;
+
+/**
+ * The plain text of `markdown`, or of an opening of it that yields more than `wanted`
+ * characters. Only a summary is kept of it, and plain-texting all of a 900 KB paragraph was a
+ * whole extra Markdown pass over the file. The opening doubles until it yields enough (links
+ * with long URLs and short text yield little), so the work stays linear; it is cut at a space
+ * where one is near, so a word or URL is rarely split.
+ */
+function plainTextOpening(markdown: string, wanted: number): string {
+  for (let size = OPENING_SOURCE_CHARS; size < markdown.length; size *= 2) {
+    const space = markdown.lastIndexOf(' ', size);
+    const text = toPlainText(markdown.slice(0, space > size / 2 ? space : size));
+    if (text.length > wanted) return text;
+  }
+  return toPlainText(markdown);
 }
 
 function isParagraph(block: readonly SourceLine[]): boolean {

@@ -51,7 +51,12 @@ export function parseIssue(text: string, file: string, options: ParseIssueOption
   const fields = frontMatter.fields;
   const lines = toSourceLines(frontMatter.body, frontMatter.bodyStartLine);
   options.onProgress?.(frontMatter.bodyStartLine);
-  const body = parseIssueBody(lines, file, { frontMatterTitle: fields.title, onProgress: options.onProgress });
+  const body = parseIssueBody(lines, file, {
+    frontMatterTitle: fields.title,
+    onProgress: options.onProgress,
+    // truncateText looks at most this far into a text to cut it at SUMMARY_LIMIT graphemes.
+    firstParagraphChars: SUMMARY_LIMIT * 4,
+  });
   const diagnostics: Diagnostic[] = [
     ...findControlChars(normalised, file),
     ...frontMatter.diagnostics,
@@ -147,6 +152,8 @@ function deriveSummary(body: IssueBody): string {
 
 /** One W_CONTROL_CHAR per control character; the parser leaves them out of the model. */
 function findControlChars(text: string, file: string): Diagnostic[] {
+  // Nearly every file has none: one scan of the whole text spares splitting it into lines.
+  if (text.search(CONTROL_CHAR_PATTERN) < 0) return [];
   const diagnostics: Diagnostic[] = [];
   text.split('\n').forEach((line, index) => {
     for (const match of line.matchAll(CONTROL_CHAR_PATTERN)) {

@@ -15,6 +15,10 @@ const LINK_DESTINATIONS = [
   /^\s*((?:javascript|vbscript|data)\s*:\S*)\s*$/gi,
 ];
 
+// Every hazard above needs one of these: a tag or autolink `<`, a link's `](`, a reference
+// definition's `]:`, or a bare unsafe scheme. Most lines have none and skip the patterns.
+const MAY_HOLD_HAZARD = /<|\]\(|\]:|javascript|vbscript|data/i;
+
 /**
  * Warns about what the renderer will neutralise, so the editor is never surprised by it: raw
  * HTML (shown as text, since markdown-it runs with `html: false`) and javascript:/vbscript:/
@@ -24,9 +28,9 @@ const LINK_DESTINATIONS = [
 export function scanMarkdownHazards(lines: readonly SourceLine[], file: string): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   for (const { text, line, code } of lines) {
-    if (code) continue;
+    if (code || !MAY_HOLD_HAZARD.test(text)) continue;
     // Blank out inline code spans, keeping columns right.
-    const prose = text.replace(/(`+)(?:(?!\1).)+?\1/g, (span) => ' '.repeat(span.length));
+    const prose = text.includes('`') ? text.replace(/(`+)(?:(?!\1).)+?\1/g, (span) => ' '.repeat(span.length)) : text;
 
     // One warning per line, at its first tag, naming every tag on it.
     const tags = [HTML_TAG, DANGEROUS_OPENER]

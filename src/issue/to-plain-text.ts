@@ -7,6 +7,8 @@ import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from './emphasis-
 function createInline() {
   const md = markdownIt('commonmark', { html: false, linkify: false, typographer: false }).enable('strikethrough');
   md.validateLink = () => true;
+  // Link destinations never reach plain text: normalising them would be wasted work.
+  md.normalizeLink = (url) => url;
   return md;
 }
 const inline = createInline();

@@ -1,10 +1,17 @@
 import { parentPort } from 'node:worker_threads';
-import { createInProcessIssueParser, type ParseRequest, type RenderRequest } from './issue-parser.ts';
+import { LetterpressError } from '../util/errors.ts';
+import type { LetterpressCode } from '../util/error-codes.ts';
+import type { RenderedFeeds } from '../render/types.ts';
+import { createInProcessIssueParser, type FeedsRequest, type ParseRequest, type RenderRequest } from './issue-parser.ts';
 
 /** What the main thread asks; `templates.sources` is left out once this worker has them. */
 export type WorkerRequest =
   | { id: number; kind: 'parse'; request: ParseRequest }
-  | { id: number; kind: 'render'; request: Omit<RenderRequest, 'templates'> & { templates: { fingerprint: string; sources?: RenderRequest['templates']['sources'] } } };
+  | { id: number; kind: 'render'; request: Omit<RenderRequest, 'templates'> & { templates: { fingerprint: string; sources?: RenderRequest['templates']['sources'] } } }
+  | { id: number; kind: 'feeds'; request: FeedsRequest };
+
+/** The feeds, or the LetterpressError rendering them threw (its code survives the thread hop). */
+export type FeedsOutcome = { feeds: RenderedFeeds } | { error: { code: LetterpressCode; message: string } };
 
 /** What the worker answers: progress (the line reached) while working, then one result. */
 export type WorkerReply =
@@ -43,6 +50,13 @@ if (port) {
       let result: unknown;
       if (message.kind === 'parse') {
         result = await parser.parse(message.request);
+      } else if (message.kind === 'feeds') {
+        try {
+          result = { feeds: await parser.renderFeeds!(message.request) } satisfies FeedsOutcome;
+        } catch (error) {
+          if (!(error instanceof LetterpressError)) throw error;
+          result = { error: { code: error.code, message: error.message } } satisfies FeedsOutcome;
+        }
       } else {
         const { fingerprint } = message.request.templates;
         if (message.request.templates.sources) sources.set(fingerprint, message.request.templates.sources);

@@ -2,7 +2,7 @@ import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import { parseIssueFile, type ParseIssueResult } from '../issue/parse-issue.ts';
 import { compileTemplates, type Templates } from '../render/compile-templates.ts';
-import type { IssueMeta, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
+import type { FeedEntry, IssueMeta, RenderedFeeds, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
 import { renderIssueSafely } from '../render/render-issue-safely.ts';
 
 /** One file's bytes to parse, named as diagnostics should name it. */
@@ -27,6 +27,12 @@ export interface RenderOutcome {
   diagnostics: Diagnostic[];
 }
 
+/** The entries of every published issue, for the Atom, RSS and JSON feeds. */
+export interface FeedsRequest {
+  entries: FeedEntry[];
+  site: SiteInfo;
+}
+
 /**
  * Where issue files are parsed and rendered. The wiring passes one that works off the event
  * loop with a time budget per file (`createWorkerIssueParser`); tests may pass one that hangs.
@@ -35,6 +41,12 @@ export interface RenderOutcome {
 export interface IssueParser {
   parse(request: ParseRequest): Promise<ParseIssueResult>;
   render(request: RenderRequest): Promise<RenderOutcome>;
+  /**
+   * Renders the feeds (`renderFeeds`, which throws E_FEED for an entry it cannot take): they
+   * hold every issue's whole content, megabytes for big ones. Optional: without it the
+   * caller renders them itself.
+   */
+  renderFeeds?(request: FeedsRequest): Promise<RenderedFeeds>;
   /**
    * Releases the worker, if any, without waiting for the file in progress: requests made
    * before it and not yet answered reject with E_ABORTED. Later calls start a new worker.
@@ -79,6 +91,11 @@ export function createInProcessIssueParser(options: { onProgress?: (line: number
     async render(request) {
       options.onProgress?.(request.issue.sections[0]?.position.line ?? 1);
       return renderIssueSafely(request.issue, request.meta, templatesFor(request.templates), request.site);
+    },
+    async renderFeeds(request) {
+      // Loaded on first use: `check` never renders feeds and need not load the feed package.
+      const { renderFeeds } = await import('../render/render-feeds.ts');
+      return renderFeeds(request.entries, request.site);
     },
     async close() {},
   };

@@ -68,6 +68,8 @@ export function createOneShotIssueParser(options: OneShotIssueParserOptions): Is
       if (!inlineFiles.has(file)) return getWorker().render(request);
       return timed(file, 'rendering', () => inline.render(request));
     },
+    // No server shares this thread: the feeds are rendered here.
+    renderFeeds: (request) => inline.renderFeeds!(request),
     async close() {
       await worker?.close();
       worker = undefined;

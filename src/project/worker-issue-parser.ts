@@ -2,8 +2,10 @@ import { Worker } from 'node:worker_threads';
 import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
-import type { WorkerReply, WorkerRequest } from './issue-parser-worker.ts';
-import type { IssueParser, ParseRequest, RenderOutcome, RenderRequest } from './issue-parser.ts';
+import { renderFeeds } from '../render/index.ts';
+import type { RenderedFeeds } from '../render/types.ts';
+import type { FeedsOutcome, WorkerReply, WorkerRequest } from './issue-parser-worker.ts';
+import type { FeedsRequest, IssueParser, ParseRequest, RenderOutcome, RenderRequest } from './issue-parser.ts';
 
 export interface WorkerIssueParserOptions {
   /** Longest one file may take to parse, or to render (limits.parseSeconds). */
@@ -171,6 +173,14 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
         'rendering',
       );
       return isDiagnostic(result) ? { diagnostics: [result] } : result;
+    },
+    async renderFeeds(request: FeedsRequest): Promise<RenderedFeeds> {
+      const result = await run<FeedsOutcome>('the feeds', () => ({ kind: 'feeds', request }), 'rendering');
+      // Feeds are never skipped: when the worker cannot make them (over the budget, or it
+      // crashed), this thread does, as it did before they moved to the worker.
+      if (isDiagnostic(result)) return renderFeeds(request.entries, request.site);
+      if ('error' in result) throw new LetterpressError(result.error.code, result.error.message);
+      return result.feeds;
     },
     async close() {
       generation += 1;

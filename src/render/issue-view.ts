@@ -1,5 +1,5 @@
 import type { Issue } from '../issue/model.ts';
-import { markdownToHtml, markdownToText } from './markdown.ts';
+import { markdownToHtml, markdownToHtmlAndText, markdownToText } from './markdown.ts';
 import { EMAIL_SLOTS, type IssueMeta, type SiteInfo } from './types.ts';
 import type { TemplateContext } from './compile-templates.ts';
 
@@ -119,34 +119,42 @@ export function buildIssueView(
 ): IssueTemplateContext {
   const permalink = issuePermalink(site, issue.slug);
   const md = { baseUrl: options.absoluteLinks ? permalink : undefined, headingOffset: 3 };
-  const html = (source: string | undefined): string | null => {
-    const text = nonEmpty(source);
-    return text === undefined ? null : markdownToHtml(text, md);
-  };
-  const plain = (source: string | undefined): string | null => {
-    const text = nonEmpty(source);
-    return text === undefined ? null : markdownToText(text, { baseUrl: permalink, headingOffset: 3 });
+  const plainOptions = { baseUrl: permalink, headingOffset: 3 };
+  // Plain text always has absolute links; where the HTML does too, one parse serves both.
+  const render = (source: string | undefined): { html: string | null; text: string | null } => {
+    const markdown = nonEmpty(source);
+    if (markdown === undefined) return { html: null, text: null };
+    if (options.absoluteLinks) return markdownToHtmlAndText(markdown, plainOptions);
+    return { html: markdownToHtml(markdown, md), text: markdownToText(markdown, plainOptions) };
   };
   const anchorBase = options.onPage ? '' : permalink;
 
-  const sections: SectionView[] = issue.sections.map((section) => ({
-    title: section.title,
-    anchor: section.anchor,
-    href: `${anchorBase}#${section.anchor}`,
-    introHtml: html(section.intro),
-    introText: plain(section.intro),
-    items: section.items.map((item) => ({
-      number: item.number,
-      title: item.title,
-      url: safeItemUrl(item.url),
-      anchor: item.anchor,
-      href: `${anchorBase}#${item.anchor}`,
-      summaryHtml: html(item.summary),
-      summaryText: plain(item.summary),
-      notesHtml: html(item.notes),
-      notesText: plain(item.notes),
-    })),
-  }));
+  const sections: SectionView[] = issue.sections.map((section) => {
+    const intro = render(section.intro);
+    return {
+      title: section.title,
+      anchor: section.anchor,
+      href: `${anchorBase}#${section.anchor}`,
+      introHtml: intro.html,
+      introText: intro.text,
+      items: section.items.map((item) => {
+        const summary = render(item.summary);
+        const notes = render(item.notes);
+        return {
+          number: item.number,
+          title: item.title,
+          url: safeItemUrl(item.url),
+          anchor: item.anchor,
+          href: `${anchorBase}#${item.anchor}`,
+          summaryHtml: summary.html,
+          summaryText: summary.text,
+          notesHtml: notes.html,
+          notesText: notes.text,
+        };
+      }),
+    };
+  });
+  const intro = render(issue.intro);
 
   const siteView = buildSiteView(site);
   return {
@@ -164,8 +172,8 @@ export function buildIssueView(
       wasUpdated: issue.date !== undefined && Date.parse(meta.updated) > Date.parse(meta.date),
       summary: issue.summary,
       isDigest: issue.isDigest,
-      introHtml: html(issue.intro),
-      introText: plain(issue.intro),
+      introHtml: intro.html,
+      introText: intro.text,
       sections,
     },
     anchorBase,

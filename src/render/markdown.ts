@@ -1,5 +1,6 @@
 import markdownIt, { type MarkdownIt, type StateCore, type Token } from 'markdown-it';
 import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
+import { normalizeLink } from './normalize-link.ts';
 
 /**
  * Markdown → HTML / text for everything the editor wrote. The configuration is fixed and the
@@ -135,6 +136,7 @@ function createMarkdown(): MarkdownIt {
   // Every link is parsed (so an unsafe one can be shown as its text alone) and then judged
   // by `secureLinks`, which runs after markdown-it has decoded and normalised the URL.
   md.validateLink = () => true;
+  md.normalizeLink = normalizeLink;
   md.core.ruler.push('letterpress_secure_links', secureLinks);
 
   const rules = md.renderer.rules;
@@ -251,7 +253,21 @@ function inlineToText(tokens: readonly Token[], emphasisOff = false): string {
  * blank line, lists as `- ` / `1. `, links as `text (url)`. Lines are not wrapped here.
  */
 export function markdownToText(source: string, options: MarkdownOptions = {}): string {
-  const tokens = md.parse(source, envFor(options));
+  return tokensToText(md.parse(source, envFor(options)));
+}
+
+/**
+ * `markdownToHtml` and `markdownToText` of the same source and options from one parse: the
+ * email and the feed need both of every field, and parsing is most of the cost of a long one.
+ */
+export function markdownToHtmlAndText(source: string, options: MarkdownOptions = {}): { html: string; text: string } {
+  const env = envFor(options);
+  // Rendering only reads the tokens, so both renderers can walk the same ones.
+  const tokens = md.parse(source, env);
+  return { html: md.renderer.render(tokens, md.options, env).trim(), text: tokensToText(tokens) };
+}
+
+function tokensToText(tokens: readonly Token[]): string {
   const blocks: Array<{ text: string; tight: boolean; boundary: boolean }> = [];
   const prefixes: string[] = [];
   let tight = false;

@@ -318,7 +318,8 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
 
   const ordered = sortNewestFirst(indexEntries);
   indexEntries.splice(0, indexEntries.length, ...ordered);
-  const feeds = renderFeeds(feedEntries, site);
+  // Off this thread where the parser can: the feeds hold every issue's whole content.
+  const feeds = parser.renderFeeds ? await parser.renderFeeds({ entries: feedEntries, site }) : renderFeeds(feedEntries, site);
   const siteFiles: [string, string][] = [
     ['index.html', renderIndex(indexEntries, templates, site)],
     ['feed.atom', feeds.atom],

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { LetterpressError } from '../util/errors.ts';
 
 /**
@@ -16,17 +17,18 @@ export const BUILD_STAMP = '.build-stamp';
  * these bytes — so unchanged outputs keep their mtime and HTTP caches stay valid.
  */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<boolean> {
-  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
+  const chunks = await encodeInSteps(content);
   try {
     const existing = await readFile(file);
-    if (existing.equals(bytes)) return false;
+    if (holdsExactly(existing, chunks)) return false;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await mkdir(path.dirname(file), { recursive: true });
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(temporary, bytes);
+    // One write per chunk: the event loop runs between them.
+    await writeFile(temporary, chunks);
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
@@ -43,6 +45,40 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
     throw error;
   }
   return true;
+}
+
+/** Characters encoded at a time: well under a millisecond each, even for CJK text. */
+const ENCODE_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * `content` as UTF-8, in chunks with a turn of the event loop between them: encoding a
+ * multi-megabyte feed or page in one go held a server in the same process for tens of
+ * milliseconds. A chunk never ends between the two halves of a surrogate pair, so the bytes
+ * are exactly those of encoding the whole string.
+ */
+async function encodeInSteps(content: string | Uint8Array): Promise<Buffer[]> {
+  if (typeof content !== 'string') return [Buffer.from(content)];
+  if (content.length <= ENCODE_CHUNK_CHARS) return [Buffer.from(content, 'utf8')];
+  const chunks: Buffer[] = [];
+  for (let start = 0; start < content.length; ) {
+    let end = Math.min(content.length, start + ENCODE_CHUNK_CHARS);
+    const last = content.charCodeAt(end - 1);
+    if (end < content.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    chunks.push(Buffer.from(content.slice(start, end), 'utf8'));
+    start = end;
+    await yieldToEventLoop();
+  }
+  return chunks;
+}
+
+/** Whether `existing` is exactly the chunks, one after another. */
+function holdsExactly(existing: Buffer, chunks: readonly Buffer[]): boolean {
+  let offset = 0;
+  for (const chunk of chunks) {
+    if (offset + chunk.length > existing.length || !chunk.equals(existing.subarray(offset, offset + chunk.length))) return false;
+    offset += chunk.length;
+  }
+  return offset === existing.length;
 }
 
 /**

@@ -41,6 +41,23 @@ describe('parseIssue on the hostile corpus', () => {
     expect(text.startsWith('link 0 (https://e.org/0) link 1 (https://e.org/1)')).toBe(true);
   });
 
+  it('derives the summary of a huge first paragraph from its opening, as from the whole', () => {
+    const words = Array.from({ length: 40_000 }, (_, i) => `word${i}`).join(' ');
+    const { issue } = parseIssue(`# T\n\n${words}\n`, 'a.md', { timezone: 'UTC' });
+    expect(issue?.summary.startsWith('word0 word1 word2')).toBe(true);
+    expect(issue?.summary.endsWith('…')).toBe(true);
+    expect([...(issue?.summary ?? '')].length).toBe(160);
+  });
+
+  it('reads further into a huge paragraph of links whose text is short', () => {
+    // 16 KB of source yields under 100 characters of text here: the opening has to grow.
+    const links = Array.from({ length: 1_000 }, (_, i) => `[${i}](https://example.org/${'p'.repeat(600)}/${i})`).join(' ');
+    const summary = parseIssue(`# T\n\n${links}\n`, 'a.md', { timezone: 'UTC' }).issue?.summary ?? '';
+    expect(summary.startsWith('0 1 2 3')).toBe(true);
+    expect(summary.endsWith('…')).toBe(true);
+    expect([...summary].length).toBe(160);
+  });
+
   it('never throws on the rest', () => {
     for (const name of ['backticks.md', 'blockquote-deep.md', 'list-deep.md', 'list-indent-deep.md']) {
       expect(parse(name).issue?.sourcePath).toBe(name);

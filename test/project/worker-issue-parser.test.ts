@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerIssueParser } from '../../src/project/worker-issue-parser.ts';
 import type { IssueParser } from '../../src/project/issue-parser.ts';
+import { renderFeeds } from '../../src/render/render-feeds.ts';
+import type { FeedEntry, SiteInfo } from '../../src/render/types.ts';
 import { hostileIssues } from '../fixtures/hostile/hostile-issues.ts';
 
 let parser: IssueParser | undefined;
@@ -16,7 +18,40 @@ const request = (file: string, text: string) => ({
   maxBytes: 1024 * 1024,
 });
 
+const SITE: SiteInfo = {
+  url: 'https://news.example',
+  title: 'News',
+  description: 'The news',
+  author: { name: 'Editor' },
+  postalAddress: '1 Street',
+  locale: 'en',
+  timezone: 'UTC',
+  feedLimit: 20,
+  subjectTemplate: '{{title}}',
+};
+const entry = (id: string): FeedEntry => ({
+  id,
+  slug: 'one',
+  title: 'One',
+  link: 'https://news.example/issues/one/',
+  published: '2024-05-06T00:00:00.000Z',
+  updated: '2024-05-06T00:00:00.000Z',
+  summary: 'First',
+  contentHtml: '<p>First</p>',
+  categories: ['Section'],
+});
+
 describe('createWorkerIssueParser', () => {
+  it('renders the feeds in the worker as renderFeeds does, and keeps the code of what it throws', async () => {
+    parser = createWorkerIssueParser({ budgetMs: 60_000 });
+    const good = { entries: [entry('https://news.example/issues/one/')], site: SITE };
+    expect(await parser.renderFeeds!(good)).toEqual(renderFeeds(good.entries, good.site));
+    await expect(parser.renderFeeds!({ entries: [entry('not a uri')], site: SITE })).rejects.toMatchObject({
+      code: 'E_FEED',
+      message: expect.stringContaining('not a URI'),
+    });
+  });
+
   it('parses in a worker thread, one worker for many files', async () => {
     parser = createWorkerIssueParser({ budgetMs: 60_000 });
     const results = await Promise.all(

@@ -4,6 +4,7 @@ import {
   isSafeHref,
   markdownInlineToHtml,
   markdownToHtml,
+  markdownToHtmlAndText,
   markdownToText,
 } from '../../src/render/markdown.ts';
 
@@ -77,5 +78,25 @@ describe('markdownToText', () => {
 
   it('prints a bare link once', () => {
     expect(markdownToText('see https://a.example/x')).toBe('see https://a.example/x');
+  });
+});
+
+describe('markdownToHtmlAndText', () => {
+  it('gives what markdownToHtml and markdownToText give, from one parse', () => {
+    const source = [
+      '# Head',
+      'Some **bold** [rel](../x) [abs](https://a.example/y) [bad](javascript:alert(1)) ![img](/i.png) <https://a.example>',
+      '- one\n- two\n  1. nested',
+      '> quoted `code` 中文\n> 换行',
+      '```\n<b>fenced</b>\n```',
+      `${'*a_'.repeat(400)}`,
+      '| a | b |\n| - | - |\n| 1 | 2 |',
+    ].join('\n\n');
+    for (const options of [{}, { baseUrl: 'https://news.example/issues/1/', headingOffset: 3 }]) {
+      expect(markdownToHtmlAndText(source, options)).toEqual({
+        html: markdownToHtml(source, options),
+        text: markdownToText(source, options),
+      });
+    }
   });
 });
