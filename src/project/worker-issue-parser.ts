@@ -2,7 +2,6 @@ import { Worker } from 'node:worker_threads';
 import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
-import { renderFeeds } from '../render/index.ts';
 import type { RenderedFeeds } from '../render/types.ts';
 import type { FeedsOutcome, WorkerReply, WorkerRequest } from './issue-parser-worker.ts';
 import type { FeedsRequest, IssueParser, ParseRequest, RenderOutcome, RenderRequest } from './issue-parser.ts';
@@ -178,7 +177,11 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
       const result = await run<FeedsOutcome>('the feeds', () => ({ kind: 'feeds', request }), 'rendering');
       // Feeds are never skipped: when the worker cannot make them (over the budget, or it
       // crashed), this thread does, as it did before they moved to the worker.
-      if (isDiagnostic(result)) return renderFeeds(request.entries, request.site);
+      if (isDiagnostic(result)) {
+        // Loaded here, not at the top: commands that never render (status) must not load the renderer.
+        const { renderFeeds } = await import('../render/render-feeds.ts');
+        return renderFeeds(request.entries, request.site);
+      }
       if ('error' in result) throw new LetterpressError(result.error.code, result.error.message);
       return result.feeds;
     },
