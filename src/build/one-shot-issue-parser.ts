@@ -68,6 +68,9 @@ export function createOneShotIssueParser(options: OneShotIssueParserOptions): Is
       if (!inlineFiles.has(file)) return getWorker().render(request);
       return timed(file, 'rendering', () => inline.render(request));
     },
+    release() {
+      worker?.release?.();
+    },
     async close() {
       await worker?.close();
       worker = undefined;
