@@ -278,7 +278,15 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
           random,
           keyring: await getKeyring(),
           holder: createHolderId(),
-          renderIssue,
+          // A send renders only while planning; the worker's isolate (~25 MB) goes before the
+          // rows are planned and the messages sent, instead of idling through a long run.
+          renderIssue: async (record) => {
+            try {
+              return await renderIssue(record);
+            } finally {
+              issueParser.release?.();
+            }
+          },
           dkimPrivateKey: await readDkimKey(),
           signal: options.signal,
           onEvent: options.onEvent,

@@ -70,6 +70,9 @@ export function createOneShotIssueParser(options: OneShotIssueParserOptions): Is
     },
     // No server shares this thread: the feeds are rendered here.
     renderFeeds: (request) => inline.renderFeeds!(request),
+    release() {
+      worker?.release?.();
+    },
     async close() {
       await worker?.close();
       worker = undefined;

@@ -38,19 +38,27 @@ function spawnWorker(maxHeapMb: number): Worker {
   });
 }
 
+/** The worker parser, and which thread serves it now (undefined: none started, or let go). */
+export interface WorkerIssueParser extends IssueParser {
+  release(): void;
+  threadId(): number | undefined;
+}
+
 /**
  * Parses and renders issue files in one worker thread, one request at a time, so that the
  * event loop serving HTTP and signals never runs the parser. A request that takes longer
  * than the budget ends the worker and becomes E_TOO_SLOW at the line the parser last
- * reported; the next request starts a fresh worker. One worker serves every file otherwise.
- * `close()` abandons what is in progress (a shutdown never waits for a file): it ends the
+ * reported; the next request starts a fresh worker. One worker serves every file otherwise,
+ * until `release()` finds it idle and lets it go. `close()` abandons what is in progress (a shutdown never waits for a file): it ends the
  * worker at once, and the requests it had or that still wait reject with E_ABORTED.
  */
-export function createWorkerIssueParser(options: WorkerIssueParserOptions): IssueParser {
+export function createWorkerIssueParser(options: WorkerIssueParserOptions): WorkerIssueParser {
   let worker: Worker | undefined;
   let sentTemplates = new Set<string>();
   let nextId = 1;
   let queue: Promise<unknown> = Promise.resolve();
+  /** Requests asked and not yet answered (running or waiting their turn): release() waits for none. */
+  let unanswered = 0;
   // Bumped by close(): requests made before it are abandoned, later ones start a new worker.
   let generation = 0;
   let pending:
@@ -146,6 +154,9 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
           active.postMessage({ ...message(), id } as WorkerRequest);
         }),
     );
+    unanswered += 1;
+    const answered = () => void (unanswered -= 1);
+    task.then(answered, answered);
     // The chain never breaks: one abandoned request does not hold back the next.
     queue = task.catch(() => undefined);
     return task;
@@ -184,6 +195,15 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Issu
       }
       if ('error' in result) throw new LetterpressError(result.error.code, result.error.message);
       return result.feeds;
+    },
+    threadId() {
+      return worker?.threadId;
+    },
+    release() {
+      if (unanswered > 0 || !worker) return;
+      const idle = worker;
+      worker = undefined;
+      void idle.terminate();
     },
     async close() {
       generation += 1;

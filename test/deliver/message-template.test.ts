@@ -292,6 +292,21 @@ describe('buildMessageTemplate + personalizeMessage', () => {
     expect(strip(ma, a)).toEqual(strip(mb, b));
   });
 
+  it('makes every message of one shape, with `raw` joined once from the parts', () => {
+    const template = buildMessageTemplate(input());
+    const ma = personalizeMessage(template, recipient({ subscriberId: 1 }));
+    const mb = personalizeMessage(template, recipient({ subscriberId: 2, name: null }));
+    // A getter made per message (an object literal's `get raw()`) gives each message a hidden
+    // class of its own, which keeps its parts alive past young collections: on a million-reader
+    // send that was 30 MB of old space between full collections. The getter is shared instead.
+    expect(Object.getOwnPropertyDescriptor(ma, 'raw')).toBeUndefined();
+    expect(Object.getPrototypeOf(ma)).toBe(Object.getPrototypeOf(mb));
+    expect(Object.keys(ma)).toEqual(Object.keys(mb));
+    expect(ma.raw).toEqual(Buffer.concat(ma.parts));
+    expect(ma.raw.length).toBe(ma.size);
+    expect(ma.raw).toBe(ma.raw);
+  });
+
   it('sends IDN domains as punycode in To and in the envelope', async () => {
     const message = personalizeMessage(buildMessageTemplate(input()), recipient({ email: 'zhang@例子.测试', name: '张三' }));
     const to = splitMessage(message.raw).fields.find((f) => f.name === 'To')!;

@@ -95,3 +95,34 @@ describe('createWorkerIssueParser', () => {
     expect((await parser.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
   });
 });
+
+describe('release()', () => {
+  it('lets an idle worker go, and the next request starts a new one', async () => {
+    const worker = createWorkerIssueParser({ budgetMs: 60_000 });
+    parser = worker;
+    expect((await worker.parse(request('one.md', '# One\n'))).issue?.title).toBe('One');
+    const first = worker.threadId();
+    expect(first).toBeDefined();
+    worker.release();
+    expect(worker.threadId()).toBeUndefined();
+    expect((await worker.parse(request('two.md', '# Two\n'))).issue?.title).toBe('Two');
+    expect(worker.threadId()).toBeDefined();
+    expect(worker.threadId()).not.toBe(first);
+  });
+
+  it('keeps a worker that still has requests, running or waiting', async () => {
+    const worker = createWorkerIssueParser({ budgetMs: 60_000 });
+    parser = worker;
+    await worker.parse(request('warm.md', '# Warm\n'));
+    const thread = worker.threadId();
+    const running = worker.parse(request('a.md', '# A\n'));
+    const waiting = worker.parse(request('b.md', '# B\n'));
+    worker.release();
+    expect((await running).issue?.title).toBe('A');
+    worker.release();
+    expect((await waiting).issue?.title).toBe('B');
+    expect(worker.threadId()).toBe(thread);
+    worker.release();
+    expect(worker.threadId()).toBeUndefined();
+  });
+});
