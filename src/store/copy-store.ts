@@ -124,14 +124,15 @@ export async function copyStore(input: CopyStoreInput): Promise<CopyReport> {
         let lastKey: RowKey | undefined;
         missing[index] = 0;
         for await (const rows of walkTable(source, table.shape, chunkOf(table))) {
-          const diff = diffChunk(table.shape, rows, await target.findRows(table.shape, keysOf(table.shape, rows)));
+          const [existing, coverage] = await targetRowsFor(target, table.shape, rows, lastKey);
+          const diff = diffChunk(table.shape, rows, existing, coverage);
           found += diff.found;
           missing[index]! += diff.missing.length;
           done += rows.length;
           lastKey = keyOf(table.shape, rows[rows.length - 1]!);
           input.onEvent?.({ kind: 'check', table: table.shape.name, done, total });
         }
-        if (targetBefore > found) throw await extraRowsError(target, table.shape, targetBefore - found, lastKey);
+        if (targetBefore > found) throw await findExtraRowsError(target, table.shape, targetBefore - found, lastKey);
       }
     }
     for (const [index, table] of tables.entries()) {
@@ -139,10 +140,12 @@ export async function copyStore(input: CopyStoreInput): Promise<CopyReport> {
       let copied = 0;
       if (!report.dryRun && target !== undefined && missing[index]! > 0) {
         let done = 0;
+        let lastKey: RowKey | undefined;
         for await (const rows of walkTable(source, table.shape, chunkOf(table))) {
           // Into a table that was empty there is nothing to compare with; ON CONFLICT and the count below catch a race.
-          const existing = targetBefore === 0 ? [] : await target.findRows(table.shape, keysOf(table.shape, rows));
-          const { missing: toInsert } = diffChunk(table.shape, rows, existing);
+          const [existing, coverage] = targetBefore === 0 ? [[], { complete: false }] : await targetRowsFor(target, table.shape, rows, lastKey);
+          const { missing: toInsert } = diffChunk(table.shape, rows, existing, coverage);
+          lastKey = keyOf(table.shape, rows[rows.length - 1]!);
           const inserted = await target.insertRows(table.shape, toInsert);
           if (inserted !== toInsert.length) {
             throw new LetterpressError('E_MIGRATE_VERIFY', `table ${table.shape.name}: ${toInsert.length - inserted} of ${toInsert.length} rows appeared on the target while they were being copied; stop what writes to ${target.location.shown} and run migrate again`);
@@ -239,9 +242,20 @@ export function planTables(source: readonly TableShape[], target: readonly Table
  * lacks, and how many it has. A row it has with any other value is refused, naming the table,
  * the key and the column.
  */
-export function diffChunk(table: TableShape, sourceRows: readonly TableRow[], targetRows: readonly TableRow[]): { missing: TableRow[]; found: number } {
+export function diffChunk(
+  table: TableShape,
+  sourceRows: readonly TableRow[],
+  targetRows: readonly TableRow[],
+  options: { complete?: boolean } = {},
+): { missing: TableRow[]; found: number } {
   const key = table.key!;
   const existing = new Map<CellValue, TableRow>(targetRows.map((row) => [row[key] ?? null, row]));
+  if (options.complete === true) {
+    // The target's rows are its whole key range of this chunk: one the source lacks is extra.
+    const keys = new Set(sourceRows.map((row) => row[key] ?? null));
+    const extra = targetRows.find((row) => !keys.has(row[key] ?? null));
+    if (extra !== undefined) throw extraRowsError(table, undefined, extra[key] ?? null);
+  }
   const missing: TableRow[] = [];
   let found = 0;
   for (const row of sourceRows) {
@@ -294,15 +308,26 @@ function joinDeliveryStates(
   return [...rows.values()].sort((a, b) => (a.issueSlug === b.issueSlug ? (a.state < b.state ? -1 : 1) : a.issueSlug < b.issueSlug ? -1 : 1));
 }
 
-/** The source's rows of a table in key order, one chunk at a time. */
+/**
+ * The source's rows of a table in key order, one chunk at a time, the next chunk read while the
+ * caller works on this one: at most two chunks in memory. The read waits for the next turn of
+ * the event loop so that the caller's query is on its way to the target first (a SQLite read
+ * runs synchronously and would otherwise delay it).
+ */
 async function* walkTable(access: TableAccess, table: TableShape, chunkRows: number): AsyncGenerator<TableRow[]> {
-  let after: RowKey | undefined;
+  let pending = access.readChunk(table, undefined, chunkRows);
   for (;;) {
-    const rows = await access.readChunk(table, after, chunkRows);
+    const rows = await pending;
     if (rows.length === 0) return;
+    if (rows.length < chunkRows) {
+      yield rows;
+      return;
+    }
+    const after = keyOf(table, rows[rows.length - 1]!);
+    pending = new Promise<void>((resolve) => setImmediate(resolve)).then(() => access.readChunk(table, after, chunkRows));
+    // A rejected read is awaited at the top of the next turn; until then it must not count as unhandled.
+    pending.catch(() => undefined);
     yield rows;
-    if (rows.length < chunkRows) return;
-    after = keyOf(table, rows[rows.length - 1]!);
   }
 }
 
@@ -316,13 +341,36 @@ function keysOf(table: TableShape, rows: readonly TableRow[]): RowKey[] {
   return rows.map((row) => keyOf(table, row));
 }
 
-/** Names one of the target's extra rows when it lies past the source's last key (the usual case: rows added on the target). */
-async function extraRowsError(target: TableAccess, table: TableShape, extra: number, lastKey: RowKey | undefined): Promise<LetterpressError> {
+/**
+ * The rows the target holds for a chunk of source rows: by key range where keys are integers
+ * (one index range scan, and every row in it is accounted for: `complete`), else by the list
+ * of keys. Text keys are never compared as ranges: the two stores may order text differently.
+ */
+async function targetRowsFor(
+  target: TableAccess,
+  table: TableShape,
+  rows: readonly TableRow[],
+  previousKey: RowKey | undefined,
+): Promise<readonly [TableRow[], { complete: boolean }]> {
+  const last = keyOf(table, rows[rows.length - 1]!);
+  if (typeof last === 'number' && (previousKey === undefined || typeof previousKey === 'number')) {
+    return [await target.readRange(table, previousKey, last), { complete: true }];
+  }
+  return [await target.findRows(table, keysOf(table, rows)), { complete: false }];
+}
+
+/** Names one of the target's extra rows past the source's last key, if there is one (the usual case: rows added on the target). */
+async function findExtraRowsError(target: TableAccess, table: TableShape, extra: number, lastKey: RowKey | undefined): Promise<LetterpressError> {
   const beyond = await target.readChunk(table, lastKey, 1);
-  const example = beyond[0] === undefined ? '' : ` (such as ${table.key} ${JSON.stringify(beyond[0][table.key!])})`;
+  return extraRowsError(table, extra, beyond[0]?.[table.key!] ?? null);
+}
+
+function extraRowsError(table: TableShape, extra: number | undefined, example: CellValue): LetterpressError {
+  const count = extra === undefined ? 'rows' : `${extra} row${extra === 1 ? '' : 's'}`;
+  const such = example === null ? '' : ` (such as ${table.key} ${JSON.stringify(example)})`;
   return new LetterpressError(
     'E_MIGRATE_CONFLICT',
-    `the target's table ${table.name} holds ${extra} row${extra === 1 ? '' : 's'} the source does not have${example}: it is not a copy of this source. ` +
+    `the target's table ${table.name} holds ${count} the source does not have${such}: it is not a copy of this source. ` +
       'Migrate into an empty database, or into the one an earlier migrate from this source filled and nothing used since',
   );
 }

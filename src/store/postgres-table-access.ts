@@ -104,6 +104,13 @@ class PostgresTableAccess implements TableAccess {
     return this.#query<TableRow>(text, [keys]);
   }
 
+  async readRange(table: TableShape, after: number | undefined, last: number): Promise<TableRow[]> {
+    const key = quoteIdentifier(requireKey(table));
+    const from = `SELECT ${table.columns.map(quoteIdentifier).join(', ')} FROM ${quoteIdentifier(table.name)}`;
+    if (after === undefined) return this.#query<TableRow>(`${from} WHERE ${key} <= $1 ORDER BY ${key}`, [last]);
+    return this.#query<TableRow>(`${from} WHERE ${key} > $1 AND ${key} <= $2 ORDER BY ${key}`, [after, last]);
+  }
+
   async insertRows(table: TableShape, rows: readonly TableRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     const name = quoteIdentifier(table.name);

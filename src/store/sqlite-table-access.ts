@@ -85,6 +85,14 @@ class SqliteTableAccess implements TableAccess {
     return statement.all(JSON.stringify(keys)) as TableRow[];
   }
 
+  async readRange(table: TableShape, after: number | undefined, last: number): Promise<TableRow[]> {
+    const key = quoteIdentifier(requireKey(table));
+    const columns = table.columns.map(quoteIdentifier).join(', ');
+    const from = `SELECT ${columns} FROM ${quoteIdentifier(table.name)}`;
+    if (after === undefined) return this.#prepare(`${from} WHERE ${key} <= ? ORDER BY ${key}`).all(last) as TableRow[];
+    return this.#prepare(`${from} WHERE ${key} > ? AND ${key} <= ? ORDER BY ${key}`).all(after, last) as TableRow[];
+  }
+
   async insertRows(table: TableShape, rows: readonly TableRow[]): Promise<number> {
     this.#requireWrite();
     if (rows.length === 0) return 0;

@@ -59,6 +59,11 @@ export interface TableAccess {
   /** The rows whose keys are among `keys`, in no particular order. */
   findRows(table: TableShape, keys: readonly RowKey[]): Promise<TableRow[]>;
   /**
+   * The rows with an integer key after `after` (from the first when undefined) up to `last`
+   * included, in key order: one index range scan where a list of keys would be thousands of probes.
+   */
+  readRange(table: TableShape, after: number | undefined, last: number): Promise<TableRow[]>;
+  /**
    * Inserts rows with their own keys (ids included), in one transaction; a row whose key is
    * already there is left alone. Resolves with how many rows were inserted.
    */

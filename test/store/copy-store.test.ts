@@ -50,6 +50,11 @@ describe('the rules of a copy (pure)', () => {
     expect(() => diffChunk(SUBSCRIBERS, source, [{ ...source[0]!, name: 'x'.repeat(100) }])).toThrow(
       /^the target holds other data for subscribers id 1: name is "x{56}… there, NULL on the source\./,
     );
+    // Given the target's whole key range of the chunk, a row there the source lacks is named.
+    expect(diffChunk(SUBSCRIBERS, [source[0]!, source[2]!], [source[0]!], { complete: true })).toEqual({ missing: [source[2]], found: 1 });
+    expect(() => diffChunk(SUBSCRIBERS, [source[0]!, source[2]!], [source[0]!, source[1]!], { complete: true })).toThrow(
+      /^the target's table subscribers holds rows the source does not have \(such as id 2\): it is not a copy of this source\./,
+    );
     // A number is not its spelling as text: stored values compare exactly.
     expect(() => diffChunk(SUBSCRIBERS, [source[0]!], [{ ...source[0]!, id: 1, email: 'A@example.org' }])).toThrow(/email is "A@example.org" there, "a@example.org"/);
   });
