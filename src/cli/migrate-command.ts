@@ -16,10 +16,10 @@ interface MigrateOptions {
 
 const HELP_AFTER = `
 Copies subscribers, suppression hashes, token keys, issues with their renditions, the delivery
-ledger, send stalls, the confirmation log and queued subscription mail, table by table, ids
-kept (links already sent keep working), then checks that the counts per table and per delivery
-state match on both sides. Named leases are not copied: they belong to the processes running on
-the source. Running it again copies only what is missing; a target that holds other data for
+ledger, send stalls and holds, the confirmation log and queued subscription mail, table by
+table, ids kept (links already sent keep working), then checks that the counts per table and
+per delivery state match on both sides. Named leases, sender heartbeats and rate-limit slots
+are not copied: they belong to the processes running on the source. Running it again copies only what is missing; a target that holds other data for
 the same ids is refused before anything is written.
 
 Stop the daemon, workers and sends on the source first: a live lease or messages being sent
