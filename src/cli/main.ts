@@ -17,6 +17,7 @@ import { registerInitCommand } from './init-command.ts';
 import { registerArchiveCommand } from './archive-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
 import { registerServerCommands } from './server-commands.ts';
+import { registerMigrateCommand } from './migrate-command.ts';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -199,6 +200,7 @@ function createProgram(
   registerPreviewCommand(program, context);
   registerServerCommands(program, context);
   registerDoctorCommand(program, context);
+  registerMigrateCommand(program, context);
 
   const configCommand = program
     .command('config')

@@ -909,3 +909,6 @@ function issueParams(record: IssueRecord): Record<string, unknown> {
     feedId: record.feedId,
   };
 }
+
+/** For the raw table access of `migrate` (postgres-table-access.ts): the same number parsing and error messages as the store. */
+export { TYPES as POSTGRES_TYPES, toStoreError as toPostgresStoreError };
