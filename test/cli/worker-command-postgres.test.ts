@@ -54,7 +54,8 @@ async function planIssue(project: PostgresProject): Promise<void> {
   await writeFile(path.join(project.root, 'issues', `${SLUG}.md`), await digestIssue(42));
   const built = await runCli(['build'], project.root, project.env);
   expect(built.code, built.stderr).toBe(0);
-  expect((await issueStatus(project.root, SLUG, project.env)).state).toBe('planned');
+  // A worker already running may have started on it by now.
+  expect(['planned', 'sending', 'sent']).toContain((await issueStatus(project.root, SLUG, project.env)).state);
 }
 
 async function relay(): Promise<CountingRelay> {
@@ -157,8 +158,8 @@ describe('letterpress worker on PostgreSQL', () => {
     for (const name of ['worker-a', 'worker-b', 'worker-c']) workers.push(await startWorker(project.database, to, name, settings));
     const [victim, ...survivors] = workers as [typeof workers[0], ...typeof workers];
 
-    // Mid-run: it has sent a share, most of the issue is still to go.
-    await watching(workers, eventually(async () => (to.bySender.get(victim.ehlo) ?? 0) >= Math.min(100, count / 30), 120_000, 'the first worker sending', 10));
+    // Mid-run: a third of the issue is out, the victim sent its share of it.
+    await watching(workers, eventually(async () => to.total() >= count / 3 && (to.bySender.get(victim.ehlo) ?? 0) > 0, Math.max(120_000, count * 20), 'a third sent', 10));
     victim.child.kill('SIGKILL');
     await victim.exited;
     const atKill = to.total();
