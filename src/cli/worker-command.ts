@@ -76,6 +76,8 @@ export async function runWorker(app: App, options: { logger: Logger; signal: Abo
     signal,
     log: logger,
     pollMs: { min: Math.min(FIRST_POLL_MS, config.delivery.pollSeconds * 1000), max: config.delivery.pollSeconds * 1000 },
+    // PostgreSQL's LISTEN / NOTIFY: a newly planned issue wakes an idle worker at once.
+    watchDue: store.watchDue ? (listener) => store.watchDue!(listener) : undefined,
   });
   await new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();

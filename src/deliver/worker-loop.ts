@@ -21,13 +21,17 @@ export interface WorkerLoopDependencies {
   /** SIGTERM / SIGINT: stop claiming, let messages in flight finish, return. */
   signal: AbortSignal;
   log: WorkerLog;
-  /** The first wait after a look that found nothing, doubled up to `maxMs` while nothing comes. */
+  /**
+   * The first wait after a look that found nothing, doubled up to `maxMs` while nothing comes;
+   * with `watchDue`, an idle wait is `maxMs` at once (the store's notification ends it).
+   */
   pollMs: { min: number; max: number };
   /**
-   * Resolves when the store has new due work (a driver with notifications, such as LISTEN /
-   * NOTIFY, may provide it) or when `signal` aborts; the poll stays as the fallback.
+   * The store's notifications (PostgreSQL LISTEN / NOTIFY, `Store.watchDue`): `listener` is told
+   * whenever rows of an issue became claimable, in any process; returns the function that stops
+   * it. A hint that may be missed: the poll stays the fallback.
    */
-  watchDue?: (signal: AbortSignal) => Promise<void>;
+  watchDue?: (listener: (issueSlug: string) => void) => () => void;
   /** Told after each look, with what it did (tests and tools that follow the worker). */
   onLook?: (look: { reports: SendReport[]; nextWaitMs: number }) => void;
 }
@@ -38,52 +42,84 @@ const handledBy = (report: SendReport) => report.sent + report.deferred + report
  * `letterpress worker`'s loop (DESIGN.md §5: the ledger is the work queue): look for rows to
  * send, send them as one more sender among any number (each claims its own rows under its
  * holder id), and when there is nothing, wait — a short wait after work, doubling while the
- * ledger stays empty, never longer than `pollMs.max`. A session error (relay down, login
- * refused) is logged, leaves the rows queued, and the next look waits the longest. Returns
- * once `signal` aborted and the run in progress finished its messages in flight.
+ * ledger stays empty, never longer than `pollMs.max`. With the store's notifications an idle
+ * worker waits for one (a new plan, rows handed back, a lifted send-window hold) and looks at
+ * once; it still looks every `pollMs.max`, for a notification missed while the connection was
+ * down and for deferred rows coming due (nobody announces those). A session error (relay down,
+ * login refused) is logged, leaves the rows queued, and the next look waits the longest, deaf
+ * to notifications: the rows the failed run handed back announce themselves, and senders that
+ * all fail would otherwise wake each other in a loop. Returns once `signal` aborted and the
+ * run in progress finished its messages in flight.
  */
 export async function runWorkerLoop(deps: WorkerLoopDependencies): Promise<{ looks: number; sent: number }> {
   const { log } = deps;
   let waitMs = deps.pollMs.min;
   let looks = 0;
   let sent = 0;
+  let idle = false;
+  // Set by a notification that came during a look (the look may have read the issues before
+  // the change): the next wait is skipped. A notification during a wait ends it.
+  let announced = false;
+  let wakeWaiter: (() => void) | undefined;
+  const stopWatching = deps.watchDue?.(() => {
+    announced = true;
+    wakeWaiter?.();
+  });
   const onEvent = (event: SendEvent) => {
     if (event.kind === 'start') log.info({ slug: event.slug, total: event.total }, `sending ${event.slug}: ${event.total} messages waiting`);
     if (event.kind === 'requeued-orphans') log.warn({ slug: event.slug, rows: event.rows }, `${event.rows} messages of an interrupted run go back to the queue`);
   };
-  while (!deps.signal.aborted) {
-    let reports: SendReport[] = [];
-    let failed = false;
-    try {
-      const hold = new Set(await deps.holds());
-      reports = await deps.send({ signal: deps.signal, hold, onEvent });
-    } catch (error) {
-      failed = true;
-      const code = (error as { code?: string }).code;
-      log.error({ code }, `cannot send now: ${(error as Error).message}; trying again in ${Math.round(deps.pollMs.max / 100) / 10} s`);
-    }
-    looks += 1;
-    let worked = false;
-    for (const report of reports) {
-      const handled = handledBy(report);
-      sent += report.sent;
-      if (handled > 0) worked = true;
-      const fields = { slug: report.slug, sent: report.sent, failed: report.failed + report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
-      if (report.stoppedBy && report.stoppedBy.code !== 'E_ABORTED') {
+  try {
+    while (!deps.signal.aborted) {
+      announced = false;
+      let reports: SendReport[] = [];
+      let failed = false;
+      try {
+        const hold = new Set(await deps.holds());
+        reports = await deps.send({ signal: deps.signal, hold, onEvent });
+      } catch (error) {
         failed = true;
-        log.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]; every unsent message stays queued`);
-      } else if (handled > 0) {
-        log.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred${report.complete ? ' (done)' : ''}`);
+        const code = (error as { code?: string }).code;
+        log.error({ code }, `cannot send now: ${(error as Error).message}; trying again in ${Math.round(deps.pollMs.max / 100) / 10} s`);
       }
+      looks += 1;
+      let worked = false;
+      for (const report of reports) {
+        const handled = handledBy(report);
+        sent += report.sent;
+        if (handled > 0) worked = true;
+        const fields = { slug: report.slug, sent: report.sent, failed: report.failed + report.bounced, skipped: report.skipped, deferred: report.remainingDeferred, seconds: Math.round(report.durationMs) / 1000 };
+        if (report.stoppedBy && report.stoppedBy.code !== 'E_ABORTED') {
+          failed = true;
+          log.error({ ...fields, code: report.stoppedBy.code }, `sending ${report.slug} stopped: ${report.stoppedBy.message} [${report.stoppedBy.code}]; every unsent message stays queued`);
+        } else if (handled > 0) {
+          log.info(fields, `${report.slug}: ${report.sent} sent, ${report.failed + report.bounced} failed, ${report.remainingDeferred} deferred${report.complete ? ' (done)' : ''}`);
+        }
+      }
+      const watching = stopWatching !== undefined;
+      waitMs = failed ? deps.pollMs.max : worked ? deps.pollMs.min : watching ? deps.pollMs.max : Math.min(deps.pollMs.max, waitMs * 2);
+      deps.onLook?.({ reports, nextWaitMs: waitMs });
+      if (deps.signal.aborted) break;
+      if (!failed && !worked && !idle) {
+        const seconds = Math.round(deps.pollMs.max / 100) / 10;
+        log.info(
+          { pollSeconds: seconds, notified: watching },
+          watching
+            ? `nothing to send now; looking again when the store announces new rows, else in ${seconds} s`
+            : `nothing to send now; looking again in at most ${seconds} s`,
+        );
+      }
+      idle = !failed && !worked;
+      // After a failure only the poll wakes the worker (see above).
+      if (announced && !failed) continue;
+      const wake = new AbortController();
+      if (!failed) wakeWaiter = () => wake.abort();
+      await deps.sleep(waitMs, AbortSignal.any([deps.signal, wake.signal])).catch(() => undefined);
+      wakeWaiter = undefined;
+      wake.abort();
     }
-    waitMs = failed ? deps.pollMs.max : worked ? deps.pollMs.min : Math.min(deps.pollMs.max, waitMs * 2);
-    deps.onLook?.({ reports, nextWaitMs: waitMs });
-    if (deps.signal.aborted) break;
-    const wake = new AbortController();
-    const waits = [deps.sleep(waitMs, AbortSignal.any([deps.signal, wake.signal]))];
-    if (deps.watchDue) waits.push(deps.watchDue(AbortSignal.any([deps.signal, wake.signal])).catch(() => undefined));
-    await Promise.race(waits);
-    wake.abort();
+  } finally {
+    stopWatching?.();
   }
   return { looks, sent };
 }

@@ -75,6 +75,18 @@ function domainOf(address: string): string {
 export interface RenderedSender {
   siteUrl: string;
   fromAddress: string;
+  /**
+   * The rendered message: its footer holds the postal address, so with them the address is
+   * checked there rather than in the sender's own config (a worker that has only the
+   * environment sends a footer the planning project rendered).
+   */
+  text?: string;
+  html?: string;
+}
+
+/** True when a rendered message's footer shows the placeholder instead of a postal address. */
+function renditionLacksPostalAddress(rendered: RenderedSender): boolean {
+  return [rendered.text, rendered.html].some((part) => part?.includes(POSTAL_ADDRESS_PLACEHOLDER) === true);
 }
 
 /**
@@ -115,12 +127,14 @@ export function findSendProblems(config: Config, rendered?: RenderedSender): Pre
       local: true,
     });
   }
-  if (isPostalAddressMissing(config.site.postalAddress)) {
+  const renderedFooter = rendered !== undefined && (rendered.text !== undefined || rendered.html !== undefined);
+  if (renderedFooter ? renditionLacksPostalAddress(rendered) : isPostalAddressMissing(config.site.postalAddress)) {
+    const subject = renderedFooter ? 'this issue was rendered without site.postalAddress' : 'site.postalAddress is not set';
     problems.push({
       check: 'postal-address',
-      message: 'site.postalAddress is not set: anti-spam laws (CAN-SPAM, and others) ask for the sender\'s postal address in every email footer',
-      summary: 'site.postalAddress is not set',
-      fix: 'set site.postalAddress to your postal address (a PO box will do)',
+      message: `${subject}: anti-spam laws (CAN-SPAM, and others) ask for the sender's postal address in every email footer`,
+      summary: subject,
+      fix: `set site.postalAddress to your postal address (a PO box will do)${renderedFooter ? rerender : ''}`,
       local: false,
     });
   }

@@ -5,7 +5,8 @@ import { isLocalHolderAlive } from '../deliver/runner-lease.ts';
 
 /** One pass of the daemon, as `letterpress status` shows it. */
 export interface PassSummary {
-  reason: 'start' | 'file' | 'tick' | 'window' | 'once';
+  /** `due`: the store announced rows to send (PostgreSQL NOTIFY): a send-only pass. */
+  reason: 'start' | 'file' | 'tick' | 'window' | 'once' | 'due';
   startedAt: string;
   finishedAt: string;
   published: string[];

@@ -200,8 +200,9 @@ export async function runPass(
  * picked up once the files have settled) and also looks at every cron tick in case the watcher
  * missed something; each look is a pass (publish, build, send). Passes never overlap. Of several
  * instances on one store, the one holding the `scheduler` lease schedules (the watcher, the
- * ticks' build and planning, the send window); the others (role `all`) only send at each tick,
- * each claiming its own rows from the ledger, and one takes over when the scheduling instance
+ * ticks' build and planning, the send window); the others (role `all`) only send at each tick
+ * (and, on PostgreSQL, as soon as the store announces rows to send: a `due` pass), each
+ * claiming its own rows from the ledger, and one takes over when the scheduling instance
  * dies. On shutdown it stops picking up, lets messages in flight finish (bounded), and leaves
  * nothing `sending`.
  */
@@ -255,7 +256,9 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
       pending = undefined;
       const window = windowOpen;
       windowOpen = false;
-      const schedules = leading();
+      // A pass the store's notification asked for only sends: the scheduling instance planned
+      // what it announces (or another sender handed rows back), nothing in issues/ changed.
+      const schedules = leading() && (reason !== 'due' || window);
       // A standby scheduler has nothing to do until it is elected.
       if (!schedules && !sends) continue;
       let summary: PassSummary | undefined;
@@ -289,6 +292,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
           scheduled = result.build?.scheduled ?? scheduled;
           waitingForWindow = [...result.waiting];
         }
+        if (sends) sendStalled = (result.summary.transportErrors ?? 0) > 0;
         passes.unshift(result.summary);
         passes.length = Math.min(passes.length, 10);
         summary = result.summary;
@@ -307,9 +311,15 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
     running = undefined;
   };
 
+  // The last pass's send stopped on a session error (relay down, login refused): the rows it
+  // handed back announce themselves, so until the next tick a notification starts no pass
+  // (instances that all fail would otherwise wake each other in a loop).
+  let sendStalled = false;
   const request = (reason: PassReason) => {
     if (deps.signal.aborted) return;
-    pending ??= reason;
+    if (reason === 'due' && sendStalled) return;
+    // Any other reason also sends; a `due` pass alone does not build.
+    if (pending === undefined || pending === 'due') pending = reason;
     running ??= loop();
   };
 
@@ -394,6 +404,10 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
     logger.info({ nextWindow: windowTask.nextRun()?.toISOString() }, `new issues are emailed at the send window (${config.schedule.sendWindow}, ${config.timezone})`);
   }
   request('start');
+  // PostgreSQL's LISTEN / NOTIFY: rows planned (by this instance or the scheduling one), handed
+  // back or requeued start a send pass at once, not at the next tick.
+  const store = await app.store();
+  const stopWatchingDue = sends && store.watchDue ? store.watchDue(() => request('due')) : undefined;
 
   await new Promise<void>((resolve) => {
     if (deps.signal.aborted) return resolve();
@@ -405,6 +419,7 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   // a client holding a half-sent request is cut then, whatever the messages still need.
   const serverClosed = server?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
   stopWatching();
+  stopWatchingDue?.();
   await tick.stop();
   await windowTask?.stop();
   sendAbort.abort();

@@ -615,7 +615,12 @@ class PostgresStore implements Store {
   }
 
   async transitionIssue(slug: string, from: readonly IssueState[], to: IssueState, at: string): Promise<boolean> {
-    return (await this.#statement(this.#sql.issues.transition, { slug, from: [...from], to, at: toInstant(at, 'at') })) === 1;
+    const moved = (await this.#statement(this.#sql.issues.transition, { slug, from: [...from], to, at: toInstant(at, 'at') })) === 1;
+    // Planning notifies once its rows exist, but a worker sends only issues that read `planned`
+    // (it plans nothing): one woken by that first notification may look before the move. This
+    // one comes after it.
+    if (moved && to === 'planned') await this.#notifyDue(slug);
+    return moved;
   }
 
   async hasIssues(): Promise<boolean> {
@@ -833,7 +838,10 @@ class PostgresStore implements Store {
   }
 
   async releaseSendHolds(): Promise<string[]> {
-    return (await this.#rows<{ issueSlug: string }>(this.#sql['send-holds']['release-all'])).map((row) => row.issueSlug);
+    const released = (await this.#rows<{ issueSlug: string }>(this.#sql['send-holds']['release-all'])).map((row) => row.issueSlug);
+    // The window opened: every worker may send these now, not only at its next look.
+    for (const issueSlug of released) await this.#notifyDue(issueSlug);
+    return released;
   }
 
   async #rows<Row extends pg.QueryResultRow>(query: CompiledQuery, params: Readonly<Record<string, unknown>> = {}): Promise<Row[]> {

@@ -378,7 +378,8 @@ export interface Store extends SubscriberStore, IssueStore, RenditionStore, Deli
   checkReady(): Promise<void>;
   /**
    * Wakes senders early: calls `listener` with an issue's slug whenever rows of it became
-   * claimable (planned, released, requeued as orphans), in this process or another, and returns
+   * claimable (planned, the issue moved to `planned`, released, requeued as orphans, its send
+   * window hold lifted), in this process or another, and returns
    * the function that stops it. Only a hint, which may be missed or come twice: a sender still
    * polls, and claiming decides. PostgreSQL offers it (LISTEN/NOTIFY on `letterpress_due`);
    * a store without it (SQLite) leaves it undefined, and callers poll alone.

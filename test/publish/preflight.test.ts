@@ -59,6 +59,20 @@ describe('checkSendPreflight', () => {
     expect(findSendProblems(local).map((p) => p.check)).toEqual(['site-url', 'from', 'postal-address']);
   });
 
+  it('checks the postal address of a stored rendition in its footer, not in the sender’s own config', () => {
+    // A worker with only the environment: no postal address of its own, the footer has one.
+    const worker = config({ smtp: { host: 'relay.acme-mail.com' } });
+    const rendered = { siteUrl: 'https://news.acme-mail.com', fromAddress: 'news@acme-mail.com', text: 'Acme, 1 Main St, Springfield', html: '<p>Acme, 1 Main St, Springfield</p>' };
+    expect(checkSendPreflight(worker, { rendered })).toEqual([]);
+    const placeholder = { ...rendered, text: 'Postal address not configured', html: '<p>Postal address not configured</p>' };
+    const problems = checkSendPreflight(config(good), { rendered: placeholder });
+    expect(problems.map((p) => p.check)).toEqual(['postal-address']);
+    expect(problems[0]!.message).toMatch(/^this issue was rendered without site\.postalAddress/);
+    expect(problems[0]!.fix).toContain('letterpress build');
+    // Without the rendered message, the config is what there is to check.
+    expect(checkSendPreflight(worker, { rendered: { siteUrl: rendered.siteUrl, fromAddress: rendered.fromAddress } }).map((p) => p.check)).toEqual(['postal-address']);
+  });
+
   it('the refusal is E_PREFLIGHT with each reason, and outbox mode is never refused', () => {
     const bad = { ...good, site: { ...good.site, url: 'http://localhost:8080' } };
     expect(() => assertSendPreflight(config(bad))).toThrow(expect.objectContaining({ code: 'E_PREFLIGHT', message: expect.stringContaining('localhost') }));

@@ -135,6 +135,18 @@ describe('postgres store', () => {
     expect(claimed).toBeDefined();
     expect(await planner.requeueOrphans('one', '2026-03-01T10:02:00.000Z')).toBe(1);
     expect(await due.next()).toBe('one');
+    // A worker sends only issues that read `planned`: the move announces them again, after
+    // planning's own notification (which may come before it).
+    expect(await planner.transitionIssue('one', ['published'], 'planned', NOW)).toBe(true);
+    expect(await due.next()).toBe('one');
+    // The send window opening frees held issues for every worker.
+    await planner.holdForSendWindow('one', NOW);
+    expect(await planner.releaseSendHolds()).toEqual(['one']);
+    expect(await due.next()).toBe('one');
+    // A move that did not happen, and other moves, announce nothing.
+    expect(await planner.transitionIssue('one', ['published'], 'planned', NOW)).toBe(false);
+    expect(await planner.transitionIssue('one', ['planned'], 'sending', NOW)).toBe(true);
+    expect(await due.next(500)).toBeUndefined();
     due.stop();
   });
 
