@@ -221,7 +221,7 @@ describe('copying real stores', () => {
     const resumed = await copyStore({ source, target, now: AT, chunkRows: 2, force: true });
     expect(findMismatches(resumed)).toEqual([]);
     expect(Object.fromEntries(resumed.tables.map((row) => [row.table, row.copied]))).toEqual({
-      subscribers: 0, suppressions: 0, secrets: 0, issues: 0, renditions: 0, send_stalls: 0, deliveries: 4, confirmation_log: 1, outgoing_mail: 1,
+      subscribers: 0, suppressions: 0, secrets: 0, issues: 0, renditions: 0, send_holds: 0, send_stalls: 0, deliveries: 4, confirmation_log: 1, outgoing_mail: 1,
     });
     const again = await copyStore({ source, target, now: AT, force: true });
     expect(again.copied).toBe(0);
