@@ -22,6 +22,27 @@ export function waitForStopSignal(): Promise<string> {
   });
 }
 
+/**
+ * An AbortSignal aborted by the first SIGINT or SIGTERM (each said to `onSignal`, e.g. a log
+ * line), and `dispose` to stop listening: the long-running commands' way to stop cleanly.
+ */
+export function abortOnStopSignals(onSignal: (signal: NodeJS.Signals) => void): { signal: AbortSignal; dispose(): void } {
+  const stop = new AbortController();
+  const listener = (signal: NodeJS.Signals) => {
+    onSignal(signal);
+    stop.abort();
+  };
+  process.once('SIGINT', listener);
+  process.once('SIGTERM', listener);
+  return {
+    signal: stop.signal,
+    dispose() {
+      process.removeListener('SIGINT', listener);
+      process.removeListener('SIGTERM', listener);
+    },
+  };
+}
+
 /** What `letterpress start` runs (`--role`). */
 export type StartRole = 'all' | 'web' | 'scheduler' | 'worker';
 const START_ROLES: readonly StartRole[] = ['all', 'web', 'scheduler', 'worker'];

@@ -4,7 +4,7 @@ import { createCronScheduler } from '../schedule/scheduler.ts';
 import { watchIssueFiles } from '../schedule/watch-issues.ts';
 import { createLogger, createLogWriter } from '../util/logger.ts';
 import { checkSendPreflight, formatPreflightLine } from '../publish/preflight.ts';
-import { parsePort, type StartRole } from './cli-options.ts';
+import { abortOnStopSignals, parsePort, type StartRole } from './cli-options.ts';
 import { createHolderId } from '../deliver/runner-lease.ts';
 import { startSenderPresence } from '../deliver/sender-presence.ts';
 import { startSchedulerElection } from '../schedule/scheduler-lease.ts';
@@ -31,13 +31,7 @@ export async function runStartDaemon(
   const serves = options.serve && (role === 'all' || role === 'web');
   await context.withApp(command, async (app) => {
     const logger = createLogger({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true });
-    const stop = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, `${signal} received`);
-      stop.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = abortOnStopSignals((signal) => logger.info({ signal }, `${signal} received`));
     try {
       // Open the store first: a lost or damaged one stops the daemon here (E_STORE), rather
       // than being reported by every pass of a daemon that serves and sends nothing.
@@ -135,8 +129,7 @@ export async function runStartDaemon(
         process.exit(0);
       }
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      stop.dispose();
     }
   });
 }

@@ -8,6 +8,7 @@ import { LetterpressError } from '../util/errors.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { resolveStoreLocation } from '../store/store-location.ts';
 import type { App } from './app.ts';
+import { abortOnStopSignals } from './cli-options.ts';
 import type { CommandContext } from './command-context.ts';
 import { startMailQueue } from './server-commands.ts';
 
@@ -106,21 +107,14 @@ export async function runWorkerCommand(command: Command, context: CommandContext
     async (app) => {
       assertStoreExists(app, options.store !== undefined || STORE_VARIABLES.some((name) => (io.env[name] ?? '') !== ''));
       const logger = createLogger({ write: (line) => io.stdout.write(line), pretty: io.stdout.isTTY === true });
-      const stop = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, `${signal} received`);
-        stop.abort();
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const stop = abortOnStopSignals((signal) => logger.info({ signal }, `${signal} received`));
       try {
         const { finished } = await runWorker(app, { logger, signal: stop.signal, role: 'worker' });
         // As the daemon: SMTP transactions that still hang are given up as a crash would; their
         // rows come back to the queue once their lease lapses.
         if (!finished) process.exit(0);
       } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
+        stop.dispose();
       }
     },
     { env },
