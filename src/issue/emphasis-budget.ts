@@ -1,4 +1,4 @@
-import type { MarkdownIt, StateCore, Token } from 'markdown-it';
+import type { Token } from 'markdown-it';
 
 /**
  * More `*` and `_` than this in one paragraph (or one line) and its emphasis is not parsed.
@@ -19,7 +19,7 @@ export function exceedsEmphasisBudget(text: string): boolean {
   return false;
 }
 
-/** True for an inline token that `budgetEmphasis` parsed without emphasis. */
+/** True for an inline token that `budgetInline` (inline-budget.ts) parsed without emphasis. */
 export function isEmphasisOff(token: Token | undefined): boolean {
   return (token?.meta as { emphasisOff?: boolean } | null | undefined)?.emphasisOff === true;
 }
@@ -27,25 +27,4 @@ export function isEmphasisOff(token: Token | undefined): boolean {
 /** Emphasis markers removed from text, for plain-text outputs of a paragraph parsed without emphasis. */
 export function stripEmphasisMarkers(text: string): string {
   return text.replace(/[*_]+/g, '');
-}
-
-/**
- * Makes `md` parse a paragraph with too many emphasis markers with `plain` instead: the same
- * configuration without the emphasis rule, so its markers stay text (one scan, no tokens of
- * their own). Such paragraphs are marked (`isEmphasisOff`) so plain-text outputs can drop
- * the markers; every other paragraph is parsed exactly as before.
- */
-export function budgetEmphasis(md: MarkdownIt, plain: MarkdownIt): void {
-  plain.disable('emphasis');
-  md.core.ruler.at('inline', (state: StateCore) => {
-    for (const token of state.tokens) {
-      if (token.type !== 'inline') continue;
-      if (exceedsEmphasisBudget(token.content)) {
-        token.meta = { ...(token.meta as object | null), emphasisOff: true };
-        plain.inline.parse(token.content, plain, state.env, token.children ?? (token.children = []));
-      } else {
-        state.md.inline.parse(token.content, state.md, state.env, token.children ?? (token.children = []));
-      }
-    }
-  });
 }

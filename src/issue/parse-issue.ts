@@ -3,6 +3,7 @@ import { parseIssueNumber } from './chinese-numerals.ts';
 import { parseTitleYear } from './parse-title-year.ts';
 import { decodeIssueFile } from './decode-issue-file.ts';
 import { hasErrors, type Diagnostic } from './diagnostic.ts';
+import { scanInlineBudgets } from './inline-budget.ts';
 import { parseFrontMatter } from './front-matter.ts';
 import type { Issue } from './model.ts';
 import { parseIssueBody, type IssueBody } from './parse-issue-body.ts';
@@ -62,6 +63,7 @@ export function parseIssue(text: string, file: string, options: ParseIssueOption
     ...frontMatter.diagnostics,
     ...body.diagnostics,
     ...scanMarkdownHazards(lines, file),
+    ...scanInlineBudgets(lines, file),
   ];
 
   const title = fields.title ?? body.heading?.title;

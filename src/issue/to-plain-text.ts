@@ -1,5 +1,6 @@
 import markdownIt, { type Token } from 'markdown-it';
-import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from './emphasis-budget.ts';
+import { isEmphasisOff, stripEmphasisMarkers } from './emphasis-budget.ts';
+import { budgetInline } from './inline-budget.ts';
 
 // A tokenizer only (never renders HTML): markdown-it scans inline Markdown in linear time,
 // where the hand-written patterns this replaces backtracked quadratically on inputs such as
@@ -12,7 +13,7 @@ function createInline() {
   return md;
 }
 const inline = createInline();
-budgetEmphasis(inline, createInline());
+budgetInline(inline, createInline);
 
 /**
  * Plain text from a line of inline Markdown, for item titles, feed summaries and preheaders,

@@ -1,5 +1,6 @@
 import markdownIt, { type MarkdownIt, type StateCore, type Token } from 'markdown-it';
-import { budgetEmphasis, isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
+import { isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
+import { budgetInline } from '../issue/inline-budget.ts';
 import { normalizeLink } from './normalize-link.ts';
 
 /**
@@ -167,9 +168,10 @@ function createMarkdown(): MarkdownIt {
 }
 
 const md = createMarkdown();
-// A paragraph with thousands of `*`/`_` (a file built to be slow) is parsed without emphasis:
-// its markers show as written in HTML and are dropped from plain text.
-budgetEmphasis(md, createMarkdown());
+// A paragraph with thousands of `*`/`_`, of unclosed `[` or of backtick runs (a file built to
+// be slow) is parsed without emphasis, links or code spans: their markers show as written in
+// HTML, and emphasis markers are dropped from plain text.
+budgetInline(md, createMarkdown);
 
 function envFor(options: MarkdownOptions): RenderEnv {
   return { baseUrl: options.baseUrl, headingOffset: options.headingOffset ?? 0 };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FeedEntry, IndexEntry } from '../render/types.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { stringifyInSteps } from './stringify-in-steps.ts';
 import { writeFileAtomic } from './write-output.ts';
 
 /** What the build remembers about one published issue between runs. */
@@ -66,7 +67,7 @@ export async function readBuildState(dataDir: string): Promise<BuildState> {
 
 /**
  * Saves the state atomically; keys sorted so the file diffs cleanly. Records are turned into
- * JSON one at a time with a turn of the event loop between them (each holds an issue's whole
+ * JSON a slice at a time with turns of the event loop between (each holds an issue's whole
  * feed content, so all at once held a server in the same process); the text is exactly
  * `JSON.stringify({ version: 1, issues }, null, 1)`.
  */
@@ -76,8 +77,7 @@ export async function writeBuildState(dataDir: string, state: BuildState): Promi
   for (const [position, slug] of slugs.entries()) {
     if (position > 0) await yieldToEventLoop();
     // Indented as a member two levels down, like the whole-object stringify would.
-    const record = JSON.stringify(state.issues[slug], null, 1).replace(/\n/g, '\n  ');
-    parts.push(`  ${JSON.stringify(slug)}: ${record}`);
+    parts.push(`  ${JSON.stringify(slug)}: ${await stringifyInSteps(state.issues[slug], 2)}`);
   }
   const issues = parts.length === 0 ? '{}' : `{\n${parts.join(',\n')}\n }`;
   await writeFileAtomic(path.join(dataDir, BUILD_STATE_FILE), `{\n "version": 1,\n "issues": ${issues}\n}\n`);

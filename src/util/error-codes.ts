@@ -90,6 +90,8 @@ export const DIAGNOSTIC_CODES = {
   W_UNKNOWN_FIELD: { meaning: 'a front-matter key Letterpress does not know (kept, ignored)', severity: 'warning', action: 'check its spelling' },
   W_UNSAFE_LINK: { meaning: 'a javascript:, data: or vbscript: link, neutralised', severity: 'warning', action: 'use an http(s) or mailto link' },
   W_RAW_HTML: { meaning: 'raw HTML in Markdown, shown as text', severity: 'warning', action: 'use Markdown instead' },
+  W_UNCLOSED_BRACKETS: { meaning: 'a paragraph with over 1000 unclosed `[`: its links are not parsed, its brackets show as written', severity: 'warning', action: 'close the brackets, or escape them as `\\[`' },
+  W_BACKTICK_RUNS: { meaning: 'a paragraph with over 2000 runs of backticks: its code spans are not parsed, its backticks show as written', severity: 'warning', action: 'split the paragraph, or put the code in a fenced block' },
   W_ITEM_NO_LINK: { meaning: 'a digest item without a link', severity: 'warning', action: 'add the item\'s URL line' },
   W_ITEM_NO_SUMMARY: { meaning: 'a digest item without a summary', severity: 'warning', action: 'add a 摘要: / Summary: line' },
   W_ITEM_NUMBER: { meaning: 'item numbers skip or repeat within a section', severity: 'warning', action: 'renumber the items' },

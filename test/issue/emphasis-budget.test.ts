@@ -1,6 +1,7 @@
 import markdownIt from 'markdown-it';
 import { describe, expect, it } from 'vitest';
-import { budgetEmphasis, EMPHASIS_DELIMITER_LIMIT, exceedsEmphasisBudget } from '../../src/issue/emphasis-budget.ts';
+import { EMPHASIS_DELIMITER_LIMIT, exceedsEmphasisBudget } from '../../src/issue/emphasis-budget.ts';
+import { budgetInline } from '../../src/issue/inline-budget.ts';
 import { toPlainText } from '../../src/issue/to-plain-text.ts';
 import { markdownToHtml, markdownToText } from '../../src/render/markdown.ts';
 
@@ -17,7 +18,7 @@ describe('the emphasis budget', () => {
 
   it('parses a paragraph over the limit with no token per marker', () => {
     const md = markdownIt('commonmark');
-    budgetEmphasis(md, markdownIt('commonmark'));
+    budgetInline(md, () => markdownIt('commonmark'));
     const [, inline] = md.parse(hostile(overLimit), {});
     expect(inline?.children?.map((token) => token.type)).toEqual(['text']);
     // Under the limit, emphasis is parsed as ever.
