@@ -56,6 +56,9 @@ export async function runWorkerLoop(deps: WorkerLoopDependencies): Promise<{ loo
   let waitMs = deps.pollMs.min;
   let looks = 0;
   let sent = 0;
+  // The last refusal logged: the same one again (every poll while the relay is down or the
+  // preflight refuses) is not repeated, so the log shows each change, not each look.
+  let lastRefusal: string | undefined;
   let idle = false;
   // Set by a notification that came during a look (the look may have read the issues before
   // the change): the next wait is skipped. A notification during a wait ends it.
@@ -80,8 +83,14 @@ export async function runWorkerLoop(deps: WorkerLoopDependencies): Promise<{ loo
       } catch (error) {
         failed = true;
         const code = (error as { code?: string }).code;
-        log.error({ code }, `cannot send now: ${(error as Error).message}; trying again in ${Math.round(deps.pollMs.max / 100) / 10} s`);
+        // One event, one line: a refusal listing several problems is joined, not cut.
+        const message = (error as Error).message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+        if (message !== lastRefusal) {
+          log.error({ code }, `cannot send now: ${message}; trying again every ${Math.round(deps.pollMs.max / 100) / 10} s (said once until it changes)`);
+        }
+        lastRefusal = message;
       }
+      if (!failed) lastRefusal = undefined;
       looks += 1;
       let worked = false;
       for (const report of reports) {

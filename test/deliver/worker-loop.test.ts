@@ -125,4 +125,40 @@ describe('the worker loop', () => {
     run.stop.abort();
     await run.done;
   });
+
+  it('says a refusal once, on one line, until it changes or sending works again', async () => {
+    const fake = createFakeClock(0);
+    const stop = new AbortController();
+    const errors: string[] = [];
+    const refusal = new LetterpressError('E_PREFLIGHT', 'refusing to send (2 problems):\n  - the site URL is local\n    fix: set site.url');
+    const script: ('refuse' | 'other' | 'send')[] = ['refuse', 'refuse', 'refuse', 'other', 'send', 'refuse'];
+    let look = 0;
+    const done = runWorkerLoop({
+      async send() {
+        const step = script[look++];
+        if (step === undefined) {
+          stop.abort();
+          return [];
+        }
+        if (step === 'refuse') throw refusal;
+        if (step === 'other') throw new LetterpressError('E_STORE', 'store gone');
+        return [report(1)];
+      },
+      holds: async () => [],
+      sleep: fake.sleep,
+      signal: stop.signal,
+      log: { info: () => undefined, warn: () => undefined, error: (_fields: unknown, message: string) => void errors.push(message) },
+      pollMs: { min: 10, max: 10 },
+    } as WorkerLoopDependencies);
+    while (look < script.length + 1 && !stop.signal.aborted) {
+      await yieldToEventLoop();
+      await fake.advance(10);
+    }
+    await done;
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toContain('refusing to send (2 problems): - the site URL is local fix: set site.url');
+    expect(errors.every((line) => !line.includes('\n'))).toBe(true);
+    expect(errors[1]).toContain('store gone');
+    expect(errors[2]).toContain('refusing to send');
+  });
 });
