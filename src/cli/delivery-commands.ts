@@ -267,7 +267,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
         if (rows.length === 0) io.stdout.write('No issues recorded yet: run `letterpress build`.\n');
         else io.stdout.write(`Issues (times in ${timezone}):\n`);
         for (const row of rows) {
-          for (const line of formatIssueStatus(row, { timezone, daemonAlive: daemon?.alive === true })) io.stdout.write(`${line}\n`);
+          for (const line of formatIssueStatus(row, { timezone, daemonAlive: daemon?.alive === true, liveSenders: workers.length })) io.stdout.write(`${line}\n`);
         }
         io.stdout.write(`Store: ${describeStore(resolveStoreLocation({ url: app.loaded.config.store.url, root: app.loaded.root }))}\n`);
         if (daemon && slug === undefined) for (const line of formatDaemonView(daemon, { timezone })) io.stdout.write(`${line}\n`);

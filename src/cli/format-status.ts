@@ -61,7 +61,7 @@ function wrapWords(text: string, width: number, first: string, indent: string): 
  * One issue as lines for people: slug, state and title on the first, then what happened to
  * its deliveries (zero counters left out), and when stalled, why and when it is tried again.
  */
-export function formatIssueStatus(view: IssueStatusView, options: { timezone: string; daemonAlive: boolean; width?: number }): string[] {
+export function formatIssueStatus(view: IssueStatusView, options: { timezone: string; daemonAlive: boolean; liveSenders?: number; width?: number }): string[] {
   const width = options.width ?? STATUS_WIDTH;
   const time = (iso: string) => formatLocalTime(iso, options.timezone);
   // Titles and slugs come from issue files: a CR, LF or escape sequence must not forge a line.
@@ -76,6 +76,7 @@ export function formatIssueStatus(view: IssueStatusView, options: { timezone: st
     const { stalled } = view;
     lines.push(...wrapWords(escapeForTerminal(`${stalled.code} ${stalled.message}`), width, `  stalled since ${time(stalled.since)}: `, '    '));
     if (stalled.nextRetryAt) lines.push(`  next retry ${time(stalled.nextRetryAt)} (the daemon's next pass)`);
+    else if ((options.liveSenders ?? 0) > 0) lines.push(`  ${options.liveSenders === 1 ? 'a live sender keeps' : `${options.liveSenders} live senders keep`} trying: fix the relay and they go on`);
     else if (!options.daemonAlive) lines.push('  no daemon runs to retry: fix the relay, then `letterpress send`');
   }
   return lines;

@@ -150,22 +150,29 @@ export function describePortInUse(options: {
  * What to do next, in plain words, once the server listens: where issues go, the URL, how to
  * subscribe and where mail goes. Shown by `start` and `serve` on a terminal.
  */
-export function describeNextSteps(app: App, options: { url?: string; cwd: string; daemon: boolean }): string[] {
+export function describeNextSteps(
+  app: App,
+  options: { url?: string; cwd: string; daemon: boolean; role?: 'all' | 'web' | 'scheduler' | 'worker' },
+): string[] {
   const { loaded } = app;
+  const role = options.role ?? 'all';
   const relative = (dir: string) => `${path.relative(options.cwd, dir) || '.'}/`;
   const lines: string[] = [];
-  if (options.url) lines.push(`Letterpress is running: the archive is at ${options.url}`);
-  else lines.push('Letterpress is running (not serving HTTP: --no-serve).');
-  if (options.daemon) {
+  if (options.url) lines.push(`Letterpress is running${role === 'all' ? '' : ` (role ${role})`}: the archive is at ${options.url}`);
+  else lines.push(`Letterpress is running (${role === 'all' ? 'not serving HTTP: --no-serve' : `role ${role}, not serving HTTP`}).`);
+  // Only the roles that watch issues/ and plan (all, scheduler) take new issue files.
+  if (options.daemon && role !== 'web' && role !== 'worker') {
     lines.push(`  new issue: drop a Markdown file into ${relative(loaded.paths.issues)}; it goes on the site and out by email when due`);
     lines.push('  try one first: npx letterpress preview issues/FILE.md (drafts too)');
   }
   if (options.url) lines.push(`  subscribe: ${new URL('subscribe', options.url)} or npx letterpress subscribers add you@example.org`);
-  lines.push(
-    loaded.config.smtp.host
-      ? `  mail goes to ${app.transport().description}`
-      : `  mail: no SMTP server set, so messages are written to ${relative(app.outboxDir)} (set LETTERPRESS_SMTP_URL to send)`,
-  );
+  if (role === 'scheduler' || role === 'web') lines.push(`  mail: sent by the instances with role all or worker (this one, role ${role}, sends no issue)`);
+  else
+    lines.push(
+      loaded.config.smtp.host
+        ? `  mail goes to ${app.transport().description}`
+        : `  mail: no SMTP server set, so messages are written to ${relative(app.outboxDir)} (set LETTERPRESS_SMTP_URL to send)`,
+    );
   lines.push(`  ${options.daemon ? 'what happened: npx letterpress status; ' : ''}stop: Ctrl-C`);
   return lines;
 }

@@ -40,7 +40,7 @@ export async function runStartDaemon(
       const host = options.host ?? app.loaded.config.server.host;
       // What to do next, once: plain lines for a person on a terminal, one event for a log.
       const announce = (url: string | undefined) => {
-        const lines = describeNextSteps(app, { url, cwd: io.cwd, daemon: true });
+        const lines = describeNextSteps(app, { url, cwd: io.cwd, daemon: true, role });
         if (io.stdout.isTTY === true) io.stdout.write(`${lines.join('\n')}\n`);
         else logger.info({ url, issues: app.loaded.paths.issues, outbox: app.loaded.config.smtp.host ? undefined : app.outboxDir }, lines.map((line) => line.trim()).join('; '));
       };

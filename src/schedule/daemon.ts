@@ -382,9 +382,11 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   await writeStatus('running');
   logger.info(
     { issues: paths.issues, transport: app.transport().description, role },
-    sends
-      ? `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; mail goes to ${app.transport().description}`
-      : `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files; workers send the mail (role scheduler)`,
+    `${
+      leading()
+        ? `watching ${path.relative(process.cwd(), paths.issues) || paths.issues}/ for issue files`
+        : 'on standby for scheduling (the instance with the scheduler lease watches issues/)'
+    }; ${sends ? `mail goes to ${app.transport().description}` : 'workers send the mail (role scheduler)'}`,
   );
 
   if (leading()) startWatching();
