@@ -178,7 +178,7 @@ function createProgram(
     .description(
       'send planned messages of every issue until stopped (SIGTERM: messages in flight finish, exit 0), from the store and the environment alone: no project needed',
     )
-    .option('--store <path|url>', 'the store to send from: a SQLite file, sqlite:PATH or postgres://…; default: LETTERPRESS_DB, else DATABASE_URL, else store.url of the project config here')
+    .option('--store <path|url>', 'the store to send from: a SQLite file, sqlite:PATH or postgres://…; default: LETTERPRESS_DB, else LETTERPRESS_STORE_URL, else DATABASE_URL, else store.url of the project config here')
     .option('--allow-local', 'send via SMTP even with a loopback, localhost or example site URL or From (staging)')
     .addHelpText(
       'after',

@@ -125,7 +125,8 @@ export function listEnvOverrides(): { key: string; env: string }[] {
 export const ENV_SHORTCUTS: readonly { env: string; meaning: string }[] = [
   { env: 'LETTERPRESS_SMTP_URL', meaning: 'smtp://user:pass@host:port (sets smtp.host, port, secure, user and the password)' },
   { env: 'LETTERPRESS_SMTP_PASS', meaning: 'the SMTP password (secret)' },
-  { env: 'LETTERPRESS_DB', meaning: 'the store (store.url): a SQLite path, sqlite:PATH or postgres://user:pass@host:port/db' },
+  { env: 'LETTERPRESS_DB', meaning: 'the store; wins over LETTERPRESS_STORE_URL, DATABASE_URL and store.url: a SQLite path, sqlite:PATH or postgres://user:pass@host:port/db' },
+  { env: 'DATABASE_URL', meaning: 'the store when neither LETTERPRESS_DB nor LETTERPRESS_STORE_URL is set (what hosting platforms set)' },
   { env: 'LETTERPRESS_SECRET', meaning: 'the token signing key (secret)' },
 ];
 
