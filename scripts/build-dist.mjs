@@ -2,9 +2,31 @@
 // into dist.next/ and only then swaps it in, so a `letterpress` process that is running (or one
 // started while a clone runs `prepare` again, as `npx` in a clone does) never finds dist/ gone
 // or half written; files of deleted sources do not linger as they would with an in-place build.
+//
+// `--if-stale` (what `prepare` runs) builds only when a source or build config is newer than
+// dist/: `npx letterpress …` in a clone runs `prepare` before every command, and must not
+// spend twenty seconds compiling what is already compiled.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/** The newest modification time of any file under `dir` (0 when there is none). */
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+function isFresh() {
+  if (!existsSync('dist/cli/main.js')) return false;
+  const sources = Math.max(newestMtime('src'), statSync('tsconfig.build.json').mtimeMs, statSync('tsconfig.json').mtimeMs);
+  return statSync('dist/cli/main.js').mtimeMs >= sources;
+}
+
+if (process.argv.includes('--if-stale') && isFresh()) process.exit(0);
 
 const NEXT = 'dist.next';
 const OLD = 'dist.old';
