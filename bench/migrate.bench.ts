@@ -14,6 +14,7 @@ import { openPostgresStore } from '../src/store/postgres-store.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { IssueRecord } from '../src/store/types.ts';
 import { seedSubscribers } from './seed-subscribers.ts';
+import { onPostgresServer } from './plan-comparison.ts';
 
 const total = Number(process.argv[2] ?? 100_000);
 const server = process.env.LETTERPRESS_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432';
@@ -54,15 +55,8 @@ async function seedSource(file: string): Promise<void> {
   }
 }
 
-async function onServer(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: `${server}/postgres` });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+/** One statement on the server's `postgres` database (CREATE / DROP DATABASE). */
+const onServer = (sql: string) => onPostgresServer(server, sql);
 
 async function withDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
   const name = `letterpress_migrate_bench_${randomBytes(4).toString('hex')}`;
