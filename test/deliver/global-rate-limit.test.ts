@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createGlobalRateLimiter } from '../../src/deliver/global-rate-limit.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { spawnLogging, digestIssue, type DaemonChild } from '../helpers/daemon-child.ts';
+import { busiestWindow } from '../helpers/counting-relay.ts';
 import { eventually } from '../helpers/daemon-project.ts';
 import { createFakeClock } from '../helpers/fake-clock.ts';
 import { activeRows, createSendProject, issueStatus, TEST_SECRET } from '../helpers/send-project.ts';
@@ -15,17 +16,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** The most instants that fall in any window [t, t + windowMs) (instants sorted ascending). */
-function busiestWindow(instants: readonly number[], windowMs: number): number {
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < instants.length; end += 1) {
-    while (instants[end]! - instants[start]! >= windowMs) start += 1;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
 
 describe('the global rate limit: slots from the store', () => {
   it('spaces the slots of several limiters on one store by the interval, and leaves none unused in between', async () => {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { LOOPBACK_RELAY_OPTIONS } from './smtp-sink.ts';
 
 /**
  * An SMTP server on 127.0.0.1 that keeps no message, only what a test of many senders counts:
@@ -29,12 +30,7 @@ export async function startCountingRelay(): Promise<CountingRelay> {
   const sendersOf = new Map<string, string[]>();
   const acceptedAt: number[] = [];
   const server = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    closeTimeout: 50,
-    onAuth: (_auth, _session, callback) => callback(null, { user: 'test' }),
+    ...LOOPBACK_RELAY_OPTIONS,
     onData: (stream, session, callback) => {
       stream.on('data', () => undefined);
       stream.on('error', (error: Error) => callback(error));

@@ -30,6 +30,16 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
+/** How the loopback test relays listen: plain SMTP, any login accepted, quick to close. */
+export const LOOPBACK_RELAY_OPTIONS = {
+  logger: false,
+  authOptional: true,
+  allowInsecureAuth: true,
+  disabledCommands: ['STARTTLS'],
+  closeTimeout: 50,
+  onAuth: (_auth, _session, callback) => callback(null, { user: 'test' }),
+} satisfies SMTPServerOptions;
+
 /**
  * An in-process SMTP server on 127.0.0.1 (an ephemeral port) that keeps every message.
  * Plaintext AUTH is accepted and STARTTLS is not offered, so nodemailer speaks plain SMTP;
@@ -53,12 +63,7 @@ export async function startSmtpSink(options: SMTPServerOptions = {}): Promise<Sm
     });
 
   const server = new SMTPServer({
-    logger: false,
-    authOptional: true,
-    allowInsecureAuth: true,
-    disabledCommands: ['STARTTLS'],
-    closeTimeout: 50,
-    onAuth: (_auth, _session, callback) => callback(null, { user: 'test' }),
+    ...LOOPBACK_RELAY_OPTIONS,
     onData: (stream, session, callback) => {
       collect(stream, session).then(
         (message) => {
