@@ -4,6 +4,7 @@ import type { Clock } from '../util/clock.ts';
 import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { Sleep } from '../util/sleep.ts';
+import { coalesceLookups } from '../util/coalesce-lookups.ts';
 import { moveIssue } from '../publish/issue-state.ts';
 import { retryDelayMs, shouldGiveUp, type RetryPolicy } from './retry-policy.ts';
 import type { OutgoingMessage, Transport } from './types.ts';
@@ -50,7 +51,7 @@ export interface SendReport extends SendTally {
 }
 
 export interface SendIssueDependencies {
-  store: DeliveryLedger & Pick<SubscriberStore, 'getSubscriber' | 'setSubscriberStatus'> & Pick<IssueStore, 'transitionIssue'>;
+  store: DeliveryLedger & Pick<SubscriberStore, 'getSubscribers' | 'setSubscriberStatus'> & Pick<IssueStore, 'transitionIssue'>;
   transport: Transport;
   clock: Clock;
   /** Waits for due retries (bounded by `retry.waitMs`); a fake clock's in tests. */
@@ -141,6 +142,11 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     waiters: [] as (() => void)[],
   };
 
+  // The re-read of each subscriber just before their message: the connections that reach that
+  // point together share one query (PostgreSQL: one round trip for several messages), and a
+  // query never answers for a message that asked after it started.
+  const currentSubscriber = coalesceLookups((ids: number[]) => store.getSubscribers(ids), (subscriber) => subscriber.id);
+
   const counts = await store.countDeliveries(slug);
   // Rows still `sending` belong to other senders (orphans were requeued before): not this run's.
   const total = counts.queued + counts.deferred;
@@ -179,9 +185,13 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     }
   })();
 
-  // The one open batch of outcomes. A batch being written still counts as the open one: new
-  // marks wait for it, so a crash loses at most `markBatch.rows` outcomes besides those in flight.
+  // Outcomes not yet written: the open batch, and the one being written. Together they never
+  // hold more than `markBatch.rows`, so a crash loses at most that many outcomes besides the
+  // messages in flight. A batch is written once it holds half of that, and the next one fills
+  // while it is written: the connections go on sending instead of waiting for each write.
   let pendingMarks: DeliveryMark[] = [];
+  let writingMarks = 0;
+  const writeAt = Math.ceil(deps.markBatch.rows / 2);
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<void> = Promise.resolve();
   const flushMarks = (): Promise<void> => {
@@ -191,6 +201,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
       if (pendingMarks.length === 0) return;
       const batch = pendingMarks;
       pendingMarks = [];
+      writingMarks = batch.length;
       try {
         const result = await store.markDeliveries({ holder: deps.holder, now: iso(clock.now()), marks: batch });
         settled += batch.length;
@@ -203,14 +214,20 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         // Kept for the last flush of the run; the run stops (a store that stays locked).
         pendingMarks = [...batch, ...pendingMarks];
         stopWith(error, 'E_SEND');
+      } finally {
+        writingMarks = 0;
       }
+      // What filled meanwhile goes next, if it is a batch's worth already.
+      if (pendingMarks.length >= writeAt && !stopped()) void flushMarks();
     });
     return flushing;
   };
   const enqueueMark = async (mark: DeliveryMark) => {
-    await flushing;
+    // (Once the run stops, outcomes are only collected: the last write in `finally` takes them.)
+    while (pendingMarks.length + writingMarks >= deps.markBatch.rows && !stopped()) await (writingMarks === 0 ? flushMarks() : flushing);
     pendingMarks.push(mark);
-    if (pendingMarks.length >= deps.markBatch.rows || deps.markBatch.ms === 0) await flushMarks();
+    if (deps.markBatch.ms === 0) await flushMarks();
+    else if (pendingMarks.length >= writeAt && writingMarks === 0) void flushMarks();
     // Real time, not the injected clock: it bounds how long an outcome waits in memory.
     else flushTimer ??= setTimeout(() => void flushMarks(), deps.markBatch.ms);
   };
@@ -232,8 +249,15 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     for (const wake of judge.waiters.splice(0)) wake();
   });
 
-  /** Claims the next batch; when nothing is claimable, waits for due retries within the bound. */
-  const claimMore = async (): Promise<void> => {
+  /** Set when a claim ahead found nothing: the claims that follow wait until the rows run out. */
+  let nothingAhead = false;
+  /**
+   * Claims the next batch; when nothing is claimable, waits for due retries within the bound.
+   * A claim ahead (`ahead`: rows are still waiting to be sent) only claims: what to do when
+   * nothing is left is decided once this sender's rows are all taken, as outcomes still to come
+   * (a deferral due soon) may change it.
+   */
+  const claimMore = async (ahead = false): Promise<void> => {
     for (;;) {
       if (stopped()) return;
       const now = clock.now();
@@ -250,6 +274,10 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         // SQLite calls are synchronous and a fast transport answers at once: give timers and
         // I/O (the heartbeat, an HTTP server in the same process) a turn once per batch.
         await yieldToEventLoop();
+        return;
+      }
+      if (ahead) {
+        nothingAhead = true;
         return;
       }
       // Nothing claimable. Outcomes still in the batch may be deferrals due now, and a sender
@@ -276,12 +304,20 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     }
   };
 
+  const startClaim = (ahead = false) =>
+    (claiming ??= claimMore(ahead).finally(() => {
+      claiming = undefined;
+    }));
+  /** Claimed rows left when the next batch is claimed: enough to keep every connection busy meanwhile. */
+  const claimAheadAt = Math.max(deps.transport.concurrency * 2, Math.floor(deps.batchSize / 4));
   const take = async () => {
-    while (local.length === 0 && !exhausted && !stopped()) {
-      claiming ??= claimMore().finally(() => {
-        claiming = undefined;
-      });
-      await claiming;
+    while (local.length === 0 && !exhausted && !stopped()) await startClaim();
+    // The next batch is claimed while this one is still being sent, so no connection waits for
+    // the claim. Its rows are held under this sender's lease like any claimed row: a crash
+    // leaves them to be requeued when the lease lapses, never sent twice. A claim ahead that
+    // fails is not this message's failure: the next claim tries again, and throws if it fails.
+    if (local.length <= claimAheadAt && !nothingAhead && !exhausted && !stopped() && claiming === undefined) {
+      startClaim(true).catch(() => undefined);
     }
     return stopped() ? undefined : local.shift();
   };
@@ -399,7 +435,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   const deliverOne = async ({ delivery, subscriber }: { delivery: Delivery; subscriber: Subscriber }) => {
     // Leaves the row held when the run stopped meanwhile: it goes back to `queued` below.
     if (!(await admit(delivery))) return;
-    const current = await store.getSubscriber(subscriber.id);
+    const current = await currentSubscriber(subscriber.id);
     if (!current || current.status !== 'active') {
       withdraw(delivery);
       return finish(delivery, 'skipped', `subscriber is ${current?.status ?? 'erased'}`);

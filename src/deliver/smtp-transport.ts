@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { ErrorCode } from '../util/error-codes.ts';
 import { LetterpressError } from '../util/errors.ts';
-import { FastDataSmtpConnection } from './smtp-connection.ts';
+import { FastDataSmtpConnection, joinWireReady } from './smtp-connection.ts';
 import { classifySmtpFailure, type SmtpFailure } from './classify-smtp-error.ts';
 import { describeSmtpEndpoint } from './defer-transport.ts';
 import type { OutgoingMessage, SendOutcome, Transport } from './types.ts';
@@ -44,6 +44,12 @@ interface Slot {
   sending: boolean;
   messages: number;
   busy: boolean;
+  /**
+   * Where this slot's messages are joined before they go out. Reused only after a transaction
+   * the server answered (every byte of the last message was on the wire by then); dropped on
+   * any failure, when a write to a broken connection might still hold it.
+   */
+  scratch?: Buffer;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -183,7 +189,9 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       const onEnd = () =>
         setImmediate(() => settle(Object.assign(new Error('connection closed during the transaction'), { code: 'ECONNECTION' })));
       connection.once('end', onEnd);
-      const body = Readable.from(message.parts, { objectMode: false });
+      if (!slot.scratch || slot.scratch.length < message.size) slot.scratch = Buffer.allocUnsafeSlow(Math.ceil(message.size * 1.25));
+      const joined = joinWireReady(message.parts, message.size, slot.scratch);
+      const body = joined ? Readable.from([joined], { objectMode: false }) : Readable.from(message.parts, { objectMode: false });
       body.once('end', () => {
         stage.handedOver = true;
       });
@@ -234,6 +242,7 @@ export function createSmtpTransport(options: SmtpTransportOptions): Transport {
       }
       job.resolve({ status: 'sent', reply: reply.trim() });
     } catch (error) {
+      slot.scratch = undefined;
       const failure: SmtpFailure = { ...toFailure(error), messageSize: job.message.size };
       const classified = classifySmtpFailure(failure);
       if (classified.kind === 'session') {

@@ -8,6 +8,8 @@ import { LetterpressError } from '../util/errors.ts';
 export interface CompiledQuery {
   text: string;
   names: readonly string[];
+  /** A name to prepare the statement under, once per connection (node-postgres `name`); unset: parsed on every call. */
+  prepareAs?: string;
 }
 
 /** `:name` not preceded by a colon or a word character (so `::text` casts and `a:b` stay). */

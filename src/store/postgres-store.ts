@@ -70,6 +70,7 @@ const QUERY_FILES = {
   ],
   subscribers: [
     'get-by-id',
+    'get-many-by-id',
     'get-by-key',
     'lock-by-id',
     'insert',
@@ -170,7 +171,16 @@ async function loadAllQueries(): Promise<Queries> {
   const entries = await Promise.all(
     Object.entries(QUERY_FILES).map(async ([file, names]) => {
       const sql = await loadQueries('postgres', `${file}.sql`, names);
-      return [file, Object.fromEntries(Object.entries(sql).map(([name, text]) => [name, compileNamedParameters(text as string)]))] as const;
+      const compiled = Object.entries(sql).map(([name, text]) => {
+        const query = compileNamedParameters(text as string);
+        // Statements with parameters are the ones run again and again (claims, marks, the
+        // re-check of a subscriber before each message): each pooled connection prepares them
+        // once, so the server parses and plans them once per connection instead of per call.
+        // Parameterless ones (locks, the schema-version table) may hold several statements,
+        // which a prepared statement cannot.
+        return [name, query.names.length > 0 ? { ...query, prepareAs: `letterpress_${file}_${name}` } : query] as const;
+      });
+      return [file, Object.fromEntries(compiled)] as const;
     }),
   );
   return Object.fromEntries(entries) as Queries;
@@ -181,7 +191,7 @@ async function run<Row extends pg.QueryResultRow = Record<string, unknown>>(
   query: CompiledQuery,
   params: Readonly<Record<string, unknown>> = {},
 ): Promise<pg.QueryResult<Row>> {
-  return db.query<Row>(query.text, bindParameters(query, params));
+  return db.query<Row>({ name: query.prepareAs, text: query.text, values: bindParameters(query, params) });
 }
 
 /**
@@ -435,6 +445,11 @@ class PostgresStore implements Store {
 
   async getSubscriber(id: number): Promise<Subscriber | undefined> {
     return this.#first<Subscriber>(this.#sql.subscribers['get-by-id'], { id });
+  }
+
+  async getSubscribers(ids: readonly number[]): Promise<Subscriber[]> {
+    if (ids.length === 0) return [];
+    return this.#rows<Subscriber>(this.#sql.subscribers['get-many-by-id'], { ids: [...ids] });
   }
 
   async findSubscriberByEmail(email: string): Promise<Subscriber | undefined> {

@@ -40,6 +40,7 @@ const QUERY_FILES = {
   connection: ['set-pragmas', 'read-journal-mode', 'create-migrations-table', 'list-migrations', 'record-migration'],
   subscribers: [
     'get-by-id',
+    'get-many-by-id',
     'get-by-key',
     'insert',
     'update-details',
@@ -491,6 +492,11 @@ class SqliteStore implements Store {
 
   async getSubscriber(id: number): Promise<Subscriber | undefined> {
     return this.#run(() => this.#sql.subscribers['get-by-id'].get({ id }) as Subscriber | undefined);
+  }
+
+  async getSubscribers(ids: readonly number[]): Promise<Subscriber[]> {
+    if (ids.length === 0) return [];
+    return this.#run(() => this.#sql.subscribers['get-many-by-id'].all({ ids: JSON.stringify(ids) }) as Subscriber[]);
   }
 
   async findSubscriberByEmail(email: string): Promise<Subscriber | undefined> {

@@ -43,6 +43,8 @@ export interface SubscriberStore {
     dryRun?: boolean;
   }): Promise<{ outcome: UpsertOutcome; subscriber?: Subscriber; reason?: string }>;
   getSubscriber(id: number): Promise<Subscriber | undefined>;
+  /** The subscribers of these ids that exist, in one query (the send loop's re-check before each message). */
+  getSubscribers(ids: readonly number[]): Promise<Subscriber[]>;
   findSubscriberByEmail(email: string): Promise<Subscriber | undefined>;
   /** Streams subscribers in id order, in pages, so a million never sit in memory at once. */
   listSubscribers(filter: { status?: SubscriberStatus; afterId?: number; limit: number }): Promise<Subscriber[]>;

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream.js';
-import { FastDataSmtpConnection, isWireReady } from '../../src/deliver/smtp-connection.ts';
+import { FastDataSmtpConnection, isWireReady, joinWireReady } from '../../src/deliver/smtp-connection.ts';
 import { startSmtpSink } from '../helpers/smtp-sink.ts';
 
 /** What nodemailer's own DATA encoder puts on the wire for these chunks, final dot included. */
@@ -64,6 +64,70 @@ describe('isWireReady', () => {
       expect((await encodeWithNodemailer([chunk])).toString('latin1'), JSON.stringify(text)).toBe(passedThrough(chunk));
     }
     expect(passed).toBeGreaterThan(50);
+  });
+});
+
+describe('joinWireReady', () => {
+  const join = (...texts: string[]) => {
+    const parts = texts.map((text) => Buffer.from(text, 'latin1'));
+    return joinWireReady(parts, parts.reduce((sum, part) => sum + part.length, 0))?.toString('latin1');
+  };
+
+  it('joins parts that are wire-ready together, CRLF split across two parts included', () => {
+    expect(join('Subject: x\r\n', '\r\nhello\r', '\nworld\r\n')).toBe('Subject: x\r\n\r\nhello\r\nworld\r\n');
+  });
+
+  it('refuses what the whole message would need fixed, though each part alone looks fine', () => {
+    expect(join('a\r\n', '.b\r\n')).toBeUndefined(); // a line starting with a dot
+    expect(join('.a\r\n')).toBeUndefined();
+    expect(join('a\r', 'b\r\n')).toBeUndefined(); // a bare CR
+    expect(join('a', '\nb\r\n')).toBeUndefined(); // a bare LF
+    expect(join('a\r\n', 'b\r')).toBeUndefined(); // ends on a CR
+  });
+
+  it('agrees with isWireReady on the joined bytes, for parts cut anywhere', () => {
+    const alphabet = ['a', '.', '\r', '\n', '\r\n', ' ', '.\r\n'];
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let joined = 0;
+    for (let round = 0; round < 3000; round += 1) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 14) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      const cuts = [0, ...Array.from({ length: 3 }, () => Math.floor(random() * text.length)).sort((a, b) => a - b), text.length];
+      const parts = cuts.slice(1).map((end, i) => text.slice(cuts[i], end));
+      const expected = isWireReady(Buffer.from(text, 'latin1'), false) ? text : undefined;
+      expect(join(...parts), JSON.stringify(parts)).toBe(expected);
+      if (expected !== undefined) joined += 1;
+    }
+    expect(joined).toBeGreaterThan(50);
+  });
+
+  it('joins into a buffer it is given when that holds the message, and into a new one otherwise', () => {
+    const parts = [Buffer.from('Subject: x\r\n\r\n'), Buffer.from('hello\r\n')];
+    const size = parts[0]!.length + parts[1]!.length;
+    const scratch = Buffer.alloc(64, 0x41);
+    const joined = joinWireReady(parts, size, scratch)!;
+    expect(joined.toString('latin1')).toBe('Subject: x\r\n\r\nhello\r\n');
+    expect(joined.buffer).toBe(scratch.buffer);
+    expect(joined.length).toBe(size);
+    const small = Buffer.alloc(8);
+    const fresh = joinWireReady(parts, size, small)!;
+    expect(fresh.toString('latin1')).toBe('Subject: x\r\n\r\nhello\r\n');
+    expect(small.toString('latin1')).toBe('\0'.repeat(8));
+  });
+
+  it('remembers the verdict on a long-lived part, so the same piece is scanned once', () => {
+    const piece = Buffer.from(`${'x'.repeat(70)}\r\n`.repeat(40), 'latin1');
+    const indexOf = vi.spyOn(piece, 'indexOf');
+    const first = joinWireReady([Buffer.from('To: a@example.org\r\n'), piece], 19 + piece.length);
+    const scans = indexOf.mock.calls.length;
+    const second = joinWireReady([Buffer.from('To: b@example.org\r\n'), piece], 19 + piece.length);
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    expect(scans).toBeGreaterThan(40);
+    expect(indexOf.mock.calls.length).toBe(scans);
   });
 });
 

@@ -101,6 +101,10 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(pending.subscriber?.id).not.toBe(active.subscriber?.id);
         expect(await store.getSubscriber(active.subscriber?.id ?? 0)).toEqual(active.subscriber);
         expect(await store.getSubscriber(999_999)).toBeUndefined();
+        const many = await store.getSubscribers([pending.subscriber!.id, 999_999, active.subscriber!.id]);
+        expect(many.map((subscriber) => subscriber.id).sort((a, b) => a - b)).toEqual([active.subscriber!.id, pending.subscriber!.id].sort((a, b) => a - b));
+        expect(many.find((subscriber) => subscriber.id === active.subscriber!.id)).toEqual(active.subscriber);
+        expect(await store.getSubscribers([])).toEqual([]);
       });
 
       it('treats addresses that differ only in case as one subscriber, keeping the first spelling', async () => {

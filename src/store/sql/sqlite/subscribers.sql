@@ -7,6 +7,13 @@ SELECT id, email, name, status, source, created_at AS createdAt, updated_at AS u
 FROM subscribers
 WHERE id = :id;
 
+-- name: get-many-by-id
+-- :ids is a JSON array of ids; ids that do not exist are left out.
+SELECT id, email, name, status, source, created_at AS createdAt, updated_at AS updatedAt,
+       confirmed_at AS confirmedAt, unsubscribed_at AS unsubscribedAt
+FROM subscribers
+WHERE id IN (SELECT value FROM json_each(:ids));
+
 -- name: get-by-key
 SELECT id, email, name, status, source, created_at AS createdAt, updated_at AS updatedAt,
        confirmed_at AS confirmedAt, unsubscribed_at AS unsubscribedAt
