@@ -145,7 +145,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
   // The re-read of each subscriber just before their message: the connections that reach that
   // point together share one query (PostgreSQL: one round trip for several messages), and a
   // query never answers for a message that asked after it started.
-  const currentSubscriber = coalesceLookups((ids: number[]) => store.getSubscribers(ids), (subscriber) => subscriber.id);
+  const currentSubscriber = coalesceLookups((ids: number[]) => store.getSubscribers(ids), (subscriber) => subscriber.id, 2);
 
   const counts = await store.countDeliveries(slug);
   // Rows still `sending` belong to other senders (orphans were requeued before): not this run's.

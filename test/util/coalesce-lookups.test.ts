@@ -59,6 +59,26 @@ describe('coalesceLookups', () => {
     ]);
   });
 
+  it('with maxInFlight 2, a key asked for during one batch starts a second at once, and a third waits for a free place', async () => {
+    const { batches, lookUpMany } = table();
+    const lookUp = coalesceLookups(lookUpMany, (row: Row) => row.id, 2);
+    const first = lookUp(1);
+    await turn();
+    const second = lookUp(2);
+    await turn();
+    const third = [lookUp(3), lookUp(1)];
+    await turn();
+    expect(batches.map((batch) => batch.keys)).toEqual([[1], [2]]);
+    batches[1]!.release();
+    expect(await second).toEqual({ id: 2, version: 0 });
+    await turn();
+    expect(batches.map((batch) => batch.keys)).toEqual([[1], [2], [3, 1]]);
+    batches[0]!.release();
+    batches[2]!.release();
+    expect(await first).toEqual({ id: 1, version: 0 });
+    expect(await Promise.all(third)).toEqual([{ id: 3, version: 0 }, { id: 1, version: 0 }]);
+  });
+
   it('rejects the callers of a failed batch and serves later callers with a new one', async () => {
     let fail = true;
     const calls: number[][] = [];
