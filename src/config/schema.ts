@@ -159,9 +159,10 @@ export const configSchema = z.strictObject({
          */
         leaseSeconds: z.number().int().min(1).default(60),
         /**
-         * Outcomes are written in batches: one open batch per sender, flushed at `rows` marks or
-         * `ms` after its first, whichever comes first. A crash loses at most that batch (those
-         * messages go out again, with the same Message-ID), so keep it small.
+         * Outcomes are written in batches: a batch is written at half of `rows` marks or `ms`
+         * after its first, and the next fills meanwhile; together they never hold more than
+         * `rows`. A crash loses at most those (the messages go out again, with the same
+         * Message-ID), so keep it small.
          */
         markBatch: z.strictObject({
             rows: z.number().int().min(1).max(1000).default(50),

@@ -64,7 +64,7 @@ export interface SendIssueDependencies {
   batchSize: number;
   /** A claimed row's lease; the heartbeat renews it every third of this. */
   leaseMs: number;
-  /** The one open batch of marks: written at `rows` outcomes or `ms` after its first. */
+  /** Outcomes not yet written: at most `rows`; a batch is written at half of that, or `ms` after its first. */
   markBatch: { rows: number; ms: number };
   retry: RetryPolicy;
   /** Stops claiming new rows; in-flight messages finish, the rest go back to `queued`. */
@@ -109,7 +109,7 @@ export const MASS_BOUNCE = { window: 20, minimum: 10, ratio: 0.9 } as const;
  * rows in flight, its outcomes are written in small batches by compare-and-set (a row whose
  * lease lapsed is not marked: it may be another sender's by now), and rows a dead sender left
  * behind come back once their lease lapsed. After a crash, at most the messages in flight plus
- * one batch of marks go out again.
+ * the outcomes not yet written (`markBatch.rows`) go out again.
  */
 export async function sendIssue(slug: string, deps: SendIssueDependencies): Promise<SendReport> {
   const started = performance.now();
