@@ -223,7 +223,8 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     return flushing;
   };
   const enqueueMark = async (mark: DeliveryMark) => {
-    // (Once the run stops, outcomes are only collected: the last write in `finally` takes them.)
+    // (Once the run stops the bound no longer holds outcomes back: each is written as it comes
+    // or by the last write in `finally`.)
     while (pendingMarks.length + writingMarks >= deps.markBatch.rows && !stopped()) await (writingMarks === 0 ? flushMarks() : flushing);
     pendingMarks.push(mark);
     if (deps.markBatch.ms === 0) await flushMarks();
@@ -269,6 +270,7 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
         leaseUntil: iso(new Date(now.getTime() + deps.leaseMs)),
       });
       if (claimed.length > 0) {
+        if (!ahead) nothingAhead = false;
         claims += claimed.length;
         local.push(...claimed);
         // SQLite calls are synchronous and a fast transport answers at once: give timers and
@@ -304,8 +306,10 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     }
   };
 
+  // A claim ahead that fails is not this message's failure: it settles quietly, and the claim
+  // made when the rows run out tries again (and throws if the store still fails).
   const startClaim = (ahead = false) =>
-    (claiming ??= claimMore(ahead).finally(() => {
+    (claiming ??= (ahead ? claimMore(true).catch(() => undefined) : claimMore()).finally(() => {
       claiming = undefined;
     }));
   /** Claimed rows left when the next batch is claimed: enough to keep every connection busy meanwhile. */
@@ -314,11 +318,9 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     while (local.length === 0 && !exhausted && !stopped()) await startClaim();
     // The next batch is claimed while this one is still being sent, so no connection waits for
     // the claim. Its rows are held under this sender's lease like any claimed row: a crash
-    // leaves them to be requeued when the lease lapses, never sent twice. A claim ahead that
-    // fails is not this message's failure: the next claim tries again, and throws if it fails.
-    if (local.length <= claimAheadAt && !nothingAhead && !exhausted && !stopped() && claiming === undefined) {
-      startClaim(true).catch(() => undefined);
-    }
+    // leaves them to be requeued when the lease lapses, never sent twice; a stop hands them
+    // back with the rest (the release below waits for a claim still running).
+    if (local.length <= claimAheadAt && !nothingAhead && !exhausted && !stopped() && claiming === undefined) void startClaim(true);
     return stopped() ? undefined : local.shift();
   };
 
@@ -500,6 +502,9 @@ export async function sendIssue(slug: string, deps: SendIssueDependencies): Prom
     await endStreak();
   } finally {
     try {
+      // A claim still running (one made ahead, when the run stopped) lands first, so its rows
+      // are counted and handed back below instead of staying `sending` until their lease lapses.
+      await claiming?.catch(() => undefined);
       // The last batch first: a row handed back below must not have an outcome still in memory.
       await flushMarks();
       // Whatever this run claimed and did not finish goes back to the queue: after a session

@@ -101,10 +101,11 @@ describe('sendIssue batching', () => {
     const slowStore = withMethod('markDeliveries', async (input: { holder: string; now: string; marks: readonly DeliveryMark[] }) => {
       const write = { size: input.marks.length, sentWhenStarted: transport.sent(), sentWhenDone: 0 };
       writes.push(write);
-      worst = Math.max(worst, transport.sent() - written);
       await new Promise((resolve) => setTimeout(resolve, 20));
       const result = await store.markDeliveries(input);
       write.sentWhenDone = transport.sent();
+      // The peak: just before this write counts, while the next batch has been filling.
+      worst = Math.max(worst, transport.sent() - written);
       written += input.marks.length;
       return result;
     });
@@ -120,6 +121,39 @@ describe('sendIssue batching', () => {
     expect(Math.max(...writes.map((write) => write.size))).toBeLessThanOrEqual(rows);
     const sentDuringWrites = writes.map((write) => write.sentWhenDone - write.sentWhenStarted);
     expect(sentDuringWrites.filter((sent) => sent > concurrency).length).toBeGreaterThan(writes.length / 2);
+  });
+
+  it('a run that stops while a claim made ahead is still running hands those rows back too', async () => {
+    let sent = 0;
+    // The relay fails the whole session at the 17th message, while the second claim (made
+    // ahead, at 15 rows left of 20) is still on its way.
+    const transport: Transport = {
+      description: 'fails at the 17th',
+      concurrency: 2,
+      async send() {
+        await new Promise((resolve) => setImmediate(resolve));
+        sent += 1;
+        if (sent === 17) throw Object.assign(new Error('relay went away'), { code: 'ECONNECTION' });
+        return { status: 'sent', reply: '250 OK' };
+      },
+      async close() {},
+    };
+    let claimsMade = 0;
+    const slowSecondClaim = withMethod('claimDeliveries', async (input: Parameters<Store['claimDeliveries']>[0]) => {
+      claimsMade += 1;
+      if (claimsMade === 2) await new Promise((resolve) => setTimeout(resolve, 150));
+      return store.claimDeliveries(input);
+    });
+    const report = await sendIssue(SLUG, dependencies({ store: slowSecondClaim, transport, batchSize: 20 }));
+
+    expect(report.stoppedBy).toBeDefined();
+    expect(claimsMade).toBeGreaterThanOrEqual(2);
+    // Long enough for a claim left running to land, had the run not waited for it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const counts = await store.countDeliveries(SLUG);
+    expect(counts.sending).toBe(0);
+    expect(counts.sent + counts.queued).toBe(SUBSCRIBERS);
+    expect(report.lost).toBe(0);
   });
 
   it('claims the next batch before the rows it holds run out', async () => {
