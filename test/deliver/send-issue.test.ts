@@ -58,8 +58,8 @@ function withMethod<K extends keyof Store>(key: K, replacement: Store[K]): Store
   });
 }
 
-/** A transport that takes every message at once and counts them. */
-function countingTransport(concurrency: number): Transport & { sent: () => number } {
+/** A transport that takes every message at once and counts them; with `failAt`, the relay goes away at that message. */
+function countingTransport(concurrency: number, failAt?: number): Transport & { sent: () => number } {
   let sent = 0;
   return {
     description: 'counter',
@@ -68,6 +68,7 @@ function countingTransport(concurrency: number): Transport & { sent: () => numbe
     async send() {
       await new Promise((resolve) => setImmediate(resolve));
       sent += 1;
+      if (sent === failAt) throw Object.assign(new Error('relay went away'), { code: 'ECONNECTION' });
       return { status: 'sent', reply: '250 OK' };
     },
     async close() {},
@@ -124,20 +125,9 @@ describe('sendIssue batching', () => {
   });
 
   it('a run that stops while a claim made ahead is still running hands those rows back too', async () => {
-    let sent = 0;
     // The relay fails the whole session at the 17th message, while the second claim (made
     // ahead, at 15 rows left of 20) is still on its way.
-    const transport: Transport = {
-      description: 'fails at the 17th',
-      concurrency: 2,
-      async send() {
-        await new Promise((resolve) => setImmediate(resolve));
-        sent += 1;
-        if (sent === 17) throw Object.assign(new Error('relay went away'), { code: 'ECONNECTION' });
-        return { status: 'sent', reply: '250 OK' };
-      },
-      async close() {},
-    };
+    const transport = countingTransport(2, 17);
     let claimsMade = 0;
     const slowSecondClaim = withMethod('claimDeliveries', async (input: Parameters<Store['claimDeliveries']>[0]) => {
       claimsMade += 1;
