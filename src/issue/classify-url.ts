@@ -7,8 +7,9 @@ export type UrlKind = 'web' | 'unsafe' | 'other';
  * characters or HTML character references, as browsers would still run them) or `other`.
  */
 export function classifyUrl(url: string): UrlKind {
-  const revealed = revealScheme(url);
-  if (/^(?:javascript|vbscript|data):/.test(revealed)) return 'unsafe';
+  // A URL that starts with an http(s) scheme as written cannot hide another one.
+  const webScheme = /^https?:/i.test(url);
+  if (!webScheme && /^(?:javascript|vbscript|data):/.test(revealScheme(url))) return 'unsafe';
   if (/^https?:\/\/[^\s/?#]+[^\s]*$/i.test(url) || /^mailto:[^\s]+$/i.test(url)) return 'web';
   return 'other';
 }

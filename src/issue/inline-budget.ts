@@ -32,15 +32,40 @@ export interface InlineBudgetVerdict {
  */
 export function exceedsBracketBudget(text: string, limit = UNCLOSED_BRACKET_LIMIT): boolean {
   // Open brackets can still be closed later: the scan keeps the depth and remembers only
-  // whether it ever had to go past the limit with no `]` in sight by the end.
+  // whether it ever had to go past the limit with no `]` in sight by the end. It jumps from
+  // one `[`, `]` or `\` to the next with indexOf: a file of links is mostly other characters.
+  let nextOpen = text.indexOf('[');
+  if (nextOpen < 0) return false;
+  let nextClose = text.indexOf(']', nextOpen);
+  let nextEscape = text.indexOf('\\', nextOpen);
   let open = 0;
-  for (let i = text.indexOf('['); i >= 0 && i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 0x5c) i++; // `\`: the next character is literal
-    else if (code === 0x5b) open++;
-    else if (code === 0x5d && open > 0) open--;
+  for (;;) {
+    // With no `[` left, later `]` can only lower the count.
+    if (nextOpen < 0 && open <= limit) return false;
+    const at = earliest(earliest(nextOpen, nextClose), nextEscape);
+    if (at < 0) break;
+    if (at === nextEscape) {
+      // `\`: the next character is literal, whatever it is.
+      const after = at + 2;
+      if (nextOpen >= 0 && nextOpen < after) nextOpen = text.indexOf('[', after);
+      if (nextClose >= 0 && nextClose < after) nextClose = text.indexOf(']', after);
+      nextEscape = text.indexOf('\\', after);
+    } else if (at === nextOpen) {
+      open++;
+      nextOpen = text.indexOf('[', at + 1);
+    } else {
+      if (open > 0) open--;
+      nextClose = text.indexOf(']', at + 1);
+    }
   }
   return open > limit;
+}
+
+/** The smaller of two indexOf results, -1 (none) counting as past every index. */
+function earliest(a: number, b: number): number {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return a < b ? a : b;
 }
 
 /** True when `text` holds more runs of backticks than the limit; stops counting there. */

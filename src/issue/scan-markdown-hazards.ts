@@ -56,14 +56,19 @@ export function scanMarkdownHazards(lines: readonly SourceLine[], file: string):
       });
     }
 
-    const linkColumns = new Set<number>();
+    // Made only for a line with an unsafe link: most lines of links have none.
+    let linkColumns: Set<number> | undefined;
     for (const { pattern, needs } of LINK_DESTINATIONS) {
       if (!needs(prose)) continue;
-      for (const match of prose.matchAll(pattern)) {
+      // exec on the shared pattern, not matchAll: matchAll copies the pattern on every call.
+      pattern.lastIndex = 0;
+      for (let match = pattern.exec(prose); match; match = pattern.exec(prose)) {
+        if (match[0] === '') pattern.lastIndex += 1;
         const url = match[1] ?? '';
+        if (classifyUrl(url) !== 'unsafe') continue;
         const column = match.index + match[0].indexOf(url) + 1;
-        if (linkColumns.has(column) || classifyUrl(url) !== 'unsafe') continue;
-        linkColumns.add(column);
+        if (linkColumns?.has(column)) continue;
+        (linkColumns ??= new Set()).add(column);
         diagnostics.push({
           file,
           line,

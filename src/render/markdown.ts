@@ -1,6 +1,7 @@
 import markdownIt, { type MarkdownIt, type StateCore, type Token } from 'markdown-it';
 import { isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
 import { budgetInline } from '../issue/inline-budget.ts';
+import { isCanonicalWebUrl } from './canonical-web-url.ts';
 import { normalizeLink } from './normalize-link.ts';
 
 /**
@@ -57,6 +58,8 @@ const SAFE_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
  * whitespace and control characters inside a scheme, so the check does too.
  */
 export function isSafeHref(href: string): boolean {
+  // Most links start with a safe scheme as written: no need to look further.
+  if (href.startsWith('https:') || href.startsWith('http:') || href.startsWith('mailto:')) return true;
   // eslint-disable-next-line no-control-regex
   const compact = href.replace(/[\u0000-\u0020\u007f-\u009f]/g, '');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(compact);
@@ -73,7 +76,9 @@ function attr(token: Token, name: string): string {
 /** Resolves a safe link against the base; returns undefined when the link must be dropped. */
 function resolveHref(href: string, baseUrl: string | undefined): string | undefined {
   if (!isSafeHref(href)) return undefined;
-  if (baseUrl === undefined) return href;
+  // An absolute URL already in the parser's canonical form resolves to itself: parsing one
+  // per link was most of what securing a file of links cost.
+  if (baseUrl === undefined || isCanonicalWebUrl(href)) return href;
   try {
     const resolved = new URL(href, baseUrl);
     return SAFE_SCHEMES.has(resolved.protocol) ? resolved.href : undefined;
@@ -226,7 +231,7 @@ function inlineToText(tokens: readonly Token[], emphasisOff = false): string {
         break;
       case 'link_close': {
         const href = linkHref ?? '';
-        const bare = href.replace(/^mailto:/, '');
+        const bare = href.startsWith('mailto:') ? href.slice(7) : href;
         linkHref = undefined;
         if (href !== '' && linkText !== href && linkText !== bare) add(` (${href})`);
         linkText = '';

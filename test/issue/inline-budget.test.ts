@@ -49,6 +49,27 @@ describe('the bracket budget', () => {
     expect(exceedsBracketBudget(`${openBrackets(4000)}${'](' .repeat(1000)}`)).toBe(true);
   });
 
+  it('agrees with a character-by-character count on thousands of generated paragraphs', () => {
+    // The reference: every character in turn, `\` making the next one literal.
+    const reference = (text: string, limit: number) => {
+      let open = 0;
+      for (let i = text.indexOf('['); i >= 0 && i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code === 0x5c) i++;
+        else if (code === 0x5b) open++;
+        else if (code === 0x5d && open > 0) open--;
+      }
+      return open > limit;
+    };
+    let state = 7;
+    const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const alphabet = ['[', '[', ']', '\\', 'a', ' ', '](', '\\['];
+    for (let i = 0; i < 5000; i++) {
+      const text = Array.from({ length: Math.floor(next() * 40) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+      for (const limit of [0, 1, 2, 5]) expect(exceedsBracketBudget(text, limit), `${JSON.stringify(text)} limit ${limit}`).toBe(reference(text, limit));
+    }
+  });
+
   it('parses a paragraph over the limit with no link, its brackets as written', () => {
     const text = `[a link](/a) ![an image](/b.png) ${openBrackets(UNCLOSED_BRACKET_LIMIT + 1)}`;
     expect(markdownToHtml(text)).toBe(`<p>${text}</p>`);
