@@ -1,10 +1,10 @@
-import { parentPort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { LetterpressError } from '../util/errors.ts';
 import type { LetterpressCode } from '../util/error-codes.ts';
 import type { RenderedFeeds } from '../render/types.ts';
 import { createInProcessIssueParser, type FeedsRequest, type ParseRequest, type RenderRequest } from './issue-parser.ts';
 
-/** What the main thread asks; `templates.sources` is left out once this worker has them. */
+/** What the server process asks; `templates.sources` is left out once this worker has them. */
 export type WorkerRequest =
   | { id: number; kind: 'parse'; request: ParseRequest }
   | { id: number; kind: 'render'; request: Omit<RenderRequest, 'templates'> & { templates: { fingerprint: string; sources?: RenderRequest['templates']['sources'] } } }
@@ -24,8 +24,14 @@ export type WorkerReply =
 // than parsing the line.
 const PROGRESS_INTERVAL_MS = 5;
 
-const port = parentPort;
-if (port) {
+// Run as the entry of a child process (`fork`, advanced serialization); imported, it does nothing.
+const send = process.argv[1] === fileURLToPath(import.meta.url) ? process.send?.bind(process) : undefined;
+if (send) {
+  const post = (reply: WorkerReply) => void send(reply);
+  // Ctrl-C reaches the whole process group: the server decides when this process ends (it
+  // kills it, or closes the channel), so a file is never reported as crashed by a shutdown.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+  process.on('disconnect', () => process.exit(0));
   let current = 0;
   let lastPost = 0;
   let lastLine = 0;
@@ -36,16 +42,16 @@ if (port) {
       const now = performance.now();
       if (now - lastPost < PROGRESS_INTERVAL_MS) return;
       lastPost = now;
-      port.postMessage({ id: current, kind: 'progress', line } satisfies WorkerReply);
+      post({ id: current, kind: 'progress', line });
     },
   });
   const sources = new Map<string, RenderRequest['templates']['sources']>();
 
-  port.on('message', async (message: WorkerRequest) => {
+  process.on('message', async (message: WorkerRequest) => {
     current = message.id;
     lastLine = 0;
     lastPost = -Infinity;
-    port.postMessage({ id: message.id, kind: 'started' } satisfies WorkerReply);
+    post({ id: message.id, kind: 'started' });
     try {
       let result: unknown;
       if (message.kind === 'parse') {
@@ -64,9 +70,9 @@ if (port) {
         if (!known) throw new Error(`templates ${fingerprint.slice(0, 12)} were never sent to this worker`);
         result = await parser.render({ ...message.request, templates: { fingerprint, sources: known } });
       }
-      port.postMessage({ id: message.id, kind: 'done', result } satisfies WorkerReply);
+      post({ id: message.id, kind: 'done', result });
     } catch (error) {
-      port.postMessage({ id: message.id, kind: 'failed', message: (error as Error).message ?? String(error) } satisfies WorkerReply);
+      post({ id: message.id, kind: 'failed', message: (error as Error).message ?? String(error) });
     }
   });
 }

@@ -1,4 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
@@ -17,35 +19,38 @@ export interface WorkerIssueParserOptions {
 const STARTUP_MS = 60_000;
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./issue-parser-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+const WORKER_PATH = fileURLToPath(new URL(`./issue-parser-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
+
+/** The last characters of the worker's stderr kept to say why it died (V8's out-of-memory report). */
+const STDERR_TAIL = 2048;
 
 /**
- * A new worker running the parser. From source (the development bin registers tsx
- * in-process; vitest transforms on its own) the worker must load TypeScript too: `--import`
- * in a worker's execArgv is not applied to its entry, so a two-line script registers tsx
- * first and then imports the entry.
+ * A new worker process running the parser. A process, not a thread: V8's garbage-collection
+ * helper threads serve a whole process, so a worker thread collecting the heaps of big
+ * renditions took cores from the thread serving HTTP; `--single-threaded-gc` keeps a parser
+ * process's collection on its own thread. From source (vitest, the development bin) the
+ * process loads TypeScript through tsx.
  */
-function spawnWorker(maxHeapMb: number): Worker {
-  const resourceLimits = { maxOldGenerationSizeMb: maxHeapMb };
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { resourceLimits });
-  const boot =
-    `const { workerData } = require('node:worker_threads');` +
-    `import(workerData.tsx).then(({ register }) => { register(); return import(workerData.entry); });`;
-  return new Worker(boot, {
-    eval: true,
-    resourceLimits,
-    workerData: { tsx: import.meta.resolve('tsx/esm/api'), entry: WORKER_URL.href },
-  });
+function spawnWorker(maxHeapMb: number): ChildProcess {
+  const execArgv = [
+    '--single-threaded-gc',
+    `--max-old-space-size=${maxHeapMb}`,
+    ...(FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : []),
+  ];
+  const child = fork(WORKER_PATH, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const nice = Number(process.env.LP_NICE ?? 0);
+  if (nice && child.pid) try { os.setPriority(child.pid, nice); } catch {}
+  return child;
 }
 
-/** The worker parser, and which thread serves it now (undefined: none started, or let go). */
+/** The worker parser, and which process serves it now (undefined: none started, or let go). */
 export interface WorkerIssueParser extends IssueParser {
   release(): void;
-  threadId(): number | undefined;
+  workerPid(): number | undefined;
 }
 
 /**
- * Parses and renders issue files in one worker thread, one request at a time, so that the
+ * Parses and renders issue files in one worker process, one request at a time, so that the
  * event loop serving HTTP and signals never runs the parser. A request that takes longer
  * than the budget ends the worker and becomes E_TOO_SLOW at the line the parser last
  * reported; the next request starts a fresh worker. One worker serves every file otherwise,
@@ -53,7 +58,7 @@ export interface WorkerIssueParser extends IssueParser {
  * worker at once, and the requests it had or that still wait reject with E_ABORTED.
  */
 export function createWorkerIssueParser(options: WorkerIssueParserOptions): WorkerIssueParser {
-  let worker: Worker | undefined;
+  let worker: ChildProcess | undefined;
   let sentTemplates = new Set<string>();
   let nextId = 1;
   let queue: Promise<unknown> = Promise.resolve();
@@ -64,7 +69,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
   let pending:
     | {
         id: number;
-        worker: Worker;
+        worker: ChildProcess;
         line: number;
         /** The worker has the request: the budget starts now, not while a new worker loads. */
         begin: () => void;
@@ -73,8 +78,11 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
       }
     | undefined;
 
-  const start = (): Worker => {
+  const start = (): ChildProcess => {
     const started = spawnWorker(options.maxHeapMb ?? 512);
+    let stderr = '';
+    started.stderr?.setEncoding('utf8');
+    started.stderr?.on('data', (chunk: string) => void (stderr = (stderr + chunk).slice(-STDERR_TAIL)));
     started.on('message', (reply: WorkerReply) => {
       if (!pending || reply.id !== pending.id) return;
       if (reply.kind === 'started') pending.begin();
@@ -89,9 +97,16 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
       if (pending?.worker === started) pending.settle({ kind: 'exit', why });
     };
     started.on('error', (error) => lost(error.message));
-    started.on('exit', (code) => lost(`the parser worker exited (status ${code})`));
-    // An idle worker never keeps the process alive.
+    started.on('exit', (code, signal) => {
+      const last = stderr.trim().split('\n').filter((line) => line.trim() !== '').at(-1);
+      lost(`the parser process exited (${signal ?? `status ${code}`})${last ? `: ${last.trim()}` : ''}`);
+    });
+    // An idle worker never keeps this process alive, and never outlives it.
     started.unref();
+    started.channel?.unref();
+    (started.stderr as { unref?: () => void } | null)?.unref?.();
+    liveWorkers.add(started);
+    started.once('exit', () => liveWorkers.delete(started));
     sentTemplates = new Set();
     return started;
   };
@@ -125,7 +140,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
               ),
             );
             if (worker === active) worker = undefined;
-            void active.terminate();
+            void stopWorker(active);
           };
           // A fresh worker first loads the parser and MJML: that gets its own, looser limit.
           let timer = setTimeout(expire, Math.max(options.budgetMs, STARTUP_MS));
@@ -151,7 +166,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
               reject(abandoned());
             },
           };
-          active.postMessage({ ...message(), id } as WorkerRequest);
+          active.send({ ...message(), id } as WorkerRequest);
         }),
     );
     unanswered += 1;
@@ -196,21 +211,36 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
       if ('error' in result) throw new LetterpressError(result.error.code, result.error.message);
       return result.feeds;
     },
-    threadId() {
-      return worker?.threadId;
+    workerPid() {
+      return worker?.pid;
     },
     release() {
       if (unanswered > 0 || !worker) return;
       const idle = worker;
       worker = undefined;
-      void idle.terminate();
+      void stopWorker(idle);
     },
     async close() {
       generation += 1;
       const active = worker;
       worker = undefined;
       pending?.abandon();
-      if (active) await active.terminate();
+      if (active) await stopWorker(active);
     },
   };
+}
+
+/** Worker processes still running, killed when this process exits however it exits normally. */
+const liveWorkers = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of liveWorkers) child.kill('SIGKILL');
+});
+
+/** Ends a worker at once (it may be deep in a hostile file) and resolves once it is gone. */
+function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
 }

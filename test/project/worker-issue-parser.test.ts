@@ -52,7 +52,7 @@ describe('createWorkerIssueParser', () => {
     });
   });
 
-  it('parses in a worker thread, one worker for many files', async () => {
+  it('parses in a worker process, one worker for many files', async () => {
     parser = createWorkerIssueParser({ budgetMs: 60_000 });
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => parser!.parse(request(`issue-${i}.md`, `# Issue ${i}\n\nBody ${i}\n`))),
@@ -101,28 +101,73 @@ describe('release()', () => {
     const worker = createWorkerIssueParser({ budgetMs: 60_000 });
     parser = worker;
     expect((await worker.parse(request('one.md', '# One\n'))).issue?.title).toBe('One');
-    const first = worker.threadId();
+    const first = worker.workerPid();
     expect(first).toBeDefined();
     worker.release();
-    expect(worker.threadId()).toBeUndefined();
+    expect(worker.workerPid()).toBeUndefined();
     expect((await worker.parse(request('two.md', '# Two\n'))).issue?.title).toBe('Two');
-    expect(worker.threadId()).toBeDefined();
-    expect(worker.threadId()).not.toBe(first);
+    expect(worker.workerPid()).toBeDefined();
+    expect(worker.workerPid()).not.toBe(first);
   });
 
   it('keeps a worker that still has requests, running or waiting', async () => {
     const worker = createWorkerIssueParser({ budgetMs: 60_000 });
     parser = worker;
     await worker.parse(request('warm.md', '# Warm\n'));
-    const thread = worker.threadId();
+    const pid = worker.workerPid();
     const running = worker.parse(request('a.md', '# A\n'));
     const waiting = worker.parse(request('b.md', '# B\n'));
     worker.release();
     expect((await running).issue?.title).toBe('A');
     worker.release();
     expect((await waiting).issue?.title).toBe('B');
-    expect(worker.threadId()).toBe(thread);
+    expect(worker.workerPid()).toBe(pid);
     worker.release();
-    expect(worker.threadId()).toBeUndefined();
+    expect(worker.workerPid()).toBeUndefined();
+  });
+});
+
+describe('the worker process', () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Seconds of parsing: long enough for the signals below to land mid-file.
+  const huge = () => ({
+    ...request('issues/huge.md', `# Huge\n\n${Array.from({ length: 400_000 }, (_, i) => `[link ${i}](https://e.org/${i})`).join('\n')}\n`),
+    maxBytes: 64 * 1024 * 1024,
+  });
+
+  it('that dies mid-file gives that file E_PARSER_CRASH, and the next file gets a new process', async () => {
+    const worker = createWorkerIssueParser({ budgetMs: 600_000 });
+    parser = worker;
+    await worker.parse(request('warm.md', '# Warm\n'));
+    const pid = worker.workerPid()!;
+    const crashed = worker.parse(huge());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(pid, 'SIGKILL');
+    expect((await crashed).diagnostics).toEqual([
+      expect.objectContaining({ file: 'issues/huge.md', code: 'E_PARSER_CRASH', message: expect.stringContaining('SIGKILL') }),
+    ]);
+    expect((await worker.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
+    expect(worker.workerPid()).not.toBe(pid);
+  });
+
+  it('ignores the Ctrl-C that reaches the whole process group, and is gone once the parser closes', async () => {
+    const worker = createWorkerIssueParser({ budgetMs: 600_000 });
+    parser = worker;
+    await worker.parse(request('warm.md', '# Warm\n'));
+    const pid = worker.workerPid()!;
+    const parsing = worker.parse(huge());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(pid, 'SIGINT');
+    expect((await parsing).issue?.title).toBe('Huge');
+    expect(worker.workerPid()).toBe(pid);
+    await worker.close();
+    expect(alive(pid)).toBe(false);
   });
 });
