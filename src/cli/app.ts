@@ -93,7 +93,7 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** The issue parser commands use: a worker thread with limits.parseSeconds per file. */
+/** The issue parser commands use: a worker process with limits.parseSeconds per file. */
 export function createIssueParserFor(loaded: LoadedConfig): IssueParser {
   return createWorkerIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
 }

@@ -3,9 +3,17 @@ import { LetterpressError } from '../util/errors.ts';
 import type { LetterpressCode } from '../util/error-codes.ts';
 import type { RenderedFeeds } from '../render/types.ts';
 import { createInProcessIssueParser, type FeedsRequest, type ParseRequest, type RenderRequest } from './issue-parser.ts';
+import { joinLongStrings, splitLongStrings } from './long-strings.ts';
 
-/** What the server process asks; `templates.sources` is left out once this worker has them. */
+/** A piece of a long string of the message with the same id that follows (`long-strings.ts`). */
+export type PieceMessage = { id: number; kind: 'piece'; text: string };
+
+/**
+ * What the server process asks; `templates.sources` is left out once this worker has them.
+ * Its long strings come first, as pieces.
+ */
 export type WorkerRequest =
+  | PieceMessage
   | { id: number; kind: 'parse'; request: ParseRequest }
   | { id: number; kind: 'render'; request: Omit<RenderRequest, 'templates'> & { templates: { fingerprint: string; sources?: RenderRequest['templates']['sources'] } } }
   | { id: number; kind: 'feeds'; request: FeedsRequest };
@@ -13,8 +21,12 @@ export type WorkerRequest =
 /** The feeds, or the LetterpressError rendering them threw (its code survives the thread hop). */
 export type FeedsOutcome = { feeds: RenderedFeeds } | { error: { code: LetterpressCode; message: string } };
 
-/** What the worker answers: progress (the line reached) while working, then one result. */
+/**
+ * What the worker answers: progress (the line reached) while working, then one result, its
+ * long strings sent as pieces just before it.
+ */
 export type WorkerReply =
+  | PieceMessage
   | { id: number; kind: 'started' }
   | { id: number; kind: 'progress'; line: number }
   | { id: number; kind: 'done'; result: unknown }
@@ -47,12 +59,17 @@ if (send) {
   });
   const sources = new Map<string, RenderRequest['templates']['sources']>();
 
-  process.on('message', async (message: WorkerRequest) => {
-    current = message.id;
+  let pieces: string[] = [];
+  process.on('message', async (received: WorkerRequest) => {
+    if (received.kind === 'piece') return void pieces.push(received.text);
+    const taken = pieces;
+    pieces = [];
+    current = received.id;
     lastLine = 0;
     lastPost = -Infinity;
-    post({ id: message.id, kind: 'started' });
+    post({ id: received.id, kind: 'started' });
     try {
+      const message = await joinLongStrings(received, taken);
       let result: unknown;
       if (message.kind === 'parse') {
         result = await parser.parse(message.request);
@@ -70,9 +87,11 @@ if (send) {
         if (!known) throw new Error(`templates ${fingerprint.slice(0, 12)} were never sent to this worker`);
         result = await parser.render({ ...message.request, templates: { fingerprint, sources: known } });
       }
-      post({ id: message.id, kind: 'done', result });
+      const split = splitLongStrings(result);
+      for (const text of split.pieces) post({ id: received.id, kind: 'piece', text });
+      post({ id: received.id, kind: 'done', result: split.value });
     } catch (error) {
-      post({ id: message.id, kind: 'failed', message: (error as Error).message ?? String(error) });
+      post({ id: received.id, kind: 'failed', message: (error as Error).message ?? String(error) });
     }
   });
 }

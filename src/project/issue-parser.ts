@@ -55,7 +55,7 @@ export interface IssueParser {
   /**
    * Lets an idle worker go now (nothing asked and not yet answered); the next request starts a
    * new one. For a caller that knows no file comes for a long while: a send, once its issue is
-   * rendered, would otherwise keep a second V8 isolate (about 25 MB) for the whole run.
+   * rendered, would otherwise keep a second Node process (its own V8 heap) for the whole run.
    */
   release?(): void;
 }

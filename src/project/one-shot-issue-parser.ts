@@ -22,7 +22,7 @@ export interface OneShotIssueParserOptions {
 
 /**
  * The issue parser of one-shot commands (`check`), where no HTTP server or signal handler
- * shares the event loop: a worker thread costs its own start-up and a second copy of the
+ * shares the event loop: a worker process costs its own start-up and a second copy of the
  * parser, the renderer and MJML, several times what checking a few issues takes. Small files
  * are handled in-process; any file over `inlineMaxBytes` goes to the worker (started on the
  * first such file), which can stop it at the budget. An in-process file that still took

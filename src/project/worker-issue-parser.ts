@@ -1,12 +1,13 @@
-import os from 'node:os';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
+import { resolveSiblingModule } from '../util/resolve-sibling-module.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
 import type { RenderedFeeds } from '../render/types.ts';
 import type { FeedsOutcome, WorkerReply, WorkerRequest } from './issue-parser-worker.ts';
 import type { FeedsRequest, IssueParser, ParseRequest, RenderOutcome, RenderRequest } from './issue-parser.ts';
+import { joinLongStrings, splitLongStrings } from './long-strings.ts';
 
 export interface WorkerIssueParserOptions {
   /** Longest one file may take to parse, or to render (limits.parseSeconds). */
@@ -19,7 +20,7 @@ export interface WorkerIssueParserOptions {
 const STARTUP_MS = 60_000;
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_PATH = fileURLToPath(new URL(`./issue-parser-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
+const WORKER_PATH = fileURLToPath(resolveSiblingModule(import.meta.url, 'issue-parser-worker'));
 
 /** The last characters of the worker's stderr kept to say why it died (V8's out-of-memory report). */
 const STDERR_TAIL = 2048;
@@ -37,10 +38,7 @@ function spawnWorker(maxHeapMb: number): ChildProcess {
     `--max-old-space-size=${maxHeapMb}`,
     ...(FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : []),
   ];
-  const child = fork(WORKER_PATH, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  const nice = Number(process.env.LP_NICE ?? 0);
-  if (nice && child.pid) try { os.setPriority(child.pid, nice); } catch {}
-  return child;
+  return fork(WORKER_PATH, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
 }
 
 /** The worker parser, and which process serves it now (undefined: none started, or let go). */
@@ -71,6 +69,8 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
         id: number;
         worker: ChildProcess;
         line: number;
+        /** Pieces of the long strings of the result, as they come (`long-strings.ts`). */
+        pieces: string[];
         /** The worker has the request: the budget starts now, not while a new worker loads. */
         begin: () => void;
         settle: (reply: WorkerReply | { kind: 'exit'; why: string }) => void;
@@ -85,7 +85,8 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
     started.stderr?.on('data', (chunk: string) => void (stderr = (stderr + chunk).slice(-STDERR_TAIL)));
     started.on('message', (reply: WorkerReply) => {
       if (!pending || reply.id !== pending.id) return;
-      if (reply.kind === 'started') pending.begin();
+      if (reply.kind === 'piece') pending.pieces.push(reply.text);
+      else if (reply.kind === 'started') pending.begin();
       else if (reply.kind === 'progress') pending.line = reply.line;
       else pending.settle(reply);
     });
@@ -148,6 +149,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
             id,
             worker: active,
             line: 1,
+            pieces: [],
             begin: () => {
               clearTimeout(timer);
               timer = setTimeout(expire, options.budgetMs);
@@ -155,9 +157,14 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
             settle: (reply) => {
               clearTimeout(timer);
               const line = pending?.line ?? 1;
+              const pieces = pending?.pieces ?? [];
               pending = undefined;
-              if (reply.kind === 'done') resolve(reply.result as T);
-              else if (reply.kind === 'failed') resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${reply.message}`));
+              if (reply.kind === 'done') {
+                joinLongStrings(reply.result, pieces).then(
+                  (result) => resolve(result as T),
+                  (error: Error) => resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${error.message}`)),
+                );
+              } else if (reply.kind === 'failed') resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${reply.message}`));
               else if (reply.kind === 'exit') resolve(fail('E_PARSER_CRASH', line, `${what} stopped: ${reply.why}`));
             },
             abandon: () => {
@@ -166,7 +173,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
               reject(abandoned());
             },
           };
-          active.send({ ...message(), id } as WorkerRequest);
+          void sendInPieces(active, splitLongStrings({ ...message(), id } as WorkerRequest), () => pending?.id === id);
         }),
     );
     unanswered += 1;
@@ -235,6 +242,20 @@ const liveWorkers = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of liveWorkers) child.kill('SIGKILL');
 });
+
+/**
+ * Sends a request's long strings piece by piece, a turn of the event loop apart (so the server
+ * answers between them), then the request; stops when `current()` says it was given up.
+ */
+async function sendInPieces(child: ChildProcess, split: { value: WorkerRequest; pieces: string[] }, current: () => boolean): Promise<void> {
+  const { id } = split.value;
+  for (const text of split.pieces) {
+    if (!current()) return;
+    child.send({ id, kind: 'piece', text } satisfies WorkerRequest);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  if (current()) child.send(split.value);
+}
 
 /** Ends a worker at once (it may be deep in a hostile file) and resolves once it is gone. */
 function stopWorker(child: ChildProcess): Promise<void> {

@@ -85,7 +85,7 @@ export const DIAGNOSTIC_CODES = {
   E_RENDER: { meaning: 'a template failed for this issue', severity: 'error', action: 'fix the template or the issue the message names' },
   E_OUTSIDE: { meaning: 'a file (an issue, a template, the config) is a symlink, or in a symlinked folder, that leads out of its folder: refused', severity: 'error', action: 'replace the link by the file itself, inside its folder' },
   E_TOO_SLOW: { meaning: 'parsing or rendering the file took longer than limits.parseSeconds: stopped at the line named', severity: 'error', action: 'simplify the file around that line, or raise limits.parseSeconds' },
-  E_PARSER_CRASH: { meaning: 'the parser worker died on this file (out of memory, a crash)', severity: 'error', action: 'shrink or split the file; report it if it is an ordinary issue' },
+  E_PARSER_CRASH: { meaning: 'the worker process of the parser died on this file (out of memory, a crash, killed)', severity: 'error', action: 'shrink or split the file; report it if it is an ordinary issue' },
   E_MJML: { meaning: 'MJML failed to compile the email', severity: 'error', action: 'fix the email template the message names' },
   W_UNKNOWN_FIELD: { meaning: 'a front-matter key Letterpress does not know (kept, ignored)', severity: 'warning', action: 'check its spelling' },
   W_UNSAFE_LINK: { meaning: 'a javascript:, data: or vbscript: link, neutralised', severity: 'warning', action: 'use an http(s) or mailto link' },

@@ -5,13 +5,12 @@
  *
  * Static `import` specifiers are rewritten from `.ts` to `.js` by the build, but a URL built
  * at run time is not, so this is the rule for every module loaded by a path computed at run
- * time, above all worker threads:
+ * time, above all a worker process's entry:
  *
- *   new Worker(resolveSiblingModule(import.meta.url, 'parse-worker'))
+ *   fork(fileURLToPath(resolveSiblingModule(import.meta.url, 'issue-parser-worker')))
  *
- * (From `src/`, Node 20 cannot run a `.ts` worker by itself: the worker needs a TypeScript
- * loader such as `execArgv: ['--import', 'tsx']`, which the dev path provides; `dist/` needs
- * nothing.)
+ * (From `src/`, Node 20 cannot run a `.ts` entry by itself: the process needs a TypeScript
+ * loader such as `execArgv: ['--import', 'tsx']`; `dist/` needs nothing.)
  */
 export function resolveSiblingModule(base: string | URL, name: string): URL {
   const from = new URL(base);
