@@ -262,6 +262,9 @@ function stopWorker(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
+    // Held until it is gone: with nothing else left to do, this process would otherwise end
+    // before the exit is seen, with the promise of whoever waits on it unsettled.
+    child.ref();
     child.kill('SIGKILL');
   });
 }

@@ -20,8 +20,10 @@ async function modulesLoadedBy(args: string[], root?: string): Promise<string[]>
   const logDir = await mkdtemp(path.join(tmpdir(), 'letterpress-loads-'));
   dirs.push(logDir);
   const log = path.join(logDir, 'loads.txt');
-  await run(process.execPath, ['--import', RECORDER, BIN, ...(root ? ['--root', root] : []), ...args], {
-    env: { ...process.env, LETTERPRESS_TEST_LOAD_LOG: log },
+  // Through NODE_OPTIONS, so the parser's worker process records what it loads too.
+  const nodeOptions = [process.env.NODE_OPTIONS, `--import=${JSON.stringify(RECORDER)}`].filter(Boolean).join(' ');
+  await run(process.execPath, [BIN, ...(root ? ['--root', root] : []), ...args], {
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, LETTERPRESS_TEST_LOAD_LOG: log },
   });
   const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   // Guards against a recorder that records nothing, which would pass every "not loaded" check.
@@ -70,7 +72,7 @@ describe('each command loads only what it uses', () => {
     expect(urls.filter((url) => url.includes('issue-parser-worker'))).toEqual([]);
   });
 
-  it('build still parses in the worker (the recorder sees worker threads)', async () => {
+  it('build still parses in the worker (the recorder sees the worker process)', async () => {
     const root = await createTempProject();
     dirs.push(root);
     const urls = await modulesLoadedBy(['build'], root);

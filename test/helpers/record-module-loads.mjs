@@ -1,4 +1,4 @@
-// Preloaded with `node --import` into a CLI child: appends the URL of every module the child
+// Preloaded with `node --import` (or NODE_OPTIONS, for the processes it starts too) into a CLI child: appends the URL of every module the child
 // resolves to the file named by LETTERPRESS_TEST_LOAD_LOG, one a line. Plain JavaScript, since
 // the child runs the built CLI without a TypeScript loader.
 import { register } from 'node:module';
