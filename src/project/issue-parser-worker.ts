@@ -44,6 +44,13 @@ if (send) {
   // kills it, or closes the channel), so a file is never reported as crashed by a shutdown.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
   process.on('disconnect', () => process.exit(0));
+  // A server that died by a signal closes no channel this process sees while it parses:
+  // being handed to another parent is the sign, checked as the parse goes and while idle.
+  const parentPid = process.ppid;
+  const leaveIfOrphaned = () => {
+    if (process.ppid !== parentPid) process.exit(0);
+  };
+  setInterval(leaveIfOrphaned, 1000).unref();
   let current = 0;
   let lastPost = 0;
   let lastLine = 0;
@@ -54,6 +61,7 @@ if (send) {
       const now = performance.now();
       if (now - lastPost < PROGRESS_INTERVAL_MS) return;
       lastPost = now;
+      leaveIfOrphaned();
       post({ id: current, kind: 'progress', line });
     },
   });
@@ -68,8 +76,16 @@ if (send) {
     lastLine = 0;
     lastPost = -Infinity;
     post({ id: received.id, kind: 'started' });
+    let message: typeof received;
     try {
-      const message = await joinLongStrings(received, taken);
+      message = await joinLongStrings(received, taken);
+    } catch (error) {
+      // The pieces did not add up: what this process holds (templates) cannot be trusted, so
+      // it ends once the server has the reason, and the next request gets a new one.
+      const reply: WorkerReply = { id: received.id, kind: 'failed', message: `the request arrived incomplete: ${(error as Error).message}` };
+      return void send(reply, () => process.exit(1));
+    }
+    try {
       let result: unknown;
       if (message.kind === 'parse') {
         result = await parser.parse(message.request);

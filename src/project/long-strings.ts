@@ -6,6 +6,9 @@
  * pieces, one message each, and the value that follows holds a marker in its place. The
  * receiver keeps the pieces as they come and puts each string back together on its own turn
  * of the event loop.
+ *
+ * Values are plain data (objects, arrays, strings, numbers, byte arrays, dates): a plain
+ * object whose only key is the marker's is taken for a marker.
  */
 
 /** Longest piece of a string sent in one message: decoding one costs well under a millisecond. */
@@ -15,15 +18,21 @@ export const PIECE_CHARS = 128 * 1024;
 const MARKER = '\u0000letterpress:pieces';
 type Marker = { [MARKER]: number };
 
-function isMarker(value: unknown): value is Marker {
-  return typeof value === 'object' && value !== null && MARKER in value;
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** Sets `key` as an own property even when it is `__proto__`, which plain assignment would not. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /**
  * `value` with every string longer than `PIECE_CHARS` replaced by a marker, and the pieces
- * those strings were cut into, in the order `joinLongStrings` takes them back. Arrays and
- * plain objects are copied where they hold such a string; everything else (byte arrays,
- * numbers, short strings) is passed as is.
+ * those strings were cut into, in the order `joinLongStrings` takes them back. Only the
+ * arrays and plain objects on the way to such a string are copied; `value` itself is never
+ * changed, and comes back as it is when it holds none.
  */
 export function splitLongStrings<T>(value: T): { value: T; pieces: string[] } {
   const pieces: string[] = [];
@@ -34,51 +43,69 @@ export function splitLongStrings<T>(value: T): { value: T; pieces: string[] } {
       for (let i = 0; i < count; i++) pieces.push(node.slice(i * PIECE_CHARS, (i + 1) * PIECE_CHARS));
       return { [MARKER]: count } satisfies Marker;
     }
-    if (Array.isArray(node)) return node.map(walk);
-    if (typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype) {
-      const copy: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(node)) copy[key] = walk(child);
-      return copy;
+    if (Array.isArray(node)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        const split = walk(child);
+        if (split !== child) (copy ??= node.slice())[i] = split;
+      }
+      return copy ?? node;
+    }
+    if (isPlainObject(node)) {
+      let copy: Record<string, unknown> | undefined;
+      for (const key of Object.keys(node)) {
+        const child = node[key];
+        const split = walk(child);
+        if (split === child) continue;
+        if (!copy) {
+          copy = {};
+          for (const own of Object.keys(node)) setOwn(copy, own, node[own]);
+        }
+        setOwn(copy, key, split);
+      }
+      return copy ?? node;
     }
     return node;
   };
-  const split = walk(value) as T;
-  return { value: pieces.length === 0 ? value : split, pieces };
+  return { value: walk(value) as T, pieces };
 }
 
 /** Waits for the next turn of the event loop: what is waiting (a request, a signal) runs first. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * The value `splitLongStrings` split, with its strings joined again from `pieces`. Each
- * string longer than a piece is joined on a turn of its own, so no turn copies more than one.
- * Throws when the pieces do not add up (a message lost or out of order).
+ * The value `splitLongStrings` split, with its strings joined again from `pieces`, in place:
+ * `value` is what the channel just decoded, owned by the caller. Finding the markers is one
+ * synchronous walk; each string is then joined on a turn of its own, so no turn copies more
+ * than one. Throws when the pieces do not add up (a message lost or out of order).
  */
 export async function joinLongStrings<T>(value: T, pieces: readonly string[]): Promise<T> {
   if (pieces.length === 0) return value;
-  let next = 0;
-  const walk = async (node: unknown): Promise<unknown> => {
-    if (isMarker(node)) {
-      const count = node[MARKER];
-      if (next + count > pieces.length) throw new Error(`a long string needs ${count} pieces, ${pieces.length - next} are left`);
-      await nextTurn();
-      const joined = pieces.slice(next, next + count).join('');
-      next += count;
-      return joined;
+  let root: unknown = value;
+  // Where each marker sits, in the order the pieces were cut.
+  const slots: { set: (joined: string) => void; count: number }[] = [];
+  const walk = (node: unknown, set: (joined: string) => void): void => {
+    if (!isPlainObject(node) && !Array.isArray(node)) return;
+    if (isPlainObject(node) && MARKER in node) {
+      slots.push({ set, count: Number((node as Marker)[MARKER]) });
+      return;
     }
     if (Array.isArray(node)) {
-      const out: unknown[] = [];
-      for (const child of node) out.push(await walk(child));
-      return out;
+      for (let i = 0; i < node.length; i++) walk(node[i], (joined) => void (node[i] = joined));
+      return;
     }
-    if (typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype) {
-      const copy: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(node)) copy[key] = await walk(child);
-      return copy;
-    }
-    return node;
+    for (const key of Object.keys(node)) walk(node[key], (joined) => setOwn(node, key, joined));
   };
-  const joined = (await walk(value)) as T;
+  walk(value, (joined) => void (root = joined));
+
+  let next = 0;
+  for (const { set, count } of slots) {
+    if (next + count > pieces.length) throw new Error(`a long string needs ${count} pieces, ${pieces.length - next} are left`);
+    await nextTurn();
+    set(pieces.slice(next, next + count).join(''));
+    next += count;
+  }
   if (next !== pieces.length) throw new Error(`${pieces.length - next} pieces of long strings were left over`);
-  return joined;
+  return root as T;
 }

@@ -22,8 +22,28 @@ const STARTUP_MS = 60_000;
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_PATH = fileURLToPath(resolveSiblingModule(import.meta.url, 'issue-parser-worker'));
 
-/** The last characters of the worker's stderr kept to say why it died (V8's out-of-memory report). */
-const STDERR_TAIL = 2048;
+/**
+ * The last characters of the worker's stderr kept to say why it died: V8's out-of-memory
+ * report is a FATAL ERROR line followed by a backtrace of a couple of kilobytes.
+ */
+const STDERR_TAIL = 16 * 1024;
+
+/** The line of a dead worker's stderr that says why: V8's FATAL ERROR line, else the last one. */
+export function reasonFromStderr(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  return lines.findLast((line) => /FATAL ERROR|out of memory/i.test(line)) ?? lines.at(-1);
+}
+
+/**
+ * The environment of a worker: this process's, without the NODE_OPTIONS that would make it
+ * compete for what only one process can hold (an inspector port).
+ */
+function workerEnv(): NodeJS.ProcessEnv {
+  const options = process.env.NODE_OPTIONS;
+  if (!options || !/--inspect/.test(options)) return process.env;
+  const kept = options.split(/\s+/).filter((option) => option !== '' && !option.startsWith('--inspect'));
+  return { ...process.env, NODE_OPTIONS: kept.join(' ') };
+}
 
 /**
  * A new worker process running the parser. A process, not a thread: V8's garbage-collection
@@ -38,7 +58,7 @@ function spawnWorker(maxHeapMb: number): ChildProcess {
     `--max-old-space-size=${maxHeapMb}`,
     ...(FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : []),
   ];
-  return fork(WORKER_PATH, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  return fork(WORKER_PATH, [], { execArgv, env: workerEnv(), serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
 }
 
 /** The worker parser, and which process serves it now (undefined: none started, or let go). */
@@ -97,10 +117,19 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
       }
       if (pending?.worker === started) pending.settle({ kind: 'exit', why });
     };
-    started.on('error', (error) => lost(error.message));
+    started.on('error', (error) => {
+      // A process that never started has no exit to wait for. One that did (its channel
+      // closed under a send) is ended: its exit, which follows, says why it died.
+      if (started.pid === undefined) {
+        liveWorkers.delete(started);
+        lost(error.message);
+      } else {
+        void stopWorker(started);
+      }
+    });
     started.on('exit', (code, signal) => {
-      const last = stderr.trim().split('\n').filter((line) => line.trim() !== '').at(-1);
-      lost(`the parser process exited (${signal ?? `status ${code}`})${last ? `: ${last.trim()}` : ''}`);
+      const reason = reasonFromStderr(stderr);
+      lost(`the parser process exited (${signal ?? `status ${code}`})${reason ? `: ${reason}` : ''}`);
     });
     // An idle worker never keeps this process alive, and never outlives it.
     started.unref();
@@ -161,7 +190,8 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
               pending = undefined;
               if (reply.kind === 'done') {
                 joinLongStrings(reply.result, pieces).then(
-                  (result) => resolve(result as T),
+                  // close() while the pieces were joined abandons this request like any other.
+                  (result) => (asked === generation ? resolve(result as T) : reject(abandoned())),
                   (error: Error) => resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${error.message}`)),
                 );
               } else if (reply.kind === 'failed') resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${reply.message}`));
@@ -173,7 +203,11 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
               reject(abandoned());
             },
           };
-          void sendInPieces(active, splitLongStrings({ ...message(), id } as WorkerRequest), () => pending?.id === id);
+          const current = () => pending?.id === id;
+          // A request that cannot be sent (not cloneable) fails here, not as an unhandled rejection.
+          sendInPieces(active, splitLongStrings({ ...message(), id } as WorkerRequest), current).catch((error: Error) => {
+            if (current()) pending!.settle({ id, kind: 'failed', message: `it could not be sent to the worker: ${error.message}` });
+          });
         }),
     );
     unanswered += 1;

@@ -21,6 +21,26 @@ describe('long strings in pieces', () => {
     expect(await joinLongStrings(received, split.pieces)).toEqual(value);
   });
 
+  it('never changes what it splits, and copies only the way to a long string', () => {
+    const untouched = { items: Array.from({ length: 100 }, (_, i) => ({ title: `item ${i}` })) };
+    const value = { untouched, body: { html: long('a', 2) } };
+    const split = splitLongStrings(value);
+    expect(value.body.html).toHaveLength(PIECE_CHARS * 2 - 1);
+    expect(split.value).not.toBe(value);
+    expect(split.value.untouched).toBe(untouched);
+  });
+
+  it('keeps an own __proto__ key as data, and a long string on its own', async () => {
+    const value = JSON.parse(`{"__proto__": ${JSON.stringify(long('p', 2))}, "x": 1}`) as Record<string, unknown>;
+    const split = splitLongStrings(value);
+    const joined = await joinLongStrings(structuredClone(split.value), split.pieces);
+    expect(Object.getPrototypeOf(joined)).toBe(Object.prototype);
+    expect(Object.keys(joined)).toEqual(['__proto__', 'x']);
+    expect(joined).toEqual(value);
+    const alone = splitLongStrings(long('s', 3));
+    expect(await joinLongStrings(alone.value, alone.pieces)).toBe(long('s', 3));
+  });
+
   it('passes a value with no long string through untouched', async () => {
     const value = { a: 'short', b: [1, 2] };
     const split = splitLongStrings(value);
@@ -31,8 +51,8 @@ describe('long strings in pieces', () => {
 
   it('refuses pieces that do not add up', async () => {
     const split = splitLongStrings({ a: long('a', 2), b: long('b', 2) });
-    await expect(joinLongStrings(split.value, split.pieces.slice(0, 3))).rejects.toThrow(/needs 2 pieces, 1 are left/);
-    await expect(joinLongStrings(split.value, [...split.pieces, 'extra'])).rejects.toThrow(/1 pieces of long strings were left over/);
+    await expect(joinLongStrings(structuredClone(split.value), split.pieces.slice(0, 3))).rejects.toThrow(/needs 2 pieces, 1 are left/);
+    await expect(joinLongStrings(structuredClone(split.value), [...split.pieces, 'extra'])).rejects.toThrow(/1 pieces of long strings were left over/);
   });
 
   it('joins each long string on a turn of its own, so other work runs between them', async () => {

@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorkerIssueParser } from '../../src/project/worker-issue-parser.ts';
+import { createWorkerIssueParser, reasonFromStderr } from '../../src/project/worker-issue-parser.ts';
 import type { IssueParser } from '../../src/project/issue-parser.ts';
 import { renderFeeds } from '../../src/render/render-feeds.ts';
 import type { FeedEntry, SiteInfo } from '../../src/render/types.ts';
@@ -170,4 +172,56 @@ describe('the worker process', () => {
     await worker.close();
     expect(alive(pid)).toBe(false);
   });
+
+  it('leaves when its server dies by a signal, even in the middle of a file', async () => {
+    const server = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../fixtures/parser/orphaning-server.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pid = await new Promise<number>((resolve) => {
+      let out = '';
+      server.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /worker (\d+)/.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.kill('SIGKILL');
+    // The worker notices at its next progress report, within milliseconds; finishing the file
+    // (what it did before it checked) takes it several seconds more.
+    await expect.poll(() => alive(pid), { timeout: 3_000, interval: 50 }).toBe(false);
+  }, 30_000);
+
+  it('fails a request it cannot send as a diagnostic, at once, with no unhandled rejection', async () => {
+    const worker = createWorkerIssueParser({ budgetMs: 600_000 });
+    parser = worker;
+    await worker.parse(request('warm.md', '# Warm\n'));
+    const uncloneable = { ...request('odd.md', '# Odd\n'), extra: () => 1 } as unknown as ReturnType<typeof request>;
+    const result = await worker.parse(uncloneable);
+    expect(result.diagnostics).toEqual([
+      expect.objectContaining({ file: 'odd.md', code: 'E_PARSER_CRASH', message: expect.stringContaining('could not be sent to the worker') }),
+    ]);
+    expect((await worker.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
+  });
+
+  it('names why it died from the FATAL ERROR line of its stderr, not the backtrace after it', async () => {
+    const report = [
+      '<--- Last few GCs --->',
+      'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory',
+      '----- Native stack trace -----',
+      ' 1: 0xb8ced1 node::OOMErrorHandler(char const*, v8::OOMDetails const&) [/usr/bin/node]',
+      '11: 0x195e476  [/usr/bin/node]',
+      '',
+    ].join('\n');
+    expect(reasonFromStderr(report)).toBe('FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory');
+    expect(reasonFromStderr('first\nlast line\n\n')).toBe('last line');
+    expect(reasonFromStderr('')).toBeUndefined();
+
+    const worker = createWorkerIssueParser({ budgetMs: 600_000, maxHeapMb: 40 });
+    parser = worker;
+    const crashed = await worker.parse(huge());
+    expect(crashed.diagnostics).toEqual([
+      expect.objectContaining({ code: 'E_PARSER_CRASH', message: expect.stringMatching(/FATAL ERROR: .*heap/) }),
+    ]);
+  }, 30_000);
 });
