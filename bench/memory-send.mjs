@@ -78,7 +78,8 @@ function createDiscardTransport(concurrency = 16) {
 const startupRss = process.memoryUsage().rss;
 const { createApp } = await import('../dist/cli/app.js');
 const transport = createDiscardTransport();
-const app = await createApp({ root, env: { ...ENV, LETTERPRESS_DB: dbFile }, transport });
+// As `letterpress send` makes it: a one-shot command parses its small issue file itself.
+const app = await createApp({ root, env: { ...ENV, LETTERPRESS_DB: dbFile }, transport, oneShotParser: true });
 try {
   const store = await app.store();
   const afterOpenRss = process.memoryUsage().rss;
@@ -87,6 +88,8 @@ try {
   collectGarbage();
   const baselineRss = process.memoryUsage().rss;
   peakRss = baselineRss;
+  peakDetail = undefined;
+  peakChildren = 0;
   const sampler = setInterval(sampleRss, 100);
 
   const marks = {};

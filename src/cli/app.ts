@@ -43,6 +43,11 @@ export interface AppEnvironment {
   random?: () => number;
   /** Replaces the worker that parses and renders issue files (tests: one that hangs). */
   issueParser?: IssueParser;
+  /**
+   * The command serves nothing and ends when done: small issue files are parsed on this
+   * thread, big ones in the worker process (createOneShotIssueParser). Ignored with `issueParser`.
+   */
+  oneShotParser?: boolean;
 }
 
 /** The wired application: config loaded once, each capability a method. */
@@ -108,7 +113,11 @@ export async function createApp(environment: AppEnvironment): Promise<App> {
   let store: Promise<Store> | undefined;
   let transport: Transport | undefined;
   const issueParser =
-    environment.issueParser ?? createIssueParserFor(loaded);
+    environment.issueParser ??
+    (environment.oneShotParser
+      ? // Loaded only here: the in-process parser brings the parser and renderer modules with it.
+        (await import('../project/one-shot-issue-parser.ts')).createOneShotIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 })
+      : createIssueParserFor(loaded));
 
   const getStore = () => (store ??= openStore({ url: loaded.config.store.url, root: loaded.root, lockWaitMs: loaded.config.store.lockWaitMs, lockWaitTiming: environment.storeLockWait }));
 

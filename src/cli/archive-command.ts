@@ -102,6 +102,6 @@ export function registerArchiveCommand(program: Command, context: CommandContext
           io.stdout.write('  to email an archived issue later: letterpress send <slug>\n');
         }
         if (failed) context.setExitCode(1);
-      });
+      }, { oneShot: true });
     });
 }

@@ -12,7 +12,12 @@ export interface CommandContext {
    * Creates the app for the command's project, runs `fn`, and always closes the app. `env`:
    * variables a command's own flags stand for (`worker --store` is LETTERPRESS_DB).
    */
-  withApp<T>(command: Command, fn: (app: App) => Promise<T>, options?: { env?: Record<string, string> }): Promise<T>;
+  /**
+   * Runs `fn` with the app of this command. `oneShot`: the command serves nothing and ends
+   * when done (build, send, publish, archive), so small issue files are parsed on its own
+   * thread instead of in a worker process (see createOneShotIssueParser).
+   */
+  withApp<T>(command: Command, fn: (app: App) => Promise<T>, options?: { env?: Record<string, string>; oneShot?: boolean }): Promise<T>;
   /** Loads the config of the command's project (for commands that need no store). */
   loadConfig(command: Command): Promise<LoadedConfig>;
   /**
@@ -74,7 +79,7 @@ export function createCommandContext(
       const allowLocal = command.opts().allowLocal === true;
       const env = { ...io.env, ...options.env, ...(allowLocal && { LETTERPRESS_DELIVERY_ALLOWLOCALADDRESSES: 'true' }) };
       const { createApp } = await import('./app.ts');
-      const app = await createApp({ ...overrides, root: rootOf(command), env, cwd: io.cwd });
+      const app = await createApp({ ...overrides, root: rootOf(command), env, cwd: io.cwd, ...(options.oneShot && { oneShotParser: true }) });
       try {
         return await fn(app);
       } finally {

@@ -188,7 +188,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
         }
         if (slug !== undefined && !options.force) await refuseEmailOff(app, slug);
         await sendAndReport(app, context, slug);
-      });
+      }, { oneShot: true });
     });
 
   program
@@ -222,7 +222,7 @@ export function registerDeliveryCommands(program: Command, context: CommandConte
         const record = await (await app.store()).getIssue(issue.slug);
         io.stdout.write(`${issue.slug}: ${record?.state ?? 'not recorded'}; page: ${path.join(path.relative(io.cwd, app.loaded.paths.out) || '.', 'issues', issue.slug, 'index.html')}\n`);
         if (record?.state === 'planned') io.stdout.write(`  send it now: letterpress send ${issue.slug}\n`);
-      });
+      }, { oneShot: true });
     });
 
   program

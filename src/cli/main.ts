@@ -103,7 +103,7 @@ function createProgram(
     }
     if (options.strict && report.failedFiles.length) setExitCode(1);
     await then?.(app);
-  });
+  }, { oneShot: true });
 
   program
     .command('build')

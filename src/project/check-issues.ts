@@ -30,7 +30,7 @@ export async function checkIssues(
   // Compiled here, so a broken template is reported once, before any issue is rendered; an
   // in-process parser renders with this compiled set (a worker compiles its own).
   const fingerprint = templatesFingerprint(sources);
-  compiledTemplatesFor({ fingerprint, sources });
+  await compiledTemplatesFor({ fingerprint, sources });
   for (const { issue } of issues) {
     // Any stable date will do: nothing is written, only errors and warnings are kept.
     const date = issue.date ?? '1970-01-01T00:00:00Z';

@@ -1,9 +1,8 @@
 import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
-import { parseIssueFile, type ParseIssueResult } from '../issue/parse-issue.ts';
-import { compileTemplates, type Templates } from '../render/compile-templates.ts';
+import type { ParseIssueResult } from '../issue/parse-issue.ts';
+import type { Templates } from '../render/compile-templates.ts';
 import type { FeedEntry, IssueMeta, RenderedFeeds, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
-import { renderIssueSafely } from '../render/render-issue-safely.ts';
 
 /** One file's bytes to parse, named as diagnostics should name it. */
 export interface ParseRequest {
@@ -62,13 +61,16 @@ export interface IssueParser {
 
 /**
  * Compiled templates by fingerprint, keeping the latest few: a long-running process sees
- * templates change, rarely more than one set at a time.
+ * templates change, rarely more than one set at a time. Handlebars is loaded on the first
+ * miss: a process that only parses (a send whose email the build already rendered) never
+ * loads it.
  */
-export function createTemplateCache(limit = 2): (templates: RenderRequest['templates']) => Templates {
+export function createTemplateCache(limit = 2): (templates: RenderRequest['templates']) => Promise<Templates> {
   const compiled = new Map<string, Templates>();
-  return ({ fingerprint, sources }) => {
+  return async ({ fingerprint, sources }) => {
     let found = compiled.get(fingerprint);
     if (!found) {
+      const { compileTemplates } = await import('../render/compile-templates.ts');
       found = compileTemplates(sources);
       compiled.set(fingerprint, found);
       if (compiled.size > limit) compiled.delete(compiled.keys().next().value as string);
@@ -88,6 +90,8 @@ export function createInProcessIssueParser(options: { onProgress?: (line: number
   const templatesFor = compiledTemplatesFor;
   return {
     async parse(request) {
+      // Loaded on the first file: an app made for a command that never parses does not carry it.
+      const { parseIssueFile } = await import('../issue/parse-issue.ts');
       return parseIssueFile(request.bytes, request.file, {
         timezone: request.timezone,
         maxBytes: request.maxBytes,
@@ -96,7 +100,9 @@ export function createInProcessIssueParser(options: { onProgress?: (line: number
     },
     async render(request) {
       options.onProgress?.(request.issue.sections[0]?.position.line ?? 1);
-      return renderIssueSafely(request.issue, request.meta, templatesFor(request.templates), request.site);
+      // Loaded on the first render, for the same reason as the templates.
+      const [{ renderIssueSafely }, templates] = await Promise.all([import('../render/render-issue-safely.ts'), templatesFor(request.templates)]);
+      return renderIssueSafely(request.issue, request.meta, templates, request.site);
     },
     async renderFeeds(request) {
       // Loaded on first use: `check` never renders feeds and need not load the feed package.

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -72,10 +72,15 @@ describe('each command loads only what it uses', () => {
     expect(urls.filter((url) => url.includes('issue-parser-worker'))).toEqual([]);
   });
 
-  it('build still parses in the worker (the recorder sees the worker process)', async () => {
+  it('build parses small files itself and a big one in the worker process (the recorder sees it)', async () => {
     const root = await createTempProject();
     dirs.push(root);
-    const urls = await modulesLoadedBy(['build'], root);
-    expect(urls.some((url) => url.endsWith('/dist/project/issue-parser-worker.js'))).toBe(true);
+    const small = await modulesLoadedBy(['build'], root);
+    expect(small.filter((url) => url.includes('issue-parser-worker'))).toEqual([]);
+    // Past the in-process limit (16 KiB): parsed where it can be stopped at the budget.
+    const sample = await readFile(path.join(root, 'issues/2024-18.md'), 'utf8');
+    await writeFile(path.join(root, 'issues/2024-19.md'), `${sample.replace('2024-05-06', '2024-05-13')}\n\n${'A long paragraph. '.repeat(1200)}\n`);
+    const big = await modulesLoadedBy(['build'], root);
+    expect(big.some((url) => url.endsWith('/dist/project/issue-parser-worker.js'))).toBe(true);
   });
 });
