@@ -143,16 +143,21 @@ describe('the worker process', () => {
     ...request('issues/huge.md', `# Huge\n\n${Array.from({ length: 400_000 }, (_, i) => `[link ${i}](https://e.org/${i})`).join('\n')}\n`),
     maxBytes: 64 * 1024 * 1024,
   });
-
-  it('that dies mid-file gives that file E_PARSER_CRASH, and the next file gets a new process', async () => {
+  /** A loaded worker 100 ms into the huge file: its pid and the parse under way. */
+  const midFile = async () => {
     const worker = createWorkerIssueParser({ budgetMs: 600_000 });
     parser = worker;
     await worker.parse(request('warm.md', '# Warm\n'));
     const pid = worker.workerPid()!;
-    const crashed = worker.parse(huge());
+    const parsing = worker.parse(huge());
     await new Promise((resolve) => setTimeout(resolve, 100));
+    return { worker, pid, parsing };
+  };
+
+  it('that dies mid-file gives that file E_PARSER_CRASH, and the next file gets a new process', async () => {
+    const { worker, pid, parsing } = await midFile();
     process.kill(pid, 'SIGKILL');
-    expect((await crashed).diagnostics).toEqual([
+    expect((await parsing).diagnostics).toEqual([
       expect.objectContaining({ file: 'issues/huge.md', code: 'E_PARSER_CRASH', message: expect.stringContaining('SIGKILL') }),
     ]);
     expect((await worker.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
@@ -160,12 +165,7 @@ describe('the worker process', () => {
   });
 
   it('ignores the Ctrl-C that reaches the whole process group, and is gone once the parser closes', async () => {
-    const worker = createWorkerIssueParser({ budgetMs: 600_000 });
-    parser = worker;
-    await worker.parse(request('warm.md', '# Warm\n'));
-    const pid = worker.workerPid()!;
-    const parsing = worker.parse(huge());
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { worker, pid, parsing } = await midFile();
     process.kill(pid, 'SIGINT');
     expect((await parsing).issue?.title).toBe('Huge');
     expect(worker.workerPid()).toBe(pid);
