@@ -4,11 +4,11 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { issueOutputFiles, metaFromFrozenFacts, renderKeyFor } from '../site/build-site.ts';
 import { readBuildState } from '../site/build-state.ts';
-import type { IssueParser } from '../project/issue-parser.ts';
+import { compiledTemplatesFor, type IssueParser } from '../project/issue-parser.ts';
 import { loadIssues } from '../project/load-issues.ts';
 import { loadTemplateSources } from '../project/load-templates.ts';
 import { siteFingerprint, siteInfoFromConfig } from '../project/site-info.ts';
-import { compileTemplates, renderEmail, renderEmailSubject, templatesFingerprint } from '../render/index.ts';
+import { renderEmail, renderEmailSubject, templatesFingerprint } from '../render/index.ts';
 import type { RenderedIssue } from '../publish/issue-rendition.ts';
 import type { EmailRendition } from '../render/types.ts';
 import type { IssueRecord } from '../store/types.ts';
@@ -83,12 +83,14 @@ export async function prepareIssueRendition(
   });
   const site = siteInfoFromConfig(loaded.config);
   const sources = await loadTemplateSources(loaded.paths.templates);
-  const templates = compileTemplates(sources);
+  // Compiled once per template set in this process, not once for every issue sent.
+  const fingerprint = templatesFingerprint(sources);
+  const templates = await compiledTemplatesFor({ fingerprint, sources });
 
   const built = (await readBuildState(loaded.paths.data)).issues[record.slug];
   const renderKey = renderKeyFor({
     contentHash: issue.contentHash,
-    templates: templatesFingerprint(sources),
+    templates: fingerprint,
     site: siteFingerprint(site),
     meta,
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,5 +42,27 @@ describe('writeBuildState', () => {
       expect(await readFile(path.join(dir, BUILD_STATE_FILE), 'utf8')).toBe(`${JSON.stringify({ version: 1, issues: sorted }, null, 1)}\n`);
       expect(await readBuildState(dir)).toEqual(state);
     }
+  });
+});
+
+describe('readBuildState', () => {
+  it('parses an unchanged file once, and a changed one again, whoever changed it', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'letterpress-state-'));
+    await writeBuildState(dir, { version: 1, issues: { a: record('a') } });
+    const first = await readBuildState(dir);
+    // The same file, unchanged: the same object, not a new parse.
+    expect(await readBuildState(dir)).toBe(first);
+
+    await writeBuildState(dir, { version: 1, issues: { a: record('a'), b: record('b') } });
+    const second = await readBuildState(dir);
+    expect(second).not.toBe(first);
+    expect(Object.keys(second.issues)).toEqual(['a', 'b']);
+
+    // Another process rewrites it with text of the same length: its new time tells.
+    const file = path.join(dir, BUILD_STATE_FILE);
+    const text = await readFile(file, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await writeFile(file, text.replace('"renderKey": "k"', '"renderKey": "z"'));
+    expect((await readBuildState(dir)).issues.a!.renderKey).toBe('z');
   });
 });
