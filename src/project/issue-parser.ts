@@ -57,6 +57,11 @@ export interface IssueParser {
    * rendered, would otherwise keep a second Node process (its own V8 heap) for the whole run.
    */
   release?(): void;
+  /**
+   * Starts the worker now, if there is one and none runs: a daemon calls it before it listens,
+   * so starting a process (a synchronous fork of several milliseconds) never lands on a request.
+   */
+  prepare?(): void;
 }
 
 /**

@@ -64,6 +64,7 @@ function spawnWorker(maxHeapMb: number): ChildProcess {
 /** The worker parser, and which process serves it now (undefined: none started, or let go). */
 export interface WorkerIssueParser extends IssueParser {
   release(): void;
+  prepare(): void;
   workerPid(): number | undefined;
 }
 
@@ -254,6 +255,9 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
     },
     workerPid() {
       return worker?.pid;
+    },
+    prepare() {
+      worker ??= start();
     },
     release() {
       if (unanswered > 0 || !worker) return;

@@ -365,6 +365,8 @@ export async function runDaemon(deps: DaemonDependencies): Promise<{ finished: b
   }
 
   let server: Awaited<ReturnType<NonNullable<DaemonDependencies['startServer']>>> | undefined;
+  // The first pass parses at once: its worker is started before the server takes requests.
+  if (election?.isLeader() ?? true) app.issueParser.prepare?.();
   try {
     server = deps.startServer ? await deps.startServer() : undefined;
   } catch (error) {

@@ -6,8 +6,9 @@ import { createScriptedParser } from '../helpers/scripted-parser.ts';
 import { createTempProject, runCli } from '../helpers/temp-project.ts';
 
 /**
- * Issue 11: `send`, `publish` and `archive` parse issue files through the app's parser (the
- * worker with limits.parseSeconds), never one of their own without a budget.
+ * Issue 11: `send`, `publish` and `archive` parse issue files through the app's parser (files
+ * over 16 KiB in the worker process, all within limits.parseSeconds), never one of their own
+ * without a budget.
  */
 
 const env = { LETTERPRESS_SECRET: 'routing-test-secret-0123456789abcdef' };

@@ -98,6 +98,21 @@ describe('createWorkerIssueParser', () => {
   });
 });
 
+describe('prepare()', () => {
+  it('starts the worker before any request, and the first file uses it', async () => {
+    const worker = createWorkerIssueParser({ budgetMs: 60_000 });
+    parser = worker;
+    expect(worker.workerPid()).toBeUndefined();
+    worker.prepare();
+    const pid = worker.workerPid();
+    expect(pid).toBeDefined();
+    worker.prepare();
+    expect(worker.workerPid()).toBe(pid);
+    expect((await worker.parse(request('one.md', '# One\n'))).issue?.title).toBe('One');
+    expect(worker.workerPid()).toBe(pid);
+  });
+});
+
 describe('release()', () => {
   it('lets an idle worker go, and the next request starts a new one', async () => {
     const worker = createWorkerIssueParser({ budgetMs: 60_000 });

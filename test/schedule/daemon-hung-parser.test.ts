@@ -92,6 +92,26 @@ describe('the daemon with a parser that hangs', () => {
   });
 });
 
+describe('the daemon and its parser at start-up', () => {
+  it('starts the parser once, before its first pass parses anything', async () => {
+    const events: string[] = [];
+    const hang = hangingParser(true);
+    const parser: IssueParser = {
+      ...hang.parser,
+      prepare: () => void events.push('prepare'),
+      parse: (request) => {
+        events.push('parse');
+        return hang.parser.parse(request);
+      },
+    };
+    daemon = await startFakeDaemon([], { issueParser: parser, serve: true });
+    await hang.firstParse;
+    expect(events[0]).toBe('prepare');
+    expect(events.filter((event) => event === 'prepare')).toHaveLength(1);
+    expect(events).toContain('parse');
+  });
+});
+
 describe('letterpress start (a child process) parsing a long corpus', () => {
   let world: DaemonWorld | undefined;
   afterEach(async () => {
