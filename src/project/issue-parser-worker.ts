@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { LetterpressError } from '../util/errors.ts';
 import type { LetterpressCode } from '../util/error-codes.ts';
-import type { RenderedFeeds } from '../render/types.ts';
+import type { FeedTexts } from '../render/types.ts';
 import { createInProcessIssueParser, type FeedsRequest, type ParseRequest, type RenderRequest } from './issue-parser.ts';
 import { joinLongStrings, splitLongStrings } from './long-strings.ts';
 
@@ -19,7 +19,7 @@ export type WorkerRequest =
   | { id: number; kind: 'feeds'; request: FeedsRequest };
 
 /** The feeds, or the LetterpressError rendering them threw (its code survives the thread hop). */
-export type FeedsOutcome = { feeds: RenderedFeeds } | { error: { code: LetterpressCode; message: string } };
+export type FeedsOutcome = { feeds: FeedTexts } | { error: { code: LetterpressCode; message: string } };
 
 /**
  * What the worker answers: progress (the line reached) while working, then one result, its

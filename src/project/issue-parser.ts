@@ -2,7 +2,7 @@ import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
 import type { Templates } from '../render/compile-templates.ts';
-import type { FeedEntry, IssueMeta, RenderedFeeds, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
+import type { FeedEntry, FeedTexts, IssueMeta, Rendition, SiteInfo, TemplateSources } from '../render/types.ts';
 
 /** One file's bytes to parse, named as diagnostics should name it. */
 export interface ParseRequest {
@@ -45,7 +45,7 @@ export interface IssueParser {
    * hold every issue's whole content, megabytes for big ones. Optional: without it the
    * caller renders them itself.
    */
-  renderFeeds?(request: FeedsRequest): Promise<RenderedFeeds>;
+  renderFeeds?(request: FeedsRequest): Promise<FeedTexts>;
   /**
    * Releases the worker, if any, without waiting for the file in progress: requests made
    * before it and not yet answered reject with E_ABORTED. Later calls start a new worker.

@@ -78,14 +78,16 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * The value `splitLongStrings` split, with its strings joined again from `pieces`, in place:
  * `value` is what the channel just decoded, owned by the caller. Finding the markers is one
  * synchronous walk; each string is then joined on a turn of its own, so no turn copies more
- * than one. Throws when the pieces do not add up (a message lost or out of order).
+ * than one. `keepPieces`: each long string is left as its array of pieces instead, for a
+ * caller that only writes it out (see `writeFileAtomic`). Throws when the pieces do not add
+ * up (a message lost or out of order).
  */
-export async function joinLongStrings<T>(value: T, pieces: readonly string[]): Promise<T> {
+export async function joinLongStrings<T>(value: T, pieces: readonly string[], options: { keepPieces?: boolean } = {}): Promise<T> {
   if (pieces.length === 0) return value;
   let root: unknown = value;
   // Where each marker sits, in the order the pieces were cut.
-  const slots: { set: (joined: string) => void; count: number }[] = [];
-  const walk = (node: unknown, set: (joined: string) => void): void => {
+  const slots: { set: (joined: string | string[]) => void; count: number }[] = [];
+  const walk = (node: unknown, set: (joined: string | string[]) => void): void => {
     if (!isPlainObject(node) && !Array.isArray(node)) return;
     if (isPlainObject(node) && MARKER in node) {
       slots.push({ set, count: Number((node as Marker)[MARKER]) });
@@ -102,8 +104,12 @@ export async function joinLongStrings<T>(value: T, pieces: readonly string[]): P
   let next = 0;
   for (const { set, count } of slots) {
     if (next + count > pieces.length) throw new Error(`a long string needs ${count} pieces, ${pieces.length - next} are left`);
-    await nextTurn();
-    set(pieces.slice(next, next + count).join(''));
+    if (options.keepPieces) {
+      set(pieces.slice(next, next + count));
+    } else {
+      await nextTurn();
+      set(pieces.slice(next, next + count).join(''));
+    }
     next += count;
   }
   if (next !== pieces.length) throw new Error(`${pieces.length - next} pieces of long strings were left over`);

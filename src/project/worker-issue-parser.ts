@@ -4,7 +4,7 @@ import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { resolveSiblingModule } from '../util/resolve-sibling-module.ts';
 import type { ParseIssueResult } from '../issue/parse-issue.ts';
-import type { RenderedFeeds } from '../render/types.ts';
+import type { FeedTexts } from '../render/types.ts';
 import type { FeedsOutcome, WorkerReply, WorkerRequest } from './issue-parser-worker.ts';
 import type { FeedsRequest, IssueParser, ParseRequest, RenderOutcome, RenderRequest } from './issue-parser.ts';
 import { joinLongStrings, splitLongStrings } from './long-strings.ts';
@@ -142,7 +142,8 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
     return started;
   };
 
-  const run = <T>(file: string, message: () => Omit<WorkerRequest, 'id'>, what: string): Promise<T | Diagnostic> => {
+  /** `keepPieces`: the long strings of the result stay in pieces (joinLongStrings). */
+  const run = <T>(file: string, message: () => Omit<WorkerRequest, 'id'>, what: string, keepPieces = false): Promise<T | Diagnostic> => {
     const asked = generation;
     const abandoned = () => new LetterpressError('E_ABORTED', `${what} ${file} was abandoned: the parser was closed (shutting down)`);
     const task = queue.then(
@@ -190,7 +191,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
               const pieces = pending?.pieces ?? [];
               pending = undefined;
               if (reply.kind === 'done') {
-                joinLongStrings(reply.result, pieces).then(
+                joinLongStrings(reply.result, pieces, { keepPieces }).then(
                   // close() while the pieces were joined abandons this request like any other.
                   (result) => (asked === generation ? resolve(result as T) : reject(abandoned())),
                   (error: Error) => resolve(fail('E_PARSER_CRASH', line, `${what} failed: ${error.message}`)),
@@ -241,8 +242,10 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
       );
       return isDiagnostic(result) ? { diagnostics: [result] } : result;
     },
-    async renderFeeds(request: FeedsRequest): Promise<RenderedFeeds> {
-      const result = await run<FeedsOutcome>('the feeds', () => ({ kind: 'feeds', request }), 'rendering');
+    async renderFeeds(request: FeedsRequest): Promise<FeedTexts> {
+      // The feeds are only written to out/: they stay in the pieces they came in, never
+      // joined into strings of tens of megabytes on this thread.
+      const result = await run<FeedsOutcome>('the feeds', () => ({ kind: 'feeds', request }), 'rendering', true);
       // Feeds are never skipped: when the worker cannot make them (over the budget, or it
       // crashed), this thread does, as it did before they moved to the worker.
       if (isDiagnostic(result)) {
@@ -251,7 +254,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
         return renderFeeds(request.entries, request.site);
       }
       if ('error' in result) throw new LetterpressError(result.error.code, result.error.message);
-      return result.feeds;
+      return result.feeds as FeedTexts;
     },
     workerPid() {
       return worker?.pid;

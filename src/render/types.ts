@@ -105,6 +105,12 @@ export interface RenderedFeeds {
 }
 
 /**
+ * The feeds as a parser hands them over: each a string, or a string in the parts it crossed
+ * between processes in, to be written out one after another (`writeFileAtomic`).
+ */
+export type FeedTexts = { readonly [K in keyof RenderedFeeds]: string | readonly string[] };
+
+/**
  * The raw text of a template set, keyed by path relative to the templates folder with `/`
  * separators (`email/issue.mjml.hbs`, `partials/layout.hbs`, `i18n/en.json`, `web/style.css`).
  * The build reads it from disk; rendering only ever sees this data.

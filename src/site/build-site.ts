@@ -23,7 +23,7 @@ import { loadIssues, type LoadedIssue } from '../project/load-issues.ts';
 import { loadTemplateSources } from '../project/load-templates.ts';
 import { createInProcessIssueParser, type IssueParser } from '../project/issue-parser.ts';
 import { siteFingerprint, siteInfoFromConfig } from '../project/site-info.ts';
-import { BUILD_STAMP, removeStaleTemporaries, writeFileAtomic } from './write-output.ts';
+import { BUILD_STAMP, removeStaleTemporaries, writeFileAtomic, type FileContent } from './write-output.ts';
 
 /** Progress events, so a CLI can draw a bar and a daemon can log. */
 export type BuildProgress =
@@ -320,7 +320,7 @@ export async function buildSite(deps: BuildDependencies): Promise<BuildReport> {
   indexEntries.splice(0, indexEntries.length, ...ordered);
   // Off this thread where the parser can: the feeds hold every issue's whole content.
   const feeds = parser.renderFeeds ? await parser.renderFeeds({ entries: feedEntries, site }) : renderFeeds(feedEntries, site);
-  const siteFiles: [string, string][] = [
+  const siteFiles: [string, FileContent][] = [
     ['index.html', renderIndex(indexEntries, templates, site)],
     ['feed.atom', feeds.atom],
     ['feed.rss', feeds.rss],

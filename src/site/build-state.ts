@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FeedEntry, IndexEntry } from '../render/types.ts';
 import { LetterpressError } from '../util/errors.ts';
-import { stringifyInSteps } from './stringify-in-steps.ts';
+import { stringifyInStepsToParts } from './stringify-in-steps.ts';
 import { writeFileAtomic } from './write-output.ts';
 
 /** What the build remembers about one published issue between runs. */
@@ -88,12 +88,18 @@ export async function readBuildState(dataDir: string): Promise<BuildState> {
  */
 export async function writeBuildState(dataDir: string, state: BuildState): Promise<void> {
   const slugs = Object.keys(state.issues).sort();
-  const parts: string[] = [];
+  // Kept as parts and written as parts: joined, the text of a state holding big issues was a
+  // copy of tens of megabytes in one turn, and encoding it flattened it again.
+  const parts: string[] = ['{\n "version": 1,\n "issues": ', slugs.length === 0 ? '{}' : '{\n'];
   for (const [position, slug] of slugs.entries()) {
-    if (position > 0) await yieldToEventLoop();
+    if (position > 0) {
+      await yieldToEventLoop();
+      parts.push(',\n');
+    }
     // Indented as a member two levels down, like the whole-object stringify would.
-    parts.push(`  ${JSON.stringify(slug)}: ${await stringifyInSteps(state.issues[slug], 2)}`);
+    parts.push(`  ${JSON.stringify(slug)}: `, ...(await stringifyInStepsToParts(state.issues[slug], 2)));
   }
-  const issues = parts.length === 0 ? '{}' : `{\n${parts.join(',\n')}\n }`;
-  await writeFileAtomic(path.join(dataDir, BUILD_STATE_FILE), `{\n "version": 1,\n "issues": ${issues}\n}\n`);
+  if (slugs.length > 0) parts.push('\n }');
+  parts.push('\n}\n');
+  await writeFileAtomic(path.join(dataDir, BUILD_STATE_FILE), parts);
 }

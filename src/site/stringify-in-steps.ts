@@ -11,6 +11,15 @@ const STEP_CHARS = 64 * 1024;
  * megabyte in one go, plus re-indenting it, held a server in the same process for 50–100 ms.
  */
 export async function stringifyInSteps(value: unknown, depth = 0): Promise<string> {
+  return (await stringifyInStepsToParts(value, depth)).join('');
+}
+
+/**
+ * The text of `stringifyInSteps` in the parts it was made of, for a caller that writes it
+ * (`writeFileAtomic` takes parts): joined, a record of many megabytes is one long copy. No
+ * part ends between the two halves of a surrogate pair.
+ */
+export async function stringifyInStepsToParts(value: unknown, depth = 0): Promise<string[]> {
   const parts: string[] = [];
   let sinceYield = 0;
   const emit = async (text: string) => {
@@ -67,7 +76,7 @@ export async function stringifyInSteps(value: unknown, depth = 0): Promise<strin
   };
 
   await write(value, '', ' '.repeat(depth));
-  return parts.join('');
+  return parts;
 }
 
 /** What JSON.stringify keeps as a member (it drops undefined, functions and symbols). */

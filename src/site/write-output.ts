@@ -11,12 +11,18 @@ import { LetterpressError } from '../util/errors.ts';
 export const BUILD_STAMP = '.build-stamp';
 
 /**
+ * Text to write: a string, bytes, or a string in parts written one after another (a caller
+ * that holds a big text in pieces never has to join them into one string first).
+ */
+export type FileContent = string | Uint8Array | readonly string[];
+
+/**
  * Writes `content` to `file` so that a reader (or a crash) never sees a half-written file:
  * the bytes go to a temporary sibling first and are renamed over the target, which is atomic
  * on POSIX file systems. Returns false, touching nothing, when the file already holds exactly
  * these bytes — so unchanged outputs keep their mtime and HTTP caches stay valid.
  */
-export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<boolean> {
+export async function writeFileAtomic(file: string, content: FileContent): Promise<boolean> {
   const chunks = await encodeInSteps(content);
   try {
     const existing = await readFile(file);
@@ -54,10 +60,35 @@ const ENCODE_CHUNK_CHARS = 64 * 1024;
  * `content` as UTF-8, in chunks with a turn of the event loop between them: encoding a
  * multi-megabyte feed or page in one go held a server in the same process for tens of
  * milliseconds. A chunk never ends between the two halves of a surrogate pair, so the bytes
- * are exactly those of encoding the whole string.
+ * are exactly those of encoding the whole string. Parts are encoded one after another; a
+ * surrogate pair split across two parts is the caller's to avoid (the JSON and piece
+ * boundaries used here never split one).
  */
-async function encodeInSteps(content: string | Uint8Array): Promise<Buffer[]> {
-  if (typeof content !== 'string') return [Buffer.from(content)];
+async function encodeInSteps(content: FileContent): Promise<Buffer[]> {
+  if (content instanceof Uint8Array) return [Buffer.from(content)];
+  if (typeof content !== 'string') {
+    // Small parts are encoded together, a chunk's worth at a time; big ones in steps of their own.
+    const chunks: Buffer[] = [];
+    let batch: string[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (batch.length > 0) chunks.push(...(await encodeInSteps(batch.join(''))));
+      batch = [];
+      batched = 0;
+    };
+    for (const part of content) {
+      if (part.length >= ENCODE_CHUNK_CHARS) {
+        await flush();
+        chunks.push(...(await encodeInSteps(part)));
+        continue;
+      }
+      batch.push(part);
+      batched += part.length;
+      if (batched >= ENCODE_CHUNK_CHARS) await flush();
+    }
+    await flush();
+    return chunks;
+  }
   if (content.length <= ENCODE_CHUNK_CHARS) return [Buffer.from(content, 'utf8')];
   const chunks: Buffer[] = [];
   for (let start = 0; start < content.length; ) {

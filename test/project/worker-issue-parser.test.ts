@@ -54,6 +54,20 @@ describe('createWorkerIssueParser', () => {
     });
   });
 
+  it('hands big feeds over in the pieces they came in, which are exactly the feeds renderFeeds makes', async () => {
+    parser = createWorkerIssueParser({ budgetMs: 60_000 });
+    const big = { ...entry('https://news.example/issues/one/'), contentHtml: `<p>${'长文 long text '.repeat(30_000)}</p>` };
+    const request = { entries: [big], site: SITE };
+    const feeds = await parser.renderFeeds!(request);
+    const expected = renderFeeds(request.entries, request.site);
+    for (const name of ['atom', 'rss', 'json'] as const) {
+      const text = feeds[name];
+      // Over 128 Ki characters: never joined into one string on this side.
+      expect(Array.isArray(text), name).toBe(true);
+      expect((text as readonly string[]).join('')).toBe(expected[name]);
+    }
+  });
+
   it('parses in a worker process, one worker for many files', async () => {
     parser = createWorkerIssueParser({ budgetMs: 60_000 });
     const results = await Promise.all(

@@ -66,3 +66,16 @@ describe('readBuildState', () => {
     expect((await readBuildState(dir)).issues.a!.renderKey).toBe('z');
   });
 });
+
+describe('writeFileAtomic with text in parts', () => {
+  it('writes exactly the joined parts, big and small, and leaves an unchanged file alone', async () => {
+    const { writeFileAtomic } = await import('../../src/site/write-output.ts');
+    dir = await mkdtemp(path.join(tmpdir(), 'letterpress-parts-'));
+    const file = path.join(dir, 'feed.atom');
+    const parts = ['<feed>', '𝒳'.repeat(40_000), ...Array.from({ length: 5_000 }, (_, i) => `<e>${i}</e>`), 'x'.repeat(200_000), '</feed>'];
+    expect(await writeFileAtomic(file, parts)).toBe(true);
+    expect(await readFile(file, 'utf8')).toBe(parts.join(''));
+    expect(await writeFileAtomic(file, parts)).toBe(false);
+    expect(await writeFileAtomic(file, parts.join(''))).toBe(false);
+  });
+});
