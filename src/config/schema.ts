@@ -292,7 +292,7 @@ export const configSchema = z.strictObject({
     limits: z.strictObject({
         /** Issue files larger than this are rejected (E_TOO_LARGE). */
         maxIssueBytes: z.number().int().min(1024).default(1024 * 1024),
-        /** Seconds one issue file may take to parse or render; over it: E_TOO_SLOW, the rest go on. */
+        /** Seconds one issue file may take to parse or render (the worker process's CPU time when it waits for a core, at most 4 × this in wall time); over it: E_TOO_SLOW, the rest go on. */
         parseSeconds: z.number().positive().max(3600).default(10),
       })
       .default({ maxIssueBytes: 1024 * 1024, parseSeconds: 10 }),

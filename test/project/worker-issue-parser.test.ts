@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorkerIssueParser, reasonFromStderr } from '../../src/project/worker-issue-parser.ts';
+import { createWorkerIssueParser, procCpuTimeMs, reasonFromStderr } from '../../src/project/worker-issue-parser.ts';
 import type { IssueParser } from '../../src/project/issue-parser.ts';
 import { renderFeeds } from '../../src/render/render-feeds.ts';
 import type { FeedEntry, SiteInfo } from '../../src/render/types.ts';
@@ -109,6 +109,42 @@ describe('createWorkerIssueParser', () => {
     await expect(first).rejects.toMatchObject({ code: 'E_ABORTED', message: expect.stringContaining('issues/huge.md') });
     await expect(queued).rejects.toMatchObject({ code: 'E_ABORTED', message: expect.stringContaining('issues/next.md') });
     expect((await parser.parse(request('after.md', '# After\n'))).issue?.title).toBe('After');
+  });
+});
+
+describe('the budget of a worker at low priority', () => {
+  it('is counted in CPU time when the worker waits for a core, up to four times the budget in wall time', async () => {
+    const budgetMs = 100;
+    const long = { ...request('issues/long.md', `# Long\n\n${Array.from({ length: 1_200_000 }, (_, i) => `[link ${i}](https://e.org/${i})`).join('\n')}\n`), maxBytes: 1 << 28 };
+    // The same file (about ten budgets of parsing) for two workers whose CPU time is faked:
+    // one that used ten times the wall time (never starved), one that never got the CPU.
+    const run = async (cpuTimeMs: (pid: number) => number) => {
+      const worker = createWorkerIssueParser({ budgetMs, cpuTimeMs });
+      parser = worker;
+      await worker.parse(request('warm.md', '# Warm\n'));
+      const started = performance.now();
+      const result = await worker.parse(long);
+      const elapsed = performance.now() - started;
+      await worker.close();
+      return { elapsed, codes: result.diagnostics.map((d) => d.code), parsed: result.issue !== undefined };
+    };
+    const busy = await run(() => performance.now() * 10);
+    const starved = await run(() => 0);
+    expect(busy.codes).toEqual(['E_TOO_SLOW']);
+    // Starved, it gets more time: it finishes, or is stopped at the cap, three budgets later.
+    if (!starved.parsed) {
+      expect(starved.codes).toEqual(['E_TOO_SLOW']);
+      expect(starved.elapsed - busy.elapsed).toBeGreaterThan(budgetMs * 1.5);
+    }
+  }, 60_000);
+
+  it('reads the CPU time of a process from /proc, growing as it works', () => {
+    const before = procCpuTimeMs(process.pid);
+    expect(before).toBeGreaterThanOrEqual(0);
+    const until = performance.now() + 100;
+    while (performance.now() < until) Math.sqrt(Math.random());
+    expect(procCpuTimeMs(process.pid)!).toBeGreaterThan(before!);
+    expect(procCpuTimeMs(2 ** 22 + 12_345)).toBeUndefined();
   });
 });
 
