@@ -4,6 +4,7 @@ import type { SourcePosition } from './model.ts';
 import { findAliasBombs } from './find-alias-bomb.ts';
 import { parseFrontMatterDate } from './parse-front-matter-date.ts';
 import { removeControlChars } from './remove-control-chars.ts';
+import { truncateText } from './truncate-text.ts';
 
 /** The front-matter fields Letterpress understands, validated and normalised. */
 export interface FrontMatterFields {
@@ -193,7 +194,7 @@ function readField(key: KnownKey, value: unknown, result: FrontMatter, timezone:
     case 'publish_at': {
       if (typeof value !== 'string') return `must be a date like 2024-05-06 or 2024-05-06T09:00+08:00, not ${describe(value)}`;
       const parsed = parseFrontMatterDate(value, timezone);
-      if (parsed.problem !== undefined) return `"${value}" ${parsed.problem}`;
+      if (parsed.problem !== undefined) return `${describe(value)} ${parsed.problem}`;
       if (key === 'date') fields.date = parsed.iso;
       else fields.publishAt = parsed.iso;
       return undefined;
@@ -272,8 +273,9 @@ function describeThrown(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A value as quoted in a diagnostic: a line of a terminal, not the whole of a huge one. */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `"${value}"`;
+  if (typeof value === 'string') return `"${truncateText(value, 60)}"`;
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object' && value !== null) return 'a nested mapping';
   return String(value);

@@ -4,6 +4,10 @@ import type { IssueItem, IssueSection, SourcePosition } from './model.ts';
 import { removeControlChars } from './remove-control-chars.ts';
 import { toPlainText } from './to-plain-text.ts';
 import type { SourceLine } from './to-source-lines.ts';
+import { truncateText } from './truncate-text.ts';
+
+/** An item title or link as quoted in a diagnostic: a line of a terminal, not the whole of a huge one. */
+const quoted = (text: string) => `"${truncateText(text, 60)}"`;
 
 /** The body of an issue file (after front matter), structured. */
 export interface IssueBody {
@@ -148,7 +152,7 @@ export function parseIssueBody(
     const items = draft.items.map((itemDraft, itemIndex) => {
       if (itemDraft.number !== expected) {
         const how = itemDraft.number < expected ? 'repeats an earlier number' : 'skips a number';
-        warn('W_ITEM_NUMBER', itemDraft.position, `item number ${itemDraft.number} ${how}; expected ${expected} in section "${draft.title}"`);
+        warn('W_ITEM_NUMBER', itemDraft.position, `item number ${itemDraft.number} ${how}; expected ${expected} in section ${quoted(draft.title)}`);
       }
       expected = itemDraft.number + 1;
       options.onProgress?.(itemDraft.position.line);
@@ -197,7 +201,7 @@ function buildItem(
         warn(
           'W_ITEM_NO_LINK',
           { line: first.line, column: indentOf(first.text) + 1 },
-          `item "${draft.title}" link "${link}" is not an http(s) or mailto link; it is kept as text in the item's notes`,
+          `item ${quoted(draft.title)} link ${quoted(link)} is not an http(s) or mailto link; it is kept as text in the item's notes`,
         );
         notes.push({ block, index });
       }
@@ -232,14 +236,14 @@ function buildItem(
     url = draft.titleUrl; // `**1.** **[Title](https://…)**`
   }
   if (url === undefined && !linkReported) {
-    warn('W_ITEM_NO_LINK', draft.position, `item "${draft.title}" has no link: put its URL on the line after the title`);
+    warn('W_ITEM_NO_LINK', draft.position, `item ${quoted(draft.title)} has no link: put its URL on the line after the title`);
   }
   if (summary === undefined || summary === '') {
     summary = undefined;
     warn(
       'W_ITEM_NO_SUMMARY',
       draft.position,
-      `item "${draft.title}" has no summary: add a "**摘要:** …" or "Summary: …" paragraph after its link`,
+      `item ${quoted(draft.title)} has no summary: add a "**摘要:** …" or "Summary: …" paragraph after its link`,
     );
   }
 

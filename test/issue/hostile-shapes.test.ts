@@ -85,3 +85,17 @@ describe('headings and labels after the rewrite', () => {
     expect(issue?.number).toBe(3);
   });
 });
+
+describe('diagnostics about hostile files', () => {
+  it('quote a huge title or value shortened, never whole', () => {
+    for (const [name] of corpus) {
+      for (const diagnostic of parse(name).diagnostics) {
+        expect(diagnostic.message.length, `${name}: ${diagnostic.code}`).toBeLessThan(400);
+      }
+    }
+    const hugeDate = `---\ndate: "${'9'.repeat(500_000)}"\n---\n# T\n`;
+    const [field] = parseIssue(hugeDate, 'd.md', { timezone: 'UTC' }).diagnostics.filter((d) => d.code === 'E_FIELD');
+    expect(field?.message).toMatch(/^front-matter field "date" "9{59}…" /);
+    expect(field!.message.length).toBeLessThan(400);
+  });
+});
