@@ -119,7 +119,8 @@ describe('issue states', () => {
   });
 
   it('processes walking issues forward at once: one winner per step, and no process ever sees an issue go back', async () => {
-    const ISSUES = 60;
+    // Enough steps that the three processes overlap even when a loaded machine starts one late.
+    const ISSUES = 240;
     const store = await open();
     for (let index = 0; index < ISSUES; index += 1) await store.saveIssue(record(`issue-${String(index).padStart(3, '0')}`));
     const worker = path.join(REPO_ROOT, 'test/publish/issue-state-worker.ts');
