@@ -4,7 +4,7 @@ import type { SourcePosition } from './model.ts';
 import { findAliasBombs } from './find-alias-bomb.ts';
 import { parseFrontMatterDate } from './parse-front-matter-date.ts';
 import { removeControlChars } from './remove-control-chars.ts';
-import { truncateText } from './truncate-text.ts';
+import { quoteForMessage } from './truncate-text.ts';
 
 /** The front-matter fields Letterpress understands, validated and normalised. */
 export interface FrontMatterFields {
@@ -273,9 +273,8 @@ function describeThrown(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A value as quoted in a diagnostic: a line of a terminal, not the whole of a huge one. */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `"${truncateText(value, 60)}"`;
+  if (typeof value === 'string') return quoteForMessage(value);
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object' && value !== null) return 'a nested mapping';
   return String(value);

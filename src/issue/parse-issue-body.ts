@@ -4,10 +4,7 @@ import type { IssueItem, IssueSection, SourcePosition } from './model.ts';
 import { removeControlChars } from './remove-control-chars.ts';
 import { toPlainText } from './to-plain-text.ts';
 import type { SourceLine } from './to-source-lines.ts';
-import { truncateText } from './truncate-text.ts';
-
-/** An item title or link as quoted in a diagnostic: a line of a terminal, not the whole of a huge one. */
-const quoted = (text: string) => `"${truncateText(text, 60)}"`;
+import { quoteForMessage as quoted } from './truncate-text.ts';
 
 /** The body of an issue file (after front matter), structured. */
 export interface IssueBody {

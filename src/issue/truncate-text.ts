@@ -25,3 +25,8 @@ function cutGraphemes(text: string, limit: number): string | undefined {
   }
   return undefined;
 }
+
+/** `text` in double quotes for a diagnostic, cut to 60 characters: a line of a terminal, not the whole of a huge value. */
+export function quoteForMessage(text: string): string {
+  return `"${truncateText(text, 60)}"`;
+}

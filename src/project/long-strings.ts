@@ -1,3 +1,5 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+
 /**
  * Moving big results between the server process and the parser process without stalling the
  * server. A rendition or the feeds of a big issue hold strings of many megabytes; sent as
@@ -71,9 +73,6 @@ export function splitLongStrings<T>(value: T): { value: T; pieces: string[] } {
   return { value: walk(value) as T, pieces };
 }
 
-/** Waits for the next turn of the event loop: what is waiting (a request, a signal) runs first. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /**
  * The value `splitLongStrings` split, with its strings joined again from `pieces`, in place:
  * `value` is what the channel just decoded, owned by the caller. Finding the markers is one
@@ -88,16 +87,12 @@ export async function joinLongStrings<T>(value: T, pieces: readonly string[], op
   // Where each marker sits, in the order the pieces were cut.
   const slots: { set: (joined: string | string[]) => void; count: number }[] = [];
   const walk = (node: unknown, set: (joined: string | string[]) => void): void => {
-    if (!isPlainObject(node) && !Array.isArray(node)) return;
-    if (isPlainObject(node) && MARKER in node) {
-      slots.push({ set, count: Number((node as Marker)[MARKER]) });
-      return;
-    }
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) walk(node[i], (joined) => void (node[i] = joined));
-      return;
+    } else if (isPlainObject(node)) {
+      if (MARKER in node) slots.push({ set, count: Number((node as Marker)[MARKER]) });
+      else for (const key of Object.keys(node)) walk(node[key], (joined) => setOwn(node, key, joined));
     }
-    for (const key of Object.keys(node)) walk(node[key], (joined) => setOwn(node, key, joined));
   };
   walk(value, (joined) => void (root = joined));
 
@@ -107,7 +102,8 @@ export async function joinLongStrings<T>(value: T, pieces: readonly string[], op
     if (options.keepPieces) {
       set(pieces.slice(next, next + count));
     } else {
-      await nextTurn();
+      // The next turn of the event loop: what is waiting (a request, a signal) runs first.
+      await yieldToEventLoop();
       set(pieces.slice(next, next + count).join(''));
     }
     next += count;

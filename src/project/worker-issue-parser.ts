@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic, DiagnosticCode } from '../issue/diagnostic.ts';
@@ -118,6 +119,7 @@ export interface WorkerIssueParser extends IssueParser {
  * worker at once, and the requests it had or that still wait reject with E_ABORTED.
  */
 export function createWorkerIssueParser(options: WorkerIssueParserOptions): WorkerIssueParser {
+  const readCpuTimeMs = options.cpuTimeMs ?? procCpuTimeMs;
   let worker: ChildProcess | undefined;
   let sentTemplates = new Set<string>();
   let nextId = 1;
@@ -201,13 +203,14 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
             code,
             message: text,
           });
+          const cpuNow = () => (active.pid === undefined ? undefined : readCpuTimeMs(active.pid));
           // When the worker took the request, by the wall clock and by its CPU time.
           let begunAt = performance.now();
           let cpuAtBegin: number | undefined;
           const expire = () => {
             // Starved, not slow: the rest of the budget in CPU time, within the wall-clock cap.
-            const used = cpuAtBegin === undefined || active.pid === undefined ? undefined : (options.cpuTimeMs ?? procCpuTimeMs)(active.pid);
-            const cpuSpent = used === undefined || cpuAtBegin === undefined ? undefined : used - cpuAtBegin;
+            const used = cpuAtBegin === undefined ? undefined : cpuNow();
+            const cpuSpent = used === undefined ? undefined : used - cpuAtBegin!;
             const wallSpent = performance.now() - begunAt;
             if (cpuSpent !== undefined && cpuSpent < options.budgetMs && wallSpent < options.budgetMs * STARVED_WALL_FACTOR) {
               timer = setTimeout(expire, Math.min(options.budgetMs - cpuSpent, options.budgetMs * STARVED_WALL_FACTOR - wallSpent));
@@ -236,7 +239,7 @@ export function createWorkerIssueParser(options: WorkerIssueParserOptions): Work
             begin: () => {
               clearTimeout(timer);
               begunAt = performance.now();
-              cpuAtBegin = active.pid === undefined ? undefined : (options.cpuTimeMs ?? procCpuTimeMs)(active.pid);
+              cpuAtBegin = cpuNow();
               timer = setTimeout(expire, options.budgetMs);
             },
             settle: (reply) => {
@@ -347,7 +350,7 @@ async function sendInPieces(child: ChildProcess, split: { value: WorkerRequest; 
   for (const text of split.pieces) {
     if (!current()) return;
     child.send({ id, kind: 'piece', text } satisfies WorkerRequest);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
   if (current()) child.send(split.value);
 }
