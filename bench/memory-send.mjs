@@ -3,7 +3,7 @@
 // so no TypeScript loader is counted, like a `letterpress send` run of the installed CLI.
 // Arguments: project root, store file, subscriber count.
 import { readdirSync, readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const [root, dbFile, countText] = process.argv.slice(2);
@@ -42,6 +42,11 @@ function childrenRss() {
 let peakRss = 0;
 let peakDetail;
 let peakChildren = 0;
+let peakNewSpace = 0;
+let peakPhase = '';
+/** When each send event first came (planned, start, done): which phase a sample fell in. */
+const marks = {};
+const phaseNow = () => (marks.done ? 'after the send' : marks.start ? 'sending' : marks.planned ? 'rendering' : 'planning');
 let samples = 0;
 let lastSampleAt = 0;
 function sampleRss() {
@@ -52,6 +57,8 @@ function sampleRss() {
     peakRss = usage.rss + children;
     peakDetail = usage;
     peakChildren = children;
+    peakPhase = phaseNow();
+    peakNewSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
   }
   samples += 1;
 }
@@ -77,6 +84,10 @@ function createDiscardTransport(concurrency = 16) {
 
 const startupRss = process.memoryUsage().rss;
 const { createApp } = await import('../dist/cli/app.js');
+// As `letterpress send` does before it starts (see src/cli/young-generation.ts); BENCH_NODE_FLAGS
+// that size the young generation themselves turn it off, as they would for the CLI.
+const { keepYoungGenerationSmall } = await import('../dist/cli/young-generation.js');
+const youngGenerationKeptSmall = keepYoungGenerationSmall();
 const transport = createDiscardTransport();
 // As `letterpress send` makes it: a one-shot command parses its small issue file itself.
 const app = await createApp({ root, env: { ...ENV, LETTERPRESS_DB: dbFile }, transport, oneShotParser: true });
@@ -92,7 +103,6 @@ try {
   peakChildren = 0;
   const sampler = setInterval(sampleRss, 100);
 
-  const marks = {};
   let started = performance.now();
   let reports;
   try {
@@ -134,14 +144,14 @@ try {
   const ledgerOk = counts.sent === count && Object.entries(counts).every(([state, n]) => state === 'sent' || n === 0);
   const report = reports[0];
 
-  console.log(`subscribers: ${count}; message ${message.size} bytes; node ${process.execArgv.join(' ') || '(no flags)'}`);
+  console.log(`subscribers: ${count}; message ${message.size} bytes; node ${process.execArgv.join(' ') || '(no flags)'}; young generation ${youngGenerationKeptSmall ? 'kept at its starting size, as `letterpress send` keeps it' : 'as the flags size it'}`);
   console.log(`RSS at start (Node alone):           ${(startupRss / MB).toFixed(0)} MB`);
   console.log(`RSS with the app loaded, store open: ${(afterOpenRss / MB).toFixed(0)} MB`);
   console.log(`RSS before planning (baseline):      ${(baselineRss / MB).toFixed(0)} MB  (target ≤ 70 MB)`);
   console.log(`peak RSS while planning + sending:   ${(peakDuringSend.rss / MB).toFixed(0)} MB  (${peakDuringSend.samples} samples, with child processes; target ≤ 100 MB)`);
   if (peakDuringSend.detail) {
     const { heapUsed, heapTotal, external, arrayBuffers } = peakDuringSend.detail;
-    console.log(`  at the peak: child processes ${(peakChildren / MB).toFixed(0)} MB; this process ${(peakDetail.rss / MB).toFixed(0)} MB, heapUsed ${(heapUsed / MB).toFixed(0)} MB of heapTotal ${(heapTotal / MB).toFixed(0)} MB, external ${(external / MB).toFixed(0)} MB (arrayBuffers ${(arrayBuffers / MB).toFixed(0)} MB)`);
+    console.log(`  at the peak (${peakPhase}): child processes ${(peakChildren / MB).toFixed(0)} MB; this process ${(peakDetail.rss / MB).toFixed(0)} MB, heapUsed ${(heapUsed / MB).toFixed(0)} MB of heapTotal ${(heapTotal / MB).toFixed(0)} MB, external ${(external / MB).toFixed(0)} MB (arrayBuffers ${(arrayBuffers / MB).toFixed(0)} MB), young generation ${(peakNewSpace / MB).toFixed(0)} MB`);
   }
   console.log(`ratio peak / baseline:               ${(peakDuringSend.rss / baselineRss).toFixed(2)}  (growth ${((peakDuringSend.rss - baselineRss) / MB).toFixed(0)} MB)`);
   console.log(`phases: plan ${(planMs / 1000).toFixed(1)} s, render ${(renderMs / 1000).toFixed(2)} s, send ${(sendMs / 1000).toFixed(1)} s; total ${(totalMs / 1000).toFixed(1)} s`);

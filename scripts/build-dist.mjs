@@ -7,7 +7,7 @@
 // dist/: `npx letterpress …` in a clone runs `prepare` before every command, and must not
 // spend twenty seconds compiling what is already compiled.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -41,6 +41,27 @@ if (compiled.status !== 0) {
 }
 // What the code loads at run time besides JavaScript (the .sql files beside load-sql.ts).
 cpSync('src', NEXT, { recursive: true, filter: (file) => !/\.(ts|md)$/.test(file) });
+
+// Dependencies made of many small ES modules are shipped bundled into the one module that
+// re-exports them: each module the loader resolves and links costs start-up time and memory
+// (see the comment in each file). The bundle keeps the dependency's licence at its head.
+const BUNDLED = [{ module: 'config/zod', dependency: 'zod' }];
+const { build } = await import('esbuild');
+for (const { module, dependency } of BUNDLED) {
+  const licence = readFileSync(path.join('node_modules', dependency, 'LICENSE'), 'utf8').trim();
+  await build({
+    entryPoints: [`src/${module}.ts`],
+    outfile: `${NEXT}/${module}.js`,
+    allowOverwrite: true,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.19',
+    legalComments: 'inline',
+    banner: { js: `/*! ${dependency}, bundled by scripts/build-dist.mjs\n${licence.replaceAll('*/', '* /')}\n*/` },
+    logLevel: 'warning',
+  });
+}
 
 if (existsSync('dist')) renameSync('dist', OLD);
 renameSync(NEXT, 'dist');

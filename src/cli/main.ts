@@ -18,6 +18,10 @@ import { registerArchiveCommand } from './archive-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
+import { keepYoungGenerationSmall } from './young-generation.ts';
+
+/** The commands that run until stopped or through a whole list: they keep the heap small. */
+const RUNS_LONG = new Set(['send', 'start', 'serve', 'worker']);
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -29,6 +33,8 @@ export interface CliIo {
   stderr: Output;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** The run is the whole process (the `letterpress` binary), so it may set process-wide options. */
+  ownsProcess?: boolean;
   /** Where `init` reads answers; it asks only when this is a terminal. */
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
@@ -39,6 +45,7 @@ const defaultIo = (): CliIo => ({
   env: process.env,
   cwd: process.cwd(),
   stdin: process.stdin,
+  ownsProcess: true,
 });
 
 function plural(count: number, word: string): string {
@@ -69,7 +76,10 @@ function createProgram(
     .exitOverride()
     // Every command's action runs after this: the project is found (or the command declared
     // with runsWithoutProject skips it) before anything is read or created.
-    .hook('preAction', (_program, actionCommand) => context.prepare(actionCommand));
+    .hook('preAction', (_program, actionCommand) => {
+      if (io.ownsProcess && RUNS_LONG.has(actionCommand.name())) keepYoungGenerationSmall();
+      return context.prepare(actionCommand);
+    });
 
   const runBuild = async (command: Command, options: { strict?: boolean; json?: boolean }, verb: string, then?: (app: import('./app.ts').App) => Promise<void>) =>
     context.withApp(command, async (app) => {
