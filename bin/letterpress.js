@@ -8,5 +8,8 @@ if (!existsSync(entry)) {
   process.stderr.write('letterpress: dist/ is missing: run `npm run build` in the letterpress folder first\n');
   process.exit(1);
 }
+// Before anything else loads: dependencies compile from the code cached by earlier runs.
+const { enableCompileCache } = await import(new URL('../dist/cli/compile-cache.js', import.meta.url).href);
+enableCompileCache();
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

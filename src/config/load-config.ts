@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { OutsideFolderError, resolveInside } from '../util/resolve-inside.ts';
 import path from 'node:path';
-import { z } from './zod.ts';
+import { z } from '../vendor/zod.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { formatSourceExcerpt } from './format-source-excerpt.ts';
 import { lineColumnAt, scanJson, type JsonLocation } from './scan-json.ts';

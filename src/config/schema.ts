@@ -1,5 +1,5 @@
 import { validate as isCronExpression } from 'node-cron';
-import { z } from './zod.ts';
+import { z } from '../vendor/zod.ts';
 import { POSTAL_ADDRESS_PLACEHOLDER } from './postal-address-placeholder.ts';
 
 /** Locales whose template strings ship in `templates/i18n/`. */

@@ -1,4 +1,4 @@
-import type { Token } from 'markdown-it';
+import type { Token } from '../vendor/markdown-it.ts';
 
 /**
  * More `*` and `_` than this in one paragraph (or one line) and its emphasis is not parsed.

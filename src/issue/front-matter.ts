@@ -1,4 +1,4 @@
-import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from '../vendor/yaml.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import type { SourcePosition } from './model.ts';
 import { findAliasBombs } from './find-alias-bomb.ts';

@@ -1,4 +1,4 @@
-import type { MarkdownIt, StateCore, Token } from 'markdown-it';
+import type { MarkdownIt, StateCore, Token } from '../vendor/markdown-it.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { exceedsEmphasisBudget } from './emphasis-budget.ts';
 import type { SourceLine } from './to-source-lines.ts';

@@ -1,4 +1,4 @@
-import markdownIt, { type Token } from 'markdown-it';
+import markdownIt, { type Token } from '../vendor/markdown-it.ts';
 import { isEmphasisOff, stripEmphasisMarkers } from './emphasis-budget.ts';
 import { budgetInline } from './inline-budget.ts';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import Handlebars from 'handlebars';
+import Handlebars from '../vendor/handlebars.ts';
 import { SUPPORTED_LOCALES, type Locale } from '../config/schema.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { formatDate, formatIsoDate } from './format-date.ts';

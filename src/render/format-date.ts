@@ -1,6 +1,4 @@
-import dayjs from 'dayjs';
-import utcPlugin from 'dayjs/plugin/utc.js';
-import 'dayjs/locale/zh-cn.js';
+import { dayjs, utcPlugin } from '../vendor/dayjs.ts';
 import type { Locale } from '../config/schema.ts';
 import { LetterpressError } from '../util/errors.ts';
 import { instantToIso, offsetMinutesAt } from '../util/timezone.ts';

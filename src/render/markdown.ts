@@ -1,4 +1,4 @@
-import markdownIt, { type MarkdownIt, type StateCore, type Token } from 'markdown-it';
+import markdownIt, { type MarkdownIt, type StateCore, type Token } from '../vendor/markdown-it.ts';
 import { isEmphasisOff, stripEmphasisMarkers } from '../issue/emphasis-budget.ts';
 import { budgetInline } from '../issue/inline-budget.ts';
 import { isCanonicalWebUrl } from './canonical-web-url.ts';

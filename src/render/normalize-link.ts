@@ -1,4 +1,4 @@
-import markdownIt from 'markdown-it';
+import markdownIt from '../vendor/markdown-it.ts';
 
 /** markdown-it's own link normalisation (URL parse, punycode, percent-encoding). */
 const reference = markdownIt();

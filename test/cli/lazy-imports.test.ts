@@ -31,12 +31,13 @@ async function modulesLoadedBy(args: string[], root?: string): Promise<string[]>
   return urls;
 }
 
-/** Runs the built CLI with `args` and returns the packages it loaded (by their folder in node_modules). */
+/** Runs the built CLI with `args` and returns the packages it loaded (by their folder in node_modules, or their bundle). */
 async function packagesLoadedBy(args: string[], root?: string): Promise<Set<string>> {
   const urls = await modulesLoadedBy(args, root);
   const packages = new Set<string>();
   for (const url of urls) {
-    const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    // A dependency the build bundled is loaded as dist/vendor/<package>.js.
+    const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url) ?? /\/dist\/vendor\/([^/]+)\.js$/.exec(url);
     if (match) packages.add(match[1]!);
   }
   return packages;

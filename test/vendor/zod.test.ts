@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { z as fromSource } from '../../src/config/zod.ts';
+import { z as fromSource } from '../../src/vendor/zod.ts';
 import { REPO_ROOT } from '../helpers/temp-project.ts';
 
-const SHIPPED = path.join(REPO_ROOT, 'dist/config/zod.js');
+const SHIPPED = path.join(REPO_ROOT, 'dist/vendor/zod.js');
 
 /** A schema using every part of `z`, made with the given `z`. */
 function sampleSchema(z: typeof fromSource) {
@@ -24,13 +24,7 @@ const BAD_INPUTS = [
   'not an object',
 ];
 
-describe('the bundled zod the build ships (dist/config/zod.js)', () => {
-  it('is zod bundled into one module: it imports no other module', async () => {
-    const source = await readFile(SHIPPED, 'utf8');
-    expect(source).toContain('MIT License');
-    expect(source).not.toMatch(/^\s*import\b|\bimport\(|\brequire\(/m);
-  });
-
+describe('the bundled zod the build ships (dist/vendor/zod.js)', () => {
   it('holds only what `z` names, not the locales or the JSON Schema code', async () => {
     const source = await readFile(SHIPPED, 'utf8');
     expect(source.length).toBeLessThan(400_000);
