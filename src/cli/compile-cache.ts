@@ -24,12 +24,23 @@ import { Script } from 'node:vm';
 export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
   const native = (Module as { enableCompileCache?: (dir?: string) => { directory?: string } }).enableCompileCache;
-  if (typeof native === 'function') return native(env.NODE_COMPILE_CACHE)?.directory;
+  if (typeof native === 'function') return (enabledIn = native(env.NODE_COMPILE_CACHE)?.directory);
   const dir = env.NODE_COMPILE_CACHE ?? path.join(tmpdir(), `letterpress-compile-cache-${userInfo().uid}`);
   const cacheDir = path.join(dir, `${process.version}-${process.arch}`);
   if (!ownPrivateFolder(cacheDir)) return undefined;
   cacheCommonJsCompiles(cacheDir);
+  enabledIn = dir;
   return cacheDir;
+}
+
+let enabledIn: string | undefined;
+
+/**
+ * The folder this thread's enableCompileCache was given or chose (undefined: not enabled), to
+ * pass as NODE_COMPILE_CACHE to a worker thread, which has a loader of its own.
+ */
+export function compileCacheDirectory(): string | undefined {
+  return enabledIn;
 }
 
 /** Makes `dir` (mode 700) and says whether it belongs to this user and is closed to others. */

@@ -6,6 +6,7 @@ import { exitStatusOf, formatErrorCodes, formatErrorCodesMarkdown } from '../uti
 import { LetterpressError } from '../util/errors.ts';
 import { escapeForTerminal } from '../util/escape-for-terminal.ts';
 import type { AppEnvironment } from './app.ts';
+import type { MjmlThread } from '../render/mjml-thread.ts';
 import { createCommandContext, runsWithoutProject } from './command-context.ts';
 import { parseRole } from './cli-options.ts';
 import { registerDeliveryCommands, reportRegistration, sendAndReport } from './delivery-commands.ts';
@@ -128,31 +129,45 @@ function createProgram(
     .argument('[files...]', 'issue files to check')
     .option('--json', 'print [{file, line, column, severity, code, message}]')
     .action(async (files: string[], options: { json?: boolean }, command: Command) => {
-      const [loaded, { checkIssues }, { listIssueFiles }, { createOneShotIssueParser }] = await Promise.all([
-        context.loadConfig(command),
-        import('../project/check-issues.ts'),
-        import('../project/list-issue-files.ts'),
-        import('../project/one-shot-issue-parser.ts'),
-      ]);
-      const targets = files.length
-        ? files.map((file) => path.resolve(io.cwd, file))
-        : await listIssueFiles(loaded.paths.issues);
-      // No server shares this process: small files are checked in-process (no worker start-up).
-      const parser = createOneShotIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
-      let diagnostics: Awaited<ReturnType<typeof checkIssues>>;
+      // MJML loads on a thread of its own while this one reads the configuration and parses.
+      // The binary only: a test's check compiles here, in the test's own process.
+      const mjmlThread = io.ownsProcess ? (await import('../render/mjml-thread.ts')).startMjmlThread() : undefined;
       try {
-        diagnostics = await checkIssues(targets, loaded, parser);
+        await checkCommand(files, options, command, mjmlThread);
       } finally {
-        await parser.close();
+        await mjmlThread?.close();
       }
-      if (options.json) {
-        io.stdout.write(`${JSON.stringify(diagnostics, null, 2)}\n`);
-      } else {
-        for (const diagnostic of diagnostics) io.stdout.write(`${formatDiagnostic(diagnostic)}\n`);
-        io.stdout.write(`${plural(targets.length, 'file')} checked: ${summarizeDiagnostics(diagnostics)}.\n`);
-      }
-      if (diagnostics.some((d) => d.severity === 'error')) setExitCode(1);
     });
+
+  const checkCommand = async (files: string[], options: { json?: boolean }, command: Command, mjmlThread?: MjmlThread) => {
+    const [loaded, { checkIssues }, { listIssueFiles }, { createOneShotIssueParser }, { compileMjmlOn }] = await Promise.all([
+      context.loadConfig(command),
+      import('../project/check-issues.ts'),
+      import('../project/list-issue-files.ts'),
+      import('../project/one-shot-issue-parser.ts'),
+      import('../render/render-email.ts'),
+    ]);
+    compileMjmlOn(mjmlThread && ((mjml) => mjmlThread.compile(mjml)));
+    const targets = files.length
+      ? files.map((file) => path.resolve(io.cwd, file))
+      : await listIssueFiles(loaded.paths.issues);
+    // No server shares this process: small files are checked in-process (no worker start-up).
+    const parser = createOneShotIssueParser({ budgetMs: loaded.config.limits.parseSeconds * 1000 });
+    let diagnostics: Awaited<ReturnType<typeof checkIssues>>;
+    try {
+      diagnostics = await checkIssues(targets, loaded, parser);
+    } finally {
+      compileMjmlOn(undefined);
+      await parser.close();
+    }
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(diagnostics, null, 2)}\n`);
+    } else {
+      for (const diagnostic of diagnostics) io.stdout.write(`${formatDiagnostic(diagnostic)}\n`);
+      io.stdout.write(`${plural(targets.length, 'file')} checked: ${summarizeDiagnostics(diagnostics)}.\n`);
+    }
+    if (diagnostics.some((d) => d.severity === 'error')) setExitCode(1);
+  };
 
   program
     .command('start')

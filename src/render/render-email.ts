@@ -2,9 +2,11 @@ import type { Diagnostic } from '../issue/diagnostic.ts';
 import type { Issue } from '../issue/model.ts';
 import { LetterpressError } from '../util/errors.ts';
 import type { Templates } from './compile-templates.ts';
-import { deferUnusedMjmlModules } from './defer-unused-mjml-modules.ts';
 import { buildIssueView } from './issue-view.ts';
+import { compileMjmlHere } from './mjml-compiler.ts';
 import type { EmailRendition, IssueMeta, SiteInfo } from './types.ts';
+
+export { MJML_OPTIONS } from './mjml-compiler.ts';
 
 /** Gmail clips messages whose HTML exceeds about 102 KB; past this the render warns. */
 export const EMAIL_HTML_BUDGET_BYTES = 100 * 1024;
@@ -57,35 +59,16 @@ export function tidyEmailText(text: string): string {
     .trim()}\n`;
 }
 
-type MjmlCompiler = typeof import('mjml');
-let mjmlCompiler: Promise<MjmlCompiler> | undefined;
-
 /**
- * MJML and its dependencies cost about 55 MB of memory once loaded. They are loaded on the
- * first render only, so a send or a build with nothing to re-render never pays for them;
- * the parts of them that our options never call are not loaded at all.
+ * Where MJML compiles: on this thread, unless `check` handed it to a thread of its own with
+ * compileMjmlOn (see mjml-thread.ts). The result and the errors are the same either way.
  */
-function loadMjml(): Promise<MjmlCompiler> {
-  if (!mjmlCompiler) deferUnusedMjmlModules();
-  return (mjmlCompiler ??= import('mjml').then((module) => (module as unknown as { default: MjmlCompiler }).default));
-}
+let compileMjml: (mjml: string) => Promise<string> = compileMjmlHere;
 
-/** The MJML compile options of every email (the benchmark compiles with exactly these). */
-export const MJML_OPTIONS = {
-  validationLevel: 'strict',
-  // No font imports at all: MJML's defaults point at Google Fonts.
-  fonts: {},
-  keepComments: false,
-  ignoreIncludes: true,
-  minify: true,
-  // CSS is already inlined and small; CSS minification would need cssnano (not a dependency).
-  // The SVG, JSON and template-script minifiers have nothing to do in an email (raw HTML from
-  // issues is shown as text) but load svgo and csso on the first render: about half a second
-  // of every cold `check` or `build`. The HTML is byte-identical without them.
-  // skipConfigLoading: htmlnano would otherwise look for .htmlnanorc files from the working
-  // directory up, so a stray file there could change the email.
-  minifyOptions: { minifyCss: false, minifySvg: false, minifyJson: false, minifyHtmlTemplate: false, skipConfigLoading: true },
-} as const;
+/** Sends every later compile to `compile` (a thread), or back to this thread when undefined. */
+export function compileMjmlOn(compile: ((mjml: string) => Promise<string>) | undefined): void {
+  compileMjml = compile ?? compileMjmlHere;
+}
 
 /**
  * Compiles MJML that `template` rendered (strict, no font imports) to HTML; invalid MJML
@@ -93,8 +76,7 @@ export const MJML_OPTIONS = {
  */
 export async function compileEmailMjml(mjml: string, template: string, subject: string): Promise<string> {
   try {
-    const mjml2html = await loadMjml();
-    return (await mjml2html(mjml, MJML_OPTIONS)).html;
+    return await compileMjml(mjml);
   } catch (error) {
     throw mjmlError(error, mjml, template, subject);
   }
