@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Script } from 'node:vm';
 
@@ -25,9 +25,10 @@ export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): string
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
   const native = (Module as { enableCompileCache?: (dir?: string) => { directory?: string } }).enableCompileCache;
   if (typeof native === 'function') return (enabledIn = native(env.NODE_COMPILE_CACHE)?.directory);
-  const dir = env.NODE_COMPILE_CACHE ?? path.join(tmpdir(), `letterpress-compile-cache-${userInfo().uid}`);
+  const dir = env.NODE_COMPILE_CACHE ?? path.join(tmpdir(), `letterpress-compile-cache-${process.getuid?.() ?? 'user'}`);
   const cacheDir = path.join(dir, `${process.version}-${process.arch}`);
-  if (!ownPrivateFolder(cacheDir)) return undefined;
+  // Both levels: whoever could rename entries in the outer folder could swap the inner one.
+  if (!ownPrivateFolder(cacheDir) || !ownPrivateFolder(dir)) return undefined;
   cacheCommonJsCompiles(cacheDir);
   enabledIn = dir;
   return cacheDir;

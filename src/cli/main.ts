@@ -123,22 +123,7 @@ function createProgram(
     .option('--json', 'print the build report as JSON')
     .action(async (options, command: Command) => runBuild(command, options, 'Built'));
 
-  program
-    .command('check')
-    .description('validate issue files (all of issues/ by default) and print diagnostics; exits 1 on errors')
-    .argument('[files...]', 'issue files to check')
-    .option('--json', 'print [{file, line, column, severity, code, message}]')
-    .action(async (files: string[], options: { json?: boolean }, command: Command) => {
-      // MJML loads on a thread of its own while this one reads the configuration and parses.
-      // The binary only: a test's check compiles here, in the test's own process.
-      const mjmlThread = io.ownsProcess ? (await import('../render/mjml-thread.ts')).startMjmlThread() : undefined;
-      try {
-        await checkCommand(files, options, command, mjmlThread);
-      } finally {
-        await mjmlThread?.close();
-      }
-    });
-
+  /** `check`'s work; MJML compiles on `mjmlThread` when there is one. */
   const checkCommand = async (files: string[], options: { json?: boolean }, command: Command, mjmlThread?: MjmlThread) => {
     const [loaded, { checkIssues }, { listIssueFiles }, { createOneShotIssueParser }, { compileMjmlOn }] = await Promise.all([
       context.loadConfig(command),
@@ -168,6 +153,22 @@ function createProgram(
     }
     if (diagnostics.some((d) => d.severity === 'error')) setExitCode(1);
   };
+
+  program
+    .command('check')
+    .description('validate issue files (all of issues/ by default) and print diagnostics; exits 1 on errors')
+    .argument('[files...]', 'issue files to check')
+    .option('--json', 'print [{file, line, column, severity, code, message}]')
+    .action(async (files: string[], options: { json?: boolean }, command: Command) => {
+      // MJML loads on a thread of its own while this one reads the configuration and parses.
+      // The binary only: a test's check compiles here, in the test's own process.
+      const mjmlThread = io.ownsProcess ? (await import('../render/mjml-thread.ts')).startMjmlThread() : undefined;
+      try {
+        await checkCommand(files, options, command, mjmlThread);
+      } finally {
+        await mjmlThread?.close();
+      }
+    });
 
   program
     .command('start')
