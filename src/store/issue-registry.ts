@@ -44,7 +44,7 @@ export interface RegisterReport {
   unplanned?: ArchiveOutcome[];
   /** Files recognised as a renamed, already published issue: `from` is the frozen slug. */
   renamed: { file: string; slug: string; frozenSlug: string }[];
-  /** True when this call created the first records of an empty store (the backlog). */
+  /** True when this call recorded a new store's backlog (issues older than the store, as `archived`). */
   backlog: boolean;
 }
 
@@ -73,7 +73,12 @@ export async function registerDueIssues(
   },
 ): Promise<RegisterReport> {
   const now = options.now.toISOString();
-  const backlog = entries.length > 0 && !(await store.hasIssues());
+  // The backlog: while the store has recorded no issue, the files that were already there when
+  // it was made (first seen, by git or mtime, no later than that). A file added after it, such
+  // as the first real issue of a project whose first build found only a draft, is published.
+  const backlogUntil =
+    entries.length > 0 && !(await store.hasIssues()) ? Date.parse((await store.createdAt()) ?? now) : Number.NEGATIVE_INFINITY;
+  const isBacklog = (entry: RegistryEntry) => Date.parse(entry.firstSeen) <= backlogUntil;
   const facts = new Map<string, FrozenIssueFacts>();
   const added: RegisterReport['added'] = [];
   const renamed: RegisterReport['renamed'] = [];
@@ -103,7 +108,7 @@ export async function registerDueIssues(
             ? undefined
             : options.archive?.has(entry.slug)
               ? 'requested'
-              : backlog
+              : isBacklog(entry)
                 ? 'backlog'
                 : options.archiveNew
                   ? 'missed'
@@ -156,7 +161,7 @@ export async function registerDueIssues(
       state: record.state,
     });
   }
-  return { facts, added, renamed, backlog, unplan };
+  return { facts, added, renamed, backlog: added.some((entry) => entry.reason === 'backlog'), unplan };
 }
 
 /** What `archiveRecordedIssue` did with one slug. */

@@ -85,7 +85,7 @@ const QUERY_FILES = {
     'insert-suppression',
     'delete-suppression',
   ],
-  issues: ['get', 'lock', 'find-by-content-hash', 'list', 'record', 'save', 'transition', 'archive-unsent', 'has-any'],
+  issues: ['get', 'lock', 'find-by-content-hash', 'list', 'record', 'save', 'transition', 'archive-unsent', 'has-any', 'created-at'],
   renditions: ['get', 'save'],
   deliveries: [
     'plan-chunk',
@@ -640,6 +640,10 @@ class PostgresStore implements Store {
 
   async hasIssues(): Promise<boolean> {
     return (await this.#first<{ present: boolean }>(this.#sql.issues['has-any']))?.present === true;
+  }
+
+  async createdAt(): Promise<string | undefined> {
+    return (await this.#first<{ createdAt: string | null }>(this.#sql.issues['created-at']))?.createdAt ?? undefined;
   }
 
   // Renditions

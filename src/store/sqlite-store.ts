@@ -54,7 +54,7 @@ const QUERY_FILES = {
     'insert-suppression',
     'delete-suppression',
   ],
-  issues: ['get', 'find-by-content-hash', 'list', 'record', 'save', 'transition', 'archive-unsent', 'has-any'],
+  issues: ['get', 'find-by-content-hash', 'list', 'record', 'save', 'transition', 'archive-unsent', 'has-any', 'created-at'],
   renditions: ['get', 'save', 'delete'],
   deliveries: [
     'plan-chunk-end',
@@ -702,6 +702,10 @@ class SqliteStore implements Store {
 
   async hasIssues(): Promise<boolean> {
     return this.#run(() => (this.#sql.issues['has-any'].get() as { present: number }).present === 1);
+  }
+
+  async createdAt(): Promise<string | undefined> {
+    return this.#run(() => (this.#sql.issues['created-at'].get() as { createdAt: string | null }).createdAt ?? undefined);
   }
 
   // Deliveries

@@ -114,6 +114,8 @@ export interface IssueStore {
   transitionIssue(slug: string, from: readonly IssueState[], to: IssueState, at: string): Promise<boolean>;
   /** True once the store has recorded any issue (the backlog rule needs "is this store new"). */
   hasIssues(): Promise<boolean>;
+  /** When the store was made (its first migration), ISO 8601; the backlog is what came before. */
+  createdAt(): Promise<string | undefined>;
 }
 
 export type DeliveryState = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'bounced' | 'skipped';

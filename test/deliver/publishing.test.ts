@@ -33,6 +33,23 @@ https://example.org/a
 `;
 
 describe('publishing semantics (DESIGN.md §4)', () => {
+  it('publishes the first issue of a project whose first build found only a draft: only what predates the store is backlog', async () => {
+    const root = await createTempProject({ samples: false });
+    await writeFile(path.join(root, 'issues', 'example.md'), NEW_ISSUE.replace('date: 2024-08-12', 'date: 2024-08-12\ndraft: true'));
+    expect((await runCli(['subscribers', 'add', 'ann@example.org'], root, env)).code).toBe(0);
+    const first = await runCli(['build'], root, env);
+    expect(first.code).toBe(0);
+    expect(await statusOf(root)).toEqual([]);
+
+    // Written after the store was made: a new issue, not the backlog.
+    await writeFile(path.join(root, 'issues', '2024-33.md'), NEW_ISSUE.replace('三十三', '三十四'));
+    const build = await runCli(['build'], root, env);
+    expect(build.stdout).toContain('published: 2024-33');
+    expect(build.stdout).not.toContain('never emailed');
+    expect((await statusOf(root)).map((s) => [s.slug, s.state])).toEqual([['2024-33', 'planned']]);
+    expect((await runCli(['send'], root, env)).stdout).toContain('2024-33: 1 sent');
+  });
+
   it('archives the backlog of a new store, plans later issues once, and never re-sends edits or renames', async () => {
     const root = await createTempProject();
     await writeFile(path.join(root, 'subs.csv'), 'email,name\nann@example.org,Ann\nben@example.org,\n');

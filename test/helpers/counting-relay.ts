@@ -24,7 +24,11 @@ export interface CountingRelay {
   close(): Promise<void>;
 }
 
-export async function startCountingRelay(): Promise<CountingRelay> {
+/**
+ * `acceptDelayMs` holds each message's 250 that long: a test that needs several senders to
+ * share the work keeps one fast sender from taking it all before the others wake.
+ */
+export async function startCountingRelay(options: { acceptDelayMs?: number } = {}): Promise<CountingRelay> {
   const byRecipient = new Map<string, number>();
   const bySender = new Map<string, number>();
   const sendersOf = new Map<string, string[]>();
@@ -44,7 +48,8 @@ export async function startCountingRelay(): Promise<CountingRelay> {
           senders.push(sender);
           sendersOf.set(address, senders);
         }
-        callback(null);
+        if (options.acceptDelayMs) setTimeout(() => callback(null), options.acceptDelayMs);
+        else callback(null);
       });
     },
   });

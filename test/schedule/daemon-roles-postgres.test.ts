@@ -25,7 +25,9 @@ const LEASE_SECONDS = 3;
 async function world(count: number): Promise<{ root: string; database: TestDatabase; relay: CountingRelay; env: Record<string, string> }> {
   const database = await createTestDatabase('letterpress_daemons');
   cleanups.push(() => database.drop());
-  const relay = await startCountingRelay();
+  // 400 messages take one instance at least 400 × 40 ms / 5 connections = 3.2 s, so the other
+  // has its share to take even when a loaded machine wakes it late.
+  const relay = await startCountingRelay({ acceptDelayMs: 40 });
   cleanups.push(() => relay.close());
   const env = {
     LETTERPRESS_DB: database.url,

@@ -298,6 +298,11 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     describe('issues', () => {
       it('saves, updates and freezes the slug, feed id, first-seen date and state', async () => {
         expect(await store.hasIssues()).toBe(false);
+        // When the store was made: its first migration, an instant no later than now.
+        const createdAt = await store.createdAt();
+        expect(createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        expect(Date.parse(createdAt!)).toBeLessThanOrEqual(Date.now());
+        expect(Date.now() - Date.parse(createdAt!)).toBeLessThan(10 * 60_000);
         expect(await store.getIssue('one')).toBeUndefined();
         const first = issueRecord('one', { state: 'draft', publishedAt: null });
         await store.saveIssue(first);

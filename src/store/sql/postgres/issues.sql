@@ -58,3 +58,7 @@ UPDATE issues SET state = 'archived', state_changed_at = :at WHERE slug = :slug 
 
 -- name: has-any
 SELECT EXISTS (SELECT 1 FROM issues) AS present;
+
+-- name: created-at
+-- When the store was made: when its first migration ran (the backlog rule's "before the store").
+SELECT MIN(applied_at) AS "createdAt" FROM schema_migrations;
