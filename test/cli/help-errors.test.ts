@@ -71,5 +71,5 @@ describe('letterpress help errors', () => {
     expect(await terminal.exited).toBe(0);
     expect(terminal.plain()).toContain('E_SMTP_CONNECT');
     expect(terminal.plain()).toContain('→ check smtp.host and smtp.port');
-  }, 30_000);
+  });
 });

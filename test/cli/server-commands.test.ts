@@ -42,7 +42,7 @@ describe('letterpress serve', () => {
     expect(stderr).toMatch(/warning: site\.url is http:\/\/news\.example\.org: .* must use https/);
     expect(stderr).toContain('/unsubscribe?…');
     expect(stderr).not.toContain('v1.secret');
-  }, 30_000);
+  });
 
   it('exits 0 within server.shutdownTimeoutSeconds after SIGTERM while a client holds a half-sent request', async () => {
     const root = await createTempProject();

@@ -46,7 +46,7 @@ describe('the send loop under a slow relay', () => {
     expect(counts.size).toBe(24);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect((await issueStatus(root, SLUG, env)).counts).toMatchObject({ sent: 24, sending: 0, queued: 0 });
-  }, 30_000);
+  });
 });
 
 describe('the SMTP pool after a session error', () => {

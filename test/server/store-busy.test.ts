@@ -114,5 +114,5 @@ describe('a store locked by another process', () => {
     await again.text();
     expect(unsubscribedEvents()).toBe(1);
     expect(logs.join('')).toContain('the store is locked by another process: answered 503');
-  }, 30_000);
+  });
 });

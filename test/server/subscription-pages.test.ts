@@ -146,7 +146,7 @@ describe('a busy store', () => {
       other.exec('ROLLBACK');
       other.close();
     }
-  }, 20_000);
+  });
 });
 
 describe('a form sent too fast', () => {

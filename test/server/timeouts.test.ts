@@ -34,7 +34,7 @@ describe('slow clients', () => {
     // The client does nothing more: the server ends it (408 or a closed socket), not the test.
     const received = await closed;
     expect(received === '' || received.startsWith('HTTP/1.1 408')).toBe(true);
-  }, 20_000);
+  });
 
   it('sets every timeout from the config by default', async () => {
     await listen({});
@@ -55,5 +55,5 @@ describe('slow clients', () => {
     await closeWithin(fixture!.server, 300);
     await closed;
     expect(fixture!.server.server.listening).toBe(false);
-  }, 20_000);
+  });
 });

@@ -982,7 +982,7 @@ export function describeLedgerAcrossProcesses(name: string, open: () => Promise<
       expect(await shared.store.requeueOrphans('one', new Date().toISOString())).toBe(40);
       const back = await shared.store.claimDeliveries({ issueSlug: 'one', holder: 'other', limit: 100, now: new Date().toISOString(), leaseUntil: new Date(Date.now() + 60_000).toISOString() });
       expect(back.map((row) => row.delivery.id)).toEqual(claimed.ids);
-    }, 30_000);
+    });
 
     it('never lets a holder whose lease lapsed mark a row another holder took', async () => {
       await plan('one', 10);
@@ -1004,7 +1004,7 @@ export function describeLedgerAcrossProcesses(name: string, open: () => Promise<
       const done = await fresh!.ask<{ marked: number; lost: number[] }>({ op: 'mark', holder: 'fresh:2:b', ids: taken.ids, state: 'sent', reply: '250 fresh' });
       expect(done).toEqual({ marked: 10, lost: [] });
       expect(await shared.store.countDeliveries('one')).toMatchObject({ sent: 10, sending: 0, failed: 0 });
-    }, 30_000);
+    });
 
     it('lets one of several processes racing the same state change win, and the others change nothing', async () => {
       await shared.store.saveIssue(issueRecord('one'));
@@ -1015,6 +1015,6 @@ export function describeLedgerAcrossProcesses(name: string, open: () => Promise<
         expect(results.filter((result) => result.moved)).toHaveLength(1);
         expect((await shared.store.getIssue('one'))?.state).toBe(to);
       }
-    }, 30_000);
+    });
   });
 }
