@@ -9,7 +9,7 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 // Before anything else loads: dependencies compile from the code cached by earlier runs.
-const { enableCompileCache } = await import(new URL('../dist/cli/compile-cache.js', import.meta.url).href);
+const { enableCompileCache } = await import(new URL('../dist/util/compile-cache.js', import.meta.url).href);
 enableCompileCache();
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

@@ -3,7 +3,7 @@
 // which is what the E_MJML diagnostic is made of). `close` ends the thread through
 // process.exit, so the compile cache writes what this thread compiled.
 import { parentPort, workerData } from 'node:worker_threads';
-import { enableCompileCache } from '../cli/compile-cache.ts';
+import { enableCompileCache } from '../util/compile-cache.ts';
 import type { MjmlThreadReply } from './mjml-thread.ts';
 
 const { compileCacheDirectory } = workerData as { compileCacheDirectory?: string };

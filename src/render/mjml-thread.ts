@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { compileCacheDirectory } from '../cli/compile-cache.ts';
+import { compileCacheDirectory } from '../util/compile-cache.ts';
 import { resolveSiblingModule } from '../util/resolve-sibling-module.ts';
 import { compileMjmlHere } from './mjml-compiler.ts';
 

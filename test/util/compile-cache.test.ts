@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/temp-project.ts';
 
 const run = promisify(execFile);
-const MODULE = pathToFileURL(path.join(REPO_ROOT, 'dist/cli/compile-cache.js')).href;
+const MODULE = pathToFileURL(path.join(REPO_ROOT, 'dist/util/compile-cache.js')).href;
 const NATIVE = Number(process.versions.node.split('.')[0]) >= 22;
 
 const dirs: string[] = [];
